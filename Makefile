@@ -1,0 +1,37 @@
+# iw: every target depends on `setup`, so `make test` on a fresh clone installs, builds and tests.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.iw-setup-stamp
+# tch links the libtorch of the venv's PyTorch; build.rs adds an rpath to it.
+export LIBTORCH_USE_PYTORCH := 1
+export PYTHON_SYS_EXECUTABLE := $(abspath $(PY))
+export IW_PYTHON := $(abspath $(PY))
+CARGO_FLAGS := --release --workspace
+
+.PHONY: setup build test lint bench clean-venv
+
+setup: $(STAMP) build
+
+$(STAMP): scripts/requirements.txt scripts/requirements-nodeps.txt
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r scripts/requirements.txt
+	$(PY) -m pip install --quiet --no-deps -r scripts/requirements-nodeps.txt
+	@touch $(STAMP)
+
+build: $(STAMP)
+	cargo build $(CARGO_FLAGS) --all-targets
+
+lint: $(STAMP)
+	cargo fmt --all --check
+	cargo clippy $(CARGO_FLAGS) --all-targets -- -D warnings
+
+test: setup lint
+	cargo test $(CARGO_FLAGS)
+
+bench: setup
+	$(PY) scripts/bench/run.py
+
+clean-venv:
+	rm -rf $(VENV)
