@@ -3,7 +3,10 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.iw-setup-stamp
-# tch links the libtorch of the venv's PyTorch; build.rs adds an rpath to it.
+# tch links the libtorch of the venv's PyTorch (torch-sys asks the `python` on PATH);
+# crates/runner/build.rs adds an rpath to it, so the binaries need no environment.
+export VIRTUAL_ENV := $(abspath $(VENV))
+export PATH := $(abspath $(VENV))/bin:$(PATH)
 export LIBTORCH_USE_PYTORCH := 1
 export PYTHON_SYS_EXECUTABLE := $(abspath $(PY))
 export IW_PYTHON := $(abspath $(PY))

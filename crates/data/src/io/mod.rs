@@ -85,11 +85,19 @@ pub fn write_dyn_volume(path: impl AsRef<Path>, volume: &DynVolume) -> Result<()
     crate::dispatch!(volume, v => write_volume(path, v))
 }
 
-/// The hidden temporary path a writer fills before renaming it to `path`; it keeps the file
-/// name's extensions (some writers decide compression from them).
+/// The hidden temporary path a writer fills before renaming it to `path`. It keeps the file's
+/// format extension (`.nii.gz`, `.mhd`, ...: writers decide compression from it) and has no
+/// other dot, because the `nifti` crate rewrites everything after the last dot of the stem.
 pub(crate) fn temp_path(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    path.with_file_name(format!(".iwtmp-{}-{}", std::process::id(), name))
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let name = path.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    let ext = if name.ends_with(".nii.gz") {
+        ".nii.gz".to_string()
+    } else {
+        path.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default()
+    };
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    path.with_file_name(format!(".iwtmp-{}-{n}{ext}", std::process::id()))
 }
 
 /// Runs `write` on a temporary path, then renames the result to `path`; on failure the

@@ -243,12 +243,17 @@ def ccl(d):
         if not (name.startswith("mask_") and name.endswith(".nii")):
             continue
         img = nib.load(os.path.join(d, name))
-        m = np.asarray(img.dataobj)
+        # nibabel gives [x, y, z]; label in C order [z, y, x] like iw, so that scipy's numbering
+        # (order of first voxel in a raster scan) is comparable, then store back as [x, y, z].
+        m = np.ascontiguousarray(np.asarray(img.dataobj).T)
         for conn, st in structures.items():
             lab, _ = ndimage.label(m != 0, structure=st)
-            nib.save(nib.Nifti1Image(lab.astype(np.int32), img.affine), os.path.join(d, f"scipy_{conn}_{name}"))
-            lab = cc3d.connected_components(m != 0, connectivity=conn).astype(np.int32)
-            nib.save(nib.Nifti1Image(lab, img.affine), os.path.join(d, f"cc3d_{conn}_{name}"))
+            nib.save(nib.Nifti1Image(lab.astype(np.int32).T, img.affine), os.path.join(d, f"scipy_{conn}_{name}"))
+            try:
+                lab = cc3d.connected_components(m != 0, connectivity=conn).astype(np.int32)
+            except RuntimeError as e:
+                raise RuntimeError(f"cc3d on {name} shape {m.shape}, {conn}-connectivity: {e}") from e
+            nib.save(nib.Nifti1Image(lab.T, img.affine), os.path.join(d, f"cc3d_{conn}_{name}"))
 
 
 def paths():
