@@ -161,11 +161,21 @@ pub fn label<T: Element>(mask: ArrayView3<'_, T>, connectivity: Connectivity) ->
         row_start.push(runs.len() as u32);
         let mut x = 0usize;
         while x < nx {
+            // Skip background 32 voxels at a time (a branch-free test the compiler vectorises).
+            while x + 32 <= nx && row[x..x + 32].iter().fold(true, |all, v| all & (*v == zero)) {
+                x += 32;
+            }
+            if x >= nx {
+                break;
+            }
             if row[x] == zero {
                 x += 1;
                 continue;
             }
             let x0 = x;
+            while x + 32 <= nx && row[x..x + 32].iter().fold(true, |all, v| all & (*v != zero)) {
+                x += 32;
+            }
             while x < nx && row[x] != zero {
                 x += 1;
             }

@@ -1,0 +1,57 @@
+//! Timings of iw-data's hot paths for `make bench` (scripts/bench/run.py runs this beside the
+//! Python peers and prints the ratios). Prints one JSON object per task on stdout.
+//!
+//! ```text
+//! bench_data ccl MASK [--connectivity 26] [--reps 7]
+//! bench_data weights LABELS [--reps 7]
+//! bench_data read PATH [--reps 7]
+//! ```
+use iw_data::{inverse_weights, label, read_volume, Connectivity, WeightBounds};
+use std::time::Instant;
+
+fn time<R>(reps: usize, mut f: impl FnMut() -> R) -> Vec<f64> {
+    std::hint::black_box(f()); // warm-up
+    (0..reps)
+        .map(|_| {
+            let t = Instant::now();
+            std::hint::black_box(f());
+            t.elapsed().as_secs_f64()
+        })
+        .collect()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let usage = "usage: bench_data ccl|weights|read PATH [--connectivity N] [--reps N]";
+    let (task, path) = match (args.get(1), args.get(2)) {
+        (Some(t), Some(p)) => (t.as_str(), p.as_str()),
+        _ => {
+            eprintln!("{usage}");
+            std::process::exit(2);
+        }
+    };
+    let opt = |name: &str, default: usize| -> usize {
+        args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+    };
+    let reps = opt("--reps", 7);
+    let times = match task {
+        "ccl" => {
+            let conn = Connectivity::from_number(opt("--connectivity", 26) as u32).expect("6, 18 or 26");
+            let mask = read_volume(path).expect("reading the mask").nonzero_mask();
+            time(reps, || label(mask.data.view(), conn).count())
+        }
+        "weights" => {
+            let labels = read_volume(path).expect("reading the labels").to_f64().data.mapv(|v| v as u32);
+            time(reps, || inverse_weights(labels.view(), WeightBounds::default()))
+        }
+        "read" => time(reps, || read_volume(path).expect("reading").shape_zyx()),
+        _ => {
+            eprintln!("{usage}");
+            std::process::exit(2);
+        }
+    };
+    let mut sorted = times.clone();
+    sorted.sort_by(f64::total_cmp);
+    let list: Vec<String> = times.iter().map(|t| format!("{t:.6}")).collect();
+    println!("{{\"task\": \"{task}\", \"median_s\": {:.6}, \"min_s\": {:.6}, \"times_s\": [{}]}}", sorted[sorted.len() / 2], sorted[0], list.join(", "));
+}

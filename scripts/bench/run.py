@@ -1,0 +1,173 @@
+"""`make bench`: iw's Rust code and its Python peers, side by side, in one run.
+
+Generates its inputs under bench-data/ (once), runs the Rust timings (crates/data/examples/
+bench_data.rs, release build) and the same work in Python (cc3d, scipy, numpy, nibabel), and
+prints medians and ratios (peer time / our time: > 1 means we are faster). Single-threaded on
+both sides: OMP/MKL/OpenBLAS threads are pinned to 1 for the peers, and our CCL is sequential.
+
+Usage: python scripts/bench/run.py [--reps N] [--quick]
+"""
+import argparse
+from importlib.metadata import version
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ[var] = "1"
+
+import numpy as np  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DATA = os.path.join(ROOT, "bench-data")
+BIN = os.path.join(ROOT, "target", "release", "examples", "bench_data")
+
+
+def timeit(fn, reps):
+    fn()  # warm-up
+    ts = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t)
+    return float(np.median(ts)), ts
+
+
+def ours(task, path, reps, *extra):
+    out = subprocess.run([BIN, task, path, "--reps", str(reps), *extra], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)["median_s"]
+
+
+def lesion_mask(shape_zyx, n_lesions, seed, liver=False, r_max=30.0, whole=False):
+    """A CT-like tumour mask: n_lesions separate ellipsoids of 1.5..r_max voxel radii with
+    irregular borders, inside a liver region (or over the whole volume when whole=True); or the
+    liver itself, one large component, when liver=True."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    z, y, x = shape_zyx
+    m = np.zeros(shape_zyx, np.uint8)
+    cz, cy, cx = z * 0.5, y * 0.45, x * 0.35
+    rz, ry, rx = z * 0.3, y * 0.25, x * 0.22
+    if liver:
+        zz, yy, xx = np.ogrid[:z, :y, :x]
+        m[((zz - cz) / rz) ** 2 + ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1] = 1
+        return m
+    placed = 0
+    while placed < n_lesions:
+        r = float(np.exp(rng.uniform(np.log(1.5), np.log(r_max))))
+        rad = r * rng.uniform(0.7, 1.3, 3) * np.array([0.4, 1, 1])  # anisotropic voxels (z coarser)
+        if whole:
+            c = rng.uniform(0, 1, 3) * np.array(shape_zyx)
+        else:
+            c = np.array([cz, cy, cx]) + rng.uniform(-0.7, 0.7, 3) * np.array([rz, ry, rx])
+        lo = np.maximum(np.floor(c - 1.5 * rad - 2).astype(int), 0)
+        hi = np.minimum(np.ceil(c + 1.5 * rad + 2).astype(int) + 1, shape_zyx)
+        if m[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]].any():
+            continue  # keep lesions separate
+        placed += 1
+        zz, yy, xx = np.ogrid[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
+        d = ((zz - c[0]) / rad[0]) ** 2 + ((yy - c[1]) / rad[1]) ** 2 + ((xx - c[2]) / rad[2]) ** 2
+        # Irregular but connected borders: a smooth random field perturbs the ellipsoid.
+        bump = 1 + 0.6 * ndimage.gaussian_filter(rng.standard_normal(d.shape), 3) * 3
+        blob = d <= bump
+        if blob.any():  # the largest piece only: one lesion, one component
+            lab, n = ndimage.label(blob, structure=np.ones((3, 3, 3)))
+            blob = lab == 1 + np.argmax(np.bincount(lab.ravel())[1:])
+        m[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]] |= blob.astype(np.uint8)
+    return m
+
+
+def save_nifti(arr_zyx, path, spacing=(0.8, 0.8, 2.5)):
+    import nibabel as nib
+
+    aff = np.diag([*spacing, 1.0])
+    nib.save(nib.Nifti1Image(np.ascontiguousarray(arr_zyx).T, aff), path)
+
+
+def prepare(quick):
+    os.makedirs(DATA, exist_ok=True)
+    shape = (100, 256, 256) if quick else (300, 512, 512)
+    tag = "quick" if quick else "full"
+    files = {
+        "tumours": os.path.join(DATA, f"tumours_{tag}.nii"),
+        "liver": os.path.join(DATA, f"liver_{tag}.nii"),
+        "patch_labels": os.path.join(DATA, "patch_labels_128.nii"),
+        "ct_gz": os.path.join(DATA, f"ct_{tag}.nii.gz"),
+    }
+    if not os.path.exists(files["tumours"]):
+        save_nifti(lesion_mask(shape, 20, 1), files["tumours"])
+        save_nifti(lesion_mask(shape, 0, 2, liver=True), files["liver"])
+        rng = np.random.default_rng(3)
+        ct = (rng.normal(40, 30, shape) + 200 * lesion_mask(shape, 0, 2, liver=True)).astype(np.int16)
+        save_nifti(ct, files["ct_gz"])
+    if not os.path.exists(files["patch_labels"]):
+        import cc3d
+
+        patch = lesion_mask((128, 128, 128), 20, 4, r_max=12.0, whole=True)
+        save_nifti(cc3d.connected_components(patch, connectivity=26).astype(np.uint16), files["patch_labels"])
+    return files
+
+
+def numpy_inverse_weights(labels, w_min=1.0, w_max=2e5):
+    """The paper's weights, vectorised with numpy (bincount + gather)."""
+    counts = np.bincount(labels.ravel())
+    k = np.count_nonzero(counts[1:])
+    n = labels.size
+    with np.errstate(divide="ignore"):
+        table = np.where(counts > 0, n / ((k + 1) * np.maximum(counts, 1)), 0.0)
+    return np.clip(table, w_min, w_max).astype(np.float32)[labels]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--quick", action="store_true", help="a 256 x 256 x 100 volume instead of 512 x 512 x 300")
+    a = ap.parse_args()
+    if not os.path.exists(BIN):
+        sys.exit(f"{BIN} missing: run `make bench` (it builds the examples)")
+    import cc3d
+    import nibabel as nib
+    from scipy import ndimage
+
+    files = prepare(a.quick)
+    rows = []
+    for name in ("tumours", "liver"):
+        path = files[name]
+        mask = np.ascontiguousarray(np.asarray(nib.load(path).dataobj).T)
+        desc = f"CCL 26-conn, {name} mask {'x'.join(map(str, mask.shape[::-1]))}"
+        nlab = cc3d.connected_components(mask, connectivity=26).max()
+        t_ours = ours("ccl", path, a.reps, "--connectivity", "26")
+        t_cc3d, _ = timeit(lambda: cc3d.connected_components(mask, connectivity=26), a.reps)
+        st = ndimage.generate_binary_structure(3, 3)
+        t_scipy, _ = timeit(lambda: ndimage.label(mask, structure=st), max(1, a.reps // 2))
+        rows.append((f"{desc} ({nlab} components)", t_ours, [("cc3d", t_cc3d), ("scipy.ndimage.label", t_scipy)]))
+    labels = np.ascontiguousarray(np.asarray(nib.load(files["patch_labels"]).dataobj).T).astype(np.uint32)
+    t_ours = ours("weights", files["patch_labels"], a.reps * 4)
+    t_np, _ = timeit(lambda: numpy_inverse_weights(labels), a.reps * 4)
+    rows.append((f"inverse weights, 128^3 patch, {len(np.unique(labels)) - 1} lesions", t_ours, [("numpy bincount", t_np)]))
+    path = files["ct_gz"]
+    t_ours = ours("read", path, a.reps)
+    t_nib, _ = timeit(lambda: np.asanyarray(nib.load(path).dataobj), a.reps)
+    shape = nib.load(path).shape
+    rows.append((f"read .nii.gz int16 {'x'.join(map(str, shape))}", t_ours, [("nibabel", t_nib)]))
+
+    print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cpus, python {platform.python_version()}, "
+          f"numpy {np.__version__}, cc3d {version('connected-components-3d')}, scipy {version('scipy')}, nibabel {nib.__version__}")
+    print(f"medians of {a.reps} runs after a warm-up (weights: {a.reps * 4}); ratio = peer / iw (> 1: iw is faster)\n")
+    print(f"| task | iw | peer | peer time | ratio |")
+    print(f"|---|---|---|---|---|")
+    results = []
+    for desc, t, peers in rows:
+        for peer, tp in peers:
+            print(f"| {desc} | {t * 1e3:.1f} ms | {peer} | {tp * 1e3:.1f} ms | {tp / t:.2f} |")
+            results.append({"task": desc, "iw_s": t, "peer": peer, "peer_s": tp, "ratio": tp / t})
+    with open(os.path.join(DATA, "results.json"), "w") as f:
+        json.dump(results, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
