@@ -31,7 +31,11 @@ fn main() {
         }
     };
     let opt = |name: &str, default: usize| -> usize {
-        args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
     };
     let reps = opt("--reps", 7);
     let times = match task {
@@ -53,5 +57,10 @@ fn main() {
     let mut sorted = times.clone();
     sorted.sort_by(f64::total_cmp);
     let list: Vec<String> = times.iter().map(|t| format!("{t:.6}")).collect();
-    println!("{{\"task\": \"{task}\", \"median_s\": {:.6}, \"min_s\": {:.6}, \"times_s\": [{}]}}", sorted[sorted.len() / 2], sorted[0], list.join(", "));
+    println!(
+        "{{\"task\": \"{task}\", \"median_s\": {:.6}, \"min_s\": {:.6}, \"times_s\": [{}]}}",
+        sorted[sorted.len() / 2],
+        sorted[0],
+        list.join(", ")
+    );
 }

@@ -108,7 +108,15 @@ pub fn label_weights(counts: &[u64], bounds: WeightBounds) -> Vec<f32> {
     let k = counts.iter().skip(1).filter(|&&c| c > 0).count() as f64;
     counts
         .iter()
-        .map(|&c| if c == 0 { 0.0 } else { (n as f64 / ((k + 1.0) * c as f64)).clamp(bounds.w_min, bounds.w_max) as f32 })
+        .map(
+            |&c| {
+                if c == 0 {
+                    0.0
+                } else {
+                    (n as f64 / ((k + 1.0) * c as f64)).clamp(bounds.w_min, bounds.w_max) as f32
+                }
+            },
+        )
         .collect()
 }
 

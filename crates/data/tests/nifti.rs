@@ -153,3 +153,20 @@ fn changed_geometry_is_written_to_both_forms() {
         }
     }
 }
+
+/// Headers that the `nifti` crate's affine code panics on (a negative pixdim, a qfac that is
+/// neither 1 nor -1) are read the way nibabel repairs them on load.
+#[test]
+fn negative_pixdim_and_bad_qfac_read_like_nibabel() {
+    let (dir, files) = nibabel_generated();
+    let src = files.iter().find(|p| p.ends_with("qform_only_qfac.nii")).unwrap();
+    let mut bytes = std::fs::read(src).unwrap();
+    // pixdim[0] (qfac) at byte 76, pixdim[1] at byte 80 (little-endian float32).
+    bytes[76..80].copy_from_slice(&0.5f32.to_le_bytes());
+    bytes[80..84].copy_from_slice(&(-1.5f32).to_le_bytes());
+    let patched = dir.path().join("patched.nii");
+    std::fs::write(&patched, bytes).unwrap();
+    let nb = &describe("nibabel", std::slice::from_ref(&patched))[0];
+    let ours = read_volume(&patched).unwrap();
+    assert_matches_nibabel(&ours, nb, "patched pixdim/qfac");
+}

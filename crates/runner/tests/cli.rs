@@ -47,6 +47,14 @@ fn doctor_reports_torch_and_cuda() {
     }
 }
 
+/// The binary finds libtorch through its rpath: no LD_LIBRARY_PATH, no environment at all.
+#[test]
+fn runs_with_an_empty_environment() {
+    let o = Command::new(env!("CARGO_BIN_EXE_iw")).arg("doctor").env_clear().output().expect("running iw");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout(&o).contains("libtorch      2.13.0"));
+}
+
 #[test]
 fn info_label_weights_on_a_mask() {
     let dir = tempfile::tempdir().unwrap();
