@@ -1,6 +1,7 @@
 //! `iw`: the command line of the iw toolkit. A thin edge: `main` runs [`run`], prints the
 //! error chain on one line and exits 2 on failure.
 mod doctor;
+mod evaluation;
 mod volume_tools;
 
 use clap::{Parser, Subcommand};
@@ -60,6 +61,48 @@ enum Command {
         #[arg(long, default_value_t = 26, value_parser = parse_connectivity)]
         connectivity: u32,
     },
+    /// Lesion records of one case (the paper's prc_records.json schema) from a ground-truth mask,
+    /// a probability map and optionally a logit map (derived from the probabilities when
+    /// absent, so other tools' probability exports are evaluated the same way). Also prints the
+    /// voxel Dice.
+    Records {
+        /// Ground truth (> 0.5 is lesion).
+        gt: PathBuf,
+        /// Probabilities (> 0.5 is predicted lesion).
+        prob: PathBuf,
+        /// Logits (optional).
+        logit: Option<PathBuf>,
+        /// Output records file.
+        #[arg(long)]
+        out: PathBuf,
+        /// Case id (default: the trailing number of the GT file name, else its name).
+        #[arg(long)]
+        case_id: Option<String>,
+        /// Add the case to an existing records file (replacing the same id) instead of writing a
+        /// new one.
+        #[arg(long)]
+        append: bool,
+    },
+    /// The paper's comparison table from DIR/<dataset>/<method>/experiment_*/test_metrics/
+    /// prc_records.json: object Dice, average recall (FP 0..5) and CPM, bootstrap mean ± std,
+    /// for all, small and large lesions.
+    Report {
+        /// Folder of records (the paper's layout; `iw run` writes the same).
+        dir: PathBuf,
+        /// Print a JSON array instead of the table.
+        #[arg(long)]
+        json: bool,
+        /// Also write table.md, table.csv and FROC figures (PNG, SVG) here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Small-lesion threshold, diameter in voxels (default by dataset: lits 12, luna 8, met 5).
+        #[arg(long)]
+        small_below: Option<f64>,
+        /// Corrected bootstrap (not the paper's): avgFP divided by the sampled cases, every case
+        /// counted. Off by default, which reproduces the paper's numbers.
+        #[arg(long)]
+        bootstrap_fix: bool,
+    },
 }
 
 fn parse_connectivity(s: &str) -> Result<u32, String> {
@@ -76,6 +119,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Label { input, output, connectivity } => volume_tools::label(&input, &output, connectivity),
         Command::Weights { mask, output, w_min, w_max, connectivity } => {
             volume_tools::weights(&mask, &output, w_min, w_max, connectivity)
+        }
+        Command::Records { gt, prob, logit, out, case_id, append } => {
+            evaluation::records(&gt, &prob, logit.as_deref(), &out, case_id, append)
+        }
+        Command::Report { dir, json, out, small_below, bootstrap_fix } => {
+            evaluation::report(&dir, json, out.as_deref(), small_below, bootstrap_fix)
         }
     }
 }

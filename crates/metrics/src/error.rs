@@ -1,0 +1,64 @@
+//! The error type of `iw-metrics`.
+use std::path::{Path, PathBuf};
+
+/// Result alias of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong, and where.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A read or write failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A records file or folder is not what the schema requires.
+    #[error("{}: {message}", path.display())]
+    Records {
+        /// The file or folder.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// Volumes that must match do not (shape, geometry).
+    #[error("{0}")]
+    Mismatch(String),
+    /// An input volume could not be read.
+    #[error(transparent)]
+    Volume(#[from] iw_data::Error),
+    /// An argument is out of its domain.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// Drawing a figure failed.
+    #[error("{}: drawing the figure failed: {message}", path.display())]
+    Plot {
+        /// The figure file.
+        path: PathBuf,
+        /// The cause.
+        message: String,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+        Error::Io { path: path.to_path_buf(), source }
+    }
+    pub(crate) fn records(path: &Path, message: impl Into<String>) -> Self {
+        Error::Records { path: path.to_path_buf(), message: message.into() }
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename (no partial file).
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".iwtmp-{}-{name}", std::process::id()));
+    std::fs::write(&tmp, bytes).map_err(|e| Error::io(path, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(path, e)
+    })
+}

@@ -1,0 +1,144 @@
+//! FROC figures like the paper's: recall against average false positives per case (0..6),
+//! bootstrap mean with a ±std band; one colour per base loss, dashed without iw and solid with
+//! iw; per dataset a panel for all lesions and one for small lesions. PNG and SVG.
+//!
+//! Text is drawn with the DejaVu Sans font the repository ships (`assets/`), through plotters'
+//! `ab_glyph` backend: no font needs to be installed and no fontconfig is involved.
+use crate::error::{Error, Result};
+use crate::report::{Row, StratumResult};
+use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
+use plotters::prelude::*;
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+static REGISTER: Once = Once::new();
+
+fn register_font() {
+    REGISTER.call_once(|| {
+        for style in [FontStyle::Normal, FontStyle::Bold] {
+            assert!(plotters::style::register_font("sans-serif", style, FONT).is_ok(), "the shipped DejaVu Sans parses");
+        }
+    });
+}
+
+/// The loss a method builds on: `iwdl` -> `dl`; and whether iw is on.
+pub fn base_loss(method: &str) -> (&str, bool) {
+    match method.strip_prefix("iw") {
+        Some(rest) if !rest.is_empty() => (rest, true),
+        _ => (method, false),
+    }
+}
+
+const KNOWN: [&str; 8] = ["bce", "wce", "dl", "gdl", "fl", "asl", "blob", "cc"];
+const COLOURS: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+fn colour_of(base: &str, bases: &[String]) -> RGBColor {
+    let i = KNOWN.iter().position(|k| *k == base).unwrap_or_else(|| KNOWN.len() + bases.iter().position(|b| b == base).unwrap_or(0));
+    COLOURS[i % COLOURS.len()]
+}
+
+fn panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+    rows: &[&Row],
+    pick: fn(&Row) -> &StratumResult,
+) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(55)
+        .build_cartesian_2d(0f64..6f64, 0f64..1f64)?;
+    chart
+        .configure_mesh()
+        .x_desc("average false positives per case")
+        .y_desc("recall")
+        .label_style(("sans-serif", 15))
+        .axis_desc_style(("sans-serif", 17))
+        .light_line_style(RGBColor(235, 235, 235))
+        .draw()?;
+    let bases: Vec<String> = rows.iter().map(|r| base_loss(&r.method).0.to_string()).collect();
+    for r in rows {
+        let s = pick(r);
+        if s.curve_mean.iter().all(|v| v.is_nan()) {
+            continue;
+        }
+        let (base, iw) = base_loss(&r.method);
+        let colour = colour_of(base, &bases);
+        let upper = s.curve_fp.iter().zip(s.curve_mean.iter().zip(&s.curve_std)).map(|(&x, (&m, &sd))| (x, (m + sd).min(1.0)));
+        let lower = s.curve_fp.iter().zip(s.curve_mean.iter().zip(&s.curve_std)).map(|(&x, (&m, &sd))| (x, (m - sd).max(0.0)));
+        let mut band: Vec<(f64, f64)> = upper.collect();
+        band.extend(lower.collect::<Vec<_>>().into_iter().rev());
+        chart.draw_series(std::iter::once(Polygon::new(band, colour.mix(0.15).filled())))?;
+        let pts: Vec<(f64, f64)> = s.curve_fp.iter().copied().zip(s.curve_mean.iter().copied()).collect();
+        let style = colour.stroke_width(2);
+        let label = format!("{} ({:.2})", r.method, s.avg_recall.0);
+        if iw {
+            chart.draw_series(LineSeries::new(pts, style))?.label(label).legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 24, y)], colour.stroke_width(2))
+            });
+        } else {
+            chart.draw_series(DashedLineSeries::new(pts, 8, 5, style))?.label(label).legend(move |(x, y)| {
+                DashedPathElement::new(vec![(x, y), (x + 24, y)], 6, 4, colour.stroke_width(2))
+            });
+        }
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(180, 180, 180))
+        .label_font(("sans-serif", 14))
+        .draw()?;
+    Ok(())
+}
+
+fn figure<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, dataset: &str, rows: &[&Row]) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    root.fill(&WHITE)?;
+    let small_below = rows.first().map_or(0.0, |r| r.small_below);
+    let (left, right) = root.split_horizontally(root.dim_in_pixel().0 / 2);
+    panel(&left, &format!("{dataset}: all lesions"), rows, |r| &r.all)?;
+    panel(&right, &format!("{dataset}: small lesions (diameter < {small_below} voxels)"), rows, |r| &r.small)?;
+    root.present()
+}
+
+/// Writes `froc_<dataset>.png` and `.svg` into `out_dir` for each dataset of `rows`; returns the
+/// files written.
+pub fn write_froc_figures(rows: &[Row], out_dir: &Path) -> Result<Vec<PathBuf>> {
+    register_font();
+    let mut datasets: Vec<&str> = rows.iter().map(|r| r.dataset.as_str()).collect();
+    datasets.dedup();
+    let mut written = Vec::new();
+    for ds in datasets {
+        let sel: Vec<&Row> = rows.iter().filter(|r| r.dataset == ds).collect();
+        for ext in ["png", "svg"] {
+            let path = out_dir.join(format!("froc_{ds}.{ext}"));
+            let tmp = out_dir.join(format!(".iwtmp-{}-froc_{ds}.{ext}", std::process::id()));
+            let res = if ext == "png" {
+                figure(BitMapBackend::new(&tmp, (1400, 600)).into_drawing_area(), ds, &sel).map_err(|e| e.to_string())
+            } else {
+                figure(SVGBackend::new(&tmp, (1400, 600)).into_drawing_area(), ds, &sel).map_err(|e| e.to_string())
+            };
+            if let Err(message) = res {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(Error::Plot { path, message });
+            }
+            std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+            written.push(path);
+        }
+    }
+    Ok(written)
+}
