@@ -151,7 +151,8 @@ pub fn evaluate_case(
     let mut pairs: Vec<((u32, u32), u64)> = overlap.into_iter().collect();
     pairs.sort_unstable();
     for ((g, p), n) in pairs {
-        let dice = 2.0 * n as f64 / (gt.components[g as usize - 1].voxels + pr.components[p as usize - 1].voxels) as f64;
+        let dice =
+            2.0 * n as f64 / (gt.components[g as usize - 1].voxels + pr.components[p as usize - 1].voxels) as f64;
         let better = |cur: &Option<(u32, f64)>, other: u32| match cur {
             None => true,
             Some((o, d)) => dice > *d || (dice == *d && other < *o),

@@ -21,8 +21,9 @@ pub fn linspace(start: f64, stop: f64, num: usize) -> Vec<f64> {
             let div = (num - 1) as f64;
             let delta = stop - start;
             let step = delta / div;
-            let mut y: Vec<f64> =
-                (0..num).map(|i| if step == 0.0 { i as f64 / div * delta + start } else { i as f64 * step + start }).collect();
+            let mut y: Vec<f64> = (0..num)
+                .map(|i| if step == 0.0 { i as f64 / div * delta + start } else { i as f64 * step + start })
+                .collect();
             y[num - 1] = stop;
             y
         }
@@ -146,7 +147,10 @@ pub fn mean_std(v: &[f64]) -> (f64, f64) {
 
 /// Object Dice: `hit_dice` of the TP lesions at the lowest threshold, as (mean, std).
 pub fn object_dice<'a>(records: impl IntoIterator<Item = &'a LesionRecord>, lowest_threshold: f64) -> (f64, f64) {
-    let d: Vec<f64> =
-        records.into_iter().filter(|r| r.is_tum && r.hit_dice > 0.0 && r.hit_logit >= lowest_threshold).map(|r| r.hit_dice).collect();
+    let d: Vec<f64> = records
+        .into_iter()
+        .filter(|r| r.is_tum && r.hit_dice > 0.0 && r.hit_logit >= lowest_threshold)
+        .map(|r| r.hit_dice)
+        .collect();
     mean_std(&d)
 }

@@ -36,6 +36,6 @@ pub use froc::{froc, interp, linspace, max_finite_self_logit, mean_std, object_d
 pub use plot::{base_loss, write_froc_figures};
 pub use records::{format_records, parse_records, read_records, write_records, CaseRecords, LesionRecord};
 pub use report::{
-    default_small_below, evaluate_method, evaluate_stratum, format_csv, format_table, load_records_dir, stratify, to_json,
-    BootstrapMode, EvalOptions, MethodRecords, Row, Stratum, StratumResult,
+    default_small_below, evaluate_method, evaluate_stratum, format_csv, format_table, load_records_dir, stratify,
+    to_json, BootstrapMode, EvalOptions, MethodRecords, Row, Stratum, StratumResult,
 };

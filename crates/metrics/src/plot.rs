@@ -18,7 +18,10 @@ static REGISTER: Once = Once::new();
 fn register_font() {
     REGISTER.call_once(|| {
         for style in [FontStyle::Normal, FontStyle::Bold] {
-            assert!(plotters::style::register_font("sans-serif", style, FONT).is_ok(), "the shipped DejaVu Sans parses");
+            assert!(
+                plotters::style::register_font("sans-serif", style, FONT).is_ok(),
+                "the shipped DejaVu Sans parses"
+            );
         }
     });
 }
@@ -46,7 +49,10 @@ const COLOURS: [RGBColor; 10] = [
 ];
 
 fn colour_of(base: &str, bases: &[String]) -> RGBColor {
-    let i = KNOWN.iter().position(|k| *k == base).unwrap_or_else(|| KNOWN.len() + bases.iter().position(|b| b == base).unwrap_or(0));
+    let i = KNOWN
+        .iter()
+        .position(|k| *k == base)
+        .unwrap_or_else(|| KNOWN.len() + bases.iter().position(|b| b == base).unwrap_or(0));
     COLOURS[i % COLOURS.len()]
 }
 
@@ -78,8 +84,10 @@ fn panel<DB: DrawingBackend>(
         }
         let (base, iw) = base_loss(&r.method);
         let colour = colour_of(base, &bases);
-        let upper = s.curve_fp.iter().zip(s.curve_mean.iter().zip(&s.curve_std)).map(|(&x, (&m, &sd))| (x, (m + sd).min(1.0)));
-        let lower = s.curve_fp.iter().zip(s.curve_mean.iter().zip(&s.curve_std)).map(|(&x, (&m, &sd))| (x, (m - sd).max(0.0)));
+        let upper =
+            s.curve_fp.iter().zip(s.curve_mean.iter().zip(&s.curve_std)).map(|(&x, (&m, &sd))| (x, (m + sd).min(1.0)));
+        let lower =
+            s.curve_fp.iter().zip(s.curve_mean.iter().zip(&s.curve_std)).map(|(&x, (&m, &sd))| (x, (m - sd).max(0.0)));
         let mut band: Vec<(f64, f64)> = upper.collect();
         band.extend(lower.collect::<Vec<_>>().into_iter().rev());
         chart.draw_series(std::iter::once(Polygon::new(band, colour.mix(0.15).filled())))?;
@@ -87,13 +95,15 @@ fn panel<DB: DrawingBackend>(
         let style = colour.stroke_width(2);
         let label = format!("{} ({:.2})", r.method, s.avg_recall.0);
         if iw {
-            chart.draw_series(LineSeries::new(pts, style))?.label(label).legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 24, y)], colour.stroke_width(2))
-            });
+            chart
+                .draw_series(LineSeries::new(pts, style))?
+                .label(label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], colour.stroke_width(2)));
         } else {
-            chart.draw_series(DashedLineSeries::new(pts, 8, 5, style))?.label(label).legend(move |(x, y)| {
-                DashedPathElement::new(vec![(x, y), (x + 24, y)], 6, 4, colour.stroke_width(2))
-            });
+            chart
+                .draw_series(DashedLineSeries::new(pts, 8, 5, style))?
+                .label(label)
+                .legend(move |(x, y)| DashedPathElement::new(vec![(x, y), (x + 24, y)], 6, 4, colour.stroke_width(2)));
         }
     }
     chart
@@ -106,7 +116,11 @@ fn panel<DB: DrawingBackend>(
     Ok(())
 }
 
-fn figure<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, dataset: &str, rows: &[&Row]) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+fn figure<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    dataset: &str,
+    rows: &[&Row],
+) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     root.fill(&WHITE)?;
     let small_below = rows.first().map_or(0.0, |r| r.small_below);
     let (left, right) = root.split_horizontally(root.dim_in_pixel().0 / 2);

@@ -156,7 +156,10 @@ pub fn parse_records(path: &Path, text: &str) -> Result<CaseRecords> {
             };
             for (key, x) in [("diameter", rec.diameter), ("hit_dice", rec.hit_dice)] {
                 if !x.is_finite() || x < 0.0 {
-                    return Err(Error::records(path, format!("case {case}, {}: {key} = {x} must be finite and >= 0", rec.obj)));
+                    return Err(Error::records(
+                        path,
+                        format!("case {case}, {}: {key} = {x} must be finite and >= 0", rec.obj),
+                    ));
                 }
             }
             if rec.hit_dice > 1.0 {

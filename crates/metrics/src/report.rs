@@ -93,16 +93,21 @@ fn name(p: &Path) -> String {
 /// Reads every `<dataset>/<method>/experiment_*/test_metrics/prc_records.json` under `dir`.
 pub fn load_records_dir(dir: &Path) -> Result<Vec<MethodRecords>> {
     if !dir.is_dir() {
-        return Err(Error::records(dir, "not a folder (expected <dataset>/<method>/experiment_*/test_metrics/prc_records.json under it)"));
+        return Err(Error::records(
+            dir,
+            "not a folder (expected <dataset>/<method>/experiment_*/test_metrics/prc_records.json under it)",
+        ));
     }
     let mut out = Vec::new();
     for ds in sorted_dirs(dir)? {
         for m in sorted_dirs(&ds)? {
-            let exps: Vec<PathBuf> = sorted_dirs(&m)?.into_iter().filter(|p| name(p).starts_with("experiment_")).collect();
+            let exps: Vec<PathBuf> =
+                sorted_dirs(&m)?.into_iter().filter(|p| name(p).starts_with("experiment_")).collect();
             if exps.is_empty() {
                 return Err(Error::records(&m, "method folder without an experiment_* folder"));
             }
-            let mut rec = MethodRecords { dataset: name(&ds), method: name(&m), files: Vec::new(), cases: CaseRecords::new() };
+            let mut rec =
+                MethodRecords { dataset: name(&ds), method: name(&m), files: Vec::new(), cases: CaseRecords::new() };
             for e in &exps {
                 let f = e.join("test_metrics").join("prc_records.json");
                 if !f.is_file() {
@@ -119,7 +124,10 @@ pub fn load_records_dir(dir: &Path) -> Result<Vec<MethodRecords>> {
         }
     }
     if out.is_empty() {
-        return Err(Error::records(dir, "no <dataset>/<method>/experiment_*/test_metrics/prc_records.json under this folder"));
+        return Err(Error::records(
+            dir,
+            "no <dataset>/<method>/experiment_*/test_metrics/prc_records.json under this folder",
+        ));
     }
     Ok(out)
 }
@@ -205,7 +213,15 @@ pub fn evaluate_stratum(cases: &CaseRecords, opts: &EvalOptions) -> StratumResul
         curve_mean.push(m);
         curve_std.push(s);
     }
-    StratumResult { cases: n, lesions, avg_recall: mean_std(&ar), cpm: mean_std(&cpm), curve_fp: grid, curve_mean, curve_std }
+    StratumResult {
+        cases: n,
+        lesions,
+        avg_recall: mean_std(&ar),
+        cpm: mean_std(&cpm),
+        curve_fp: grid,
+        curve_mean,
+        curve_std,
+    }
 }
 
 /// One row of the comparison table.
@@ -303,16 +319,9 @@ fn csv_num(x: f64) -> String {
 pub fn format_csv(rows: &[Row]) -> String {
     let mut s = String::from("dataset,method,cases,lesions,object_dice_mean,object_dice_std,avg_recall_mean,avg_recall_std,cpm_mean,cpm_std,small_below,small_lesions,small_avg_recall_mean,small_avg_recall_std,small_cpm_mean,small_cpm_std,large_lesions,large_avg_recall_mean,large_avg_recall_std,large_cpm_mean,large_cpm_std,bootstrap\n");
     for r in rows {
-        let nums = [
-            r.object_dice.0,
-            r.object_dice.1,
-            r.all.avg_recall.0,
-            r.all.avg_recall.1,
-            r.all.cpm.0,
-            r.all.cpm.1,
-        ]
-        .map(csv_num)
-        .join(",");
+        let nums = [r.object_dice.0, r.object_dice.1, r.all.avg_recall.0, r.all.avg_recall.1, r.all.cpm.0, r.all.cpm.1]
+            .map(csv_num)
+            .join(",");
         let small = [r.small.avg_recall.0, r.small.avg_recall.1, r.small.cpm.0, r.small.cpm.1].map(csv_num).join(",");
         let large = [r.large.avg_recall.0, r.large.avg_recall.1, r.large.cpm.0, r.large.cpm.1].map(csv_num).join(",");
         s += &format!(

@@ -2,8 +2,8 @@
 use anyhow::{bail, Context};
 use iw_data::{read_volume, DynVolume};
 use iw_metrics::{
-    evaluate_case, evaluate_method, format_csv, format_table, load_records_dir, read_records, to_json, write_froc_figures,
-    write_records, BootstrapMode, CaseRecords, EvalOptions,
+    evaluate_case, evaluate_method, format_csv, format_table, load_records_dir, read_records, to_json,
+    write_froc_figures, write_records, BootstrapMode, CaseRecords, EvalOptions,
 };
 use std::path::Path;
 
@@ -11,18 +11,28 @@ use std::path::Path;
 fn default_case_id(path: &Path) -> String {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let stem = name.split('.').next().unwrap_or(&name).to_string();
-    let digits: String = stem.chars().rev().take_while(|c| c.is_ascii_digit()).collect::<Vec<_>>().into_iter().rev().collect();
+    let digits: String =
+        stem.chars().rev().take_while(|c| c.is_ascii_digit()).collect::<Vec<_>>().into_iter().rev().collect();
     if digits.is_empty() {
         stem
     } else {
-        digits.trim_start_matches('0').to_string().chars().next().map_or("0".into(), |_| digits.trim_start_matches('0').to_string())
+        digits
+            .trim_start_matches('0')
+            .to_string()
+            .chars()
+            .next()
+            .map_or("0".into(), |_| digits.trim_start_matches('0').to_string())
     }
 }
 
 fn check_same_grid(a: &DynVolume, b: &DynVolume, an: &Path, bn: &Path) -> anyhow::Result<()> {
     if a.shape_zyx() != b.shape_zyx() {
         let ([az, ay, ax], [bz, by, bx]) = (a.shape_zyx(), b.shape_zyx());
-        bail!("{} is {ax} x {ay} x {az} but {} is {bx} x {by} x {bz} (x, y, z): shapes must match", an.display(), bn.display());
+        bail!(
+            "{} is {ax} x {ay} x {az} but {} is {bx} x {by} x {bz} (x, y, z): shapes must match",
+            an.display(),
+            bn.display()
+        );
     }
     let (ga, gb) = (a.geometry(), b.geometry());
     let off = (0..3).any(|i| {
@@ -44,7 +54,14 @@ fn check_same_grid(a: &DynVolume, b: &DynVolume, an: &Path, bn: &Path) -> anyhow
 }
 
 /// `iw records GT PROB [LOGIT] --out FILE`.
-pub fn records(gt: &Path, prob: &Path, logit: Option<&Path>, out: &Path, case_id: Option<String>, append: bool) -> anyhow::Result<()> {
+pub fn records(
+    gt: &Path,
+    prob: &Path,
+    logit: Option<&Path>,
+    out: &Path,
+    case_id: Option<String>,
+    append: bool,
+) -> anyhow::Result<()> {
     let g = read_volume(gt)?;
     let p = read_volume(prob)?;
     check_same_grid(&g, &p, gt, prob)?;
@@ -60,7 +77,8 @@ pub fn records(gt: &Path, prob: &Path, logit: Option<&Path>, out: &Path, case_id
     let eval = evaluate_case(gf.data.view(), pf.data.view(), l.as_ref().map(|v| v.data.view()))?;
     let id = case_id.unwrap_or_else(|| default_case_id(gt));
     let mut all = if append && out.exists() { read_records(out)? } else { CaseRecords::new() };
-    let (n_gt, n_pred) = (eval.records.iter().filter(|r| r.is_tum).count(), eval.records.iter().filter(|r| !r.is_tum).count());
+    let (n_gt, n_pred) =
+        (eval.records.iter().filter(|r| r.is_tum).count(), eval.records.iter().filter(|r| !r.is_tum).count());
     let hits = eval.records.iter().filter(|r| r.is_tum && r.hit_dice > 0.0).count();
     all.insert(id.clone(), eval.records);
     write_records(out, &all).with_context(|| format!("writing {}", out.display()))?;
@@ -73,7 +91,13 @@ pub fn records(gt: &Path, prob: &Path, logit: Option<&Path>, out: &Path, case_id
 }
 
 /// `iw report DIR`.
-pub fn report(dir: &Path, json: bool, out: Option<&Path>, small_below: Option<f64>, bootstrap_fix: bool) -> anyhow::Result<()> {
+pub fn report(
+    dir: &Path,
+    json: bool,
+    out: Option<&Path>,
+    small_below: Option<f64>,
+    bootstrap_fix: bool,
+) -> anyhow::Result<()> {
     if let Some(s) = small_below {
         if !(s.is_finite() && s > 0.0) {
             bail!("--small-below must be a positive number of voxels, not {s}");
@@ -96,7 +120,9 @@ pub fn report(dir: &Path, json: bool, out: Option<&Path>, small_below: Option<f6
         for (name, text) in [("table.md", format_table(&rows)), ("table.csv", format_csv(&rows))] {
             let path = out.join(name);
             let tmp = out.join(format!(".iwtmp-{}-{name}", std::process::id()));
-            std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, &path)).with_context(|| format!("writing {}", path.display()))?;
+            std::fs::write(&tmp, text)
+                .and_then(|_| std::fs::rename(&tmp, &path))
+                .with_context(|| format!("writing {}", path.display()))?;
         }
         let figs = write_froc_figures(&rows, out)?;
         if !json {
