@@ -32,6 +32,11 @@ lint: $(STAMP)
 
 test: setup lint
 	cargo test $(CARGO_FLAGS)
+	@if ./target/release/iw doctor | grep -q "cuda          available"; then \
+		echo "CUDA: the device tests above also ran on cuda:0"; \
+	else \
+		echo "CUDA tests: skipped: no CUDA (they ran on the CPU only)"; \
+	fi
 
 bench: setup
 	$(PY) scripts/bench/run.py

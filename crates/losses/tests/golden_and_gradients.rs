@@ -1,0 +1,171 @@
+//! iw-losses against golden values and gradients from tests/golden/losses_reference.py (each
+//! formula written again in PyTorch, float64), on random inputs, empty targets, all-foreground
+//! targets and logits of ±100; finite-difference gradient checks in double precision; the
+//! tensor inverse weights against iw-data's; shape errors. Every test body runs on the CPU and,
+//! where a GPU is present, on CUDA (else it prints "skipped: no CUDA").
+use iw_losses::{inverse_weights, weighted_bce, wce_pos_weight, LossConfig, LossInputs};
+use std::collections::HashMap;
+use std::path::Path;
+use tch::{Device, Kind, Tensor};
+
+const CONFIGS: [&str; 19] = [
+    "bce", "iwbce", "wce", "dl", "iwdl", "gdl", "fl", "iwfl", "asl", "iwasl", "iwwce", "iwgdl", "dlbce", "blob-dl", "blob-iwbce", "blob-fl",
+    "cc-dlbce", "cc-iwdl", "cc-bce",
+];
+const CASES: [&str; 4] = ["random", "empty", "full", "extreme"];
+
+fn golden() -> HashMap<String, Tensor> {
+    let python = std::env::var("IW_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python"));
+    assert!(python.exists(), "{} is missing: run `make setup`", python.display());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("golden.safetensors");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/losses_reference.py");
+    let st = std::process::Command::new(python).arg(script).arg(&out).output().unwrap();
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    Tensor::read_safetensors(&out).unwrap().into_iter().collect()
+}
+
+fn on_devices(f: impl Fn(Device)) {
+    f(Device::Cpu);
+    if tch::Cuda::is_available() {
+        f(Device::Cuda(0));
+    } else {
+        println!("skipped: no CUDA (the same checks run on cuda:0 where a GPU is present)");
+    }
+}
+
+fn value_and_grad(name: &str, x: &Tensor, t: &Tensor, labels: &Tensor, regions: &Tensor) -> (Tensor, Tensor) {
+    let cfg = LossConfig::from_name(name).unwrap();
+    let x = x.detach().set_requires_grad(true);
+    let v = cfg
+        .compute(&LossInputs { logits: &x, target: t, labels: Some(labels), regions: Some(regions), max_label: None })
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    v.backward();
+    (v.detach(), x.grad())
+}
+
+fn allclose(a: &Tensor, b: &Tensor, rtol: f64) -> bool {
+    let a = a.to_device(Device::Cpu).to_kind(Kind::Double);
+    let b = b.to_device(Device::Cpu).to_kind(Kind::Double);
+    let scale = b.abs().max().double_value(&[]);
+    let tol = b.abs() * rtol + (1e-12 + rtol * 1e-3 * scale);
+    (a - &b).abs().le_tensor(&tol).all().int64_value(&[]) == 1
+}
+
+#[test]
+fn matches_pytorch_golden_values_and_gradients() {
+    let g = golden();
+    on_devices(|dev| {
+        for c in CASES {
+            let get = |k: &str| g[&format!("{c}/{k}")].to_device(dev);
+            let (x, t, labels, regions) = (get("logits"), get("target"), get("labels"), get("regions"));
+            for n in CONFIGS {
+                let (v, grad) = value_and_grad(n, &x, &t, &labels, &regions);
+                let (gv, gg) = (get(&format!("{n}/value")), get(&format!("{n}/grad")));
+                assert!(v.isfinite().all().int64_value(&[]) == 1 && grad.isfinite().all().int64_value(&[]) == 1, "{c}/{n} on {dev:?}: non-finite");
+                assert!(allclose(&v.reshape([1]), &gv, 1e-5), "{c}/{n} on {dev:?}: value {} vs golden {}", v.double_value(&[]), gv.double_value(&[0]));
+                assert!(allclose(&grad, &gg, 1e-5), "{c}/{n} on {dev:?}: gradient differs from golden");
+            }
+        }
+    });
+}
+
+/// The same losses in float32 stay finite at logits of ±100 (values and gradients).
+#[test]
+fn finite_in_float32_at_extreme_logits() {
+    let g = golden();
+    on_devices(|dev| {
+        let get = |k: &str| g[&format!("extreme/{k}")].to_device(dev);
+        let x = get("logits").to_kind(Kind::Float);
+        let t = get("target").to_kind(Kind::Float);
+        for n in CONFIGS {
+            let (v, grad) = value_and_grad(n, &x, &t, &get("labels"), &get("regions"));
+            assert_eq!(v.isfinite().all().int64_value(&[]), 1, "{n}: value");
+            assert_eq!(grad.isfinite().all().int64_value(&[]), 1, "{n}: gradient");
+        }
+    });
+}
+
+/// Central differences in double precision at a few coordinates, for every configuration (WCE
+/// with its adaptive weight frozen, since by design no gradient flows through it).
+#[test]
+fn gradients_match_finite_differences() {
+    let g = golden();
+    let get = |k: &str| g[&format!("random/{k}")].shallow_clone();
+    let (x, t, labels, regions) = (get("logits"), get("target"), get("labels"), get("regions"));
+    let h = 1e-6;
+    let coords: Vec<Vec<i64>> = vec![vec![0, 0, 0, 0, 0], vec![0, 0, 3, 4, 5], vec![1, 0, 7, 8, 9], vec![1, 0, 2, 6, 1], vec![0, 0, 5, 2, 8]];
+    for n in CONFIGS {
+        let cfg = LossConfig::from_name(n).unwrap();
+        let f: Box<dyn Fn(&Tensor) -> Tensor> = if cfg.base == iw_losses::BaseLoss::Wce {
+            let pw = wce_pos_weight(&x).unwrap();
+            let w = cfg.inverse_weighting.then(|| inverse_weights(&labels, None, 1.0, 2e5).unwrap().to_kind(Kind::Double));
+            let t = t.shallow_clone();
+            Box::new(move |xx: &Tensor| weighted_bce(xx, &t, w.as_ref(), &pw).unwrap())
+        } else {
+            let (t, labels, regions) = (t.shallow_clone(), labels.shallow_clone(), regions.shallow_clone());
+            Box::new(move |xx: &Tensor| {
+                cfg.compute(&LossInputs { logits: xx, target: &t, labels: Some(&labels), regions: Some(&regions), max_label: None }).unwrap()
+            })
+        };
+        let xg = x.detach().set_requires_grad(true);
+        f(&xg).backward();
+        let grad = xg.grad();
+        for c in &coords {
+            let bump = |d: f64| {
+                let xx = x.copy();
+                let _ = xx.get(c[0]).get(c[1]).get(c[2]).get(c[3]).get(c[4]).f_add_(&Tensor::from(d)).unwrap();
+                tch::no_grad(|| f(&xx).double_value(&[]))
+            };
+            let fd = (bump(h) - bump(-h)) / (2.0 * h);
+            let ad = grad.double_value(c);
+            assert!((fd - ad).abs() <= 1e-6 * ad.abs().max(1e-3), "{n} at {c:?}: autograd {ad} vs finite difference {fd}");
+        }
+    }
+}
+
+#[test]
+fn tensor_weights_equal_iw_data_weights() {
+    let g = golden();
+    on_devices(|dev| {
+        for c in CASES {
+            let labels = g[&format!("{c}/labels")].shallow_clone();
+            for max_label in [None, Some(labels.max().int64_value(&[])), Some(50)] {
+                let w = inverse_weights(&labels.to_device(dev), max_label, 1.0, 2e5).unwrap().to_device(Device::Cpu);
+                for b in 0..labels.size()[0] {
+                    let lab = labels.get(b).get(0);
+                    let v: Vec<i64> = Vec::<i64>::try_from(&lab.flatten(0, -1)).unwrap();
+                    let s = lab.size();
+                    let arr = ndarray::Array3::from_shape_vec((s[0] as usize, s[1] as usize, s[2] as usize), v.into_iter().map(|l| l as u32).collect()).unwrap();
+                    let want = iw_data::inverse_weights(arr.view(), iw_data::WeightBounds::default());
+                    let ours: Vec<f32> = Vec::<f32>::try_from(&w.get(b).get(0).flatten(0, -1)).unwrap();
+                    assert_eq!(ours, want.iter().copied().collect::<Vec<f32>>(), "{c}, sample {b}, max_label {max_label:?}, {dev:?}");
+                }
+            }
+        }
+    });
+}
+
+#[test]
+fn bad_shapes_and_names_are_clear_errors() {
+    let x = Tensor::zeros([2, 1, 4, 4, 4], (Kind::Float, Device::Cpu));
+    let t = Tensor::zeros([2, 1, 4, 4, 5], (Kind::Float, Device::Cpu));
+    for n in ["bce", "wce", "dl", "gdl", "fl", "asl"] {
+        let e = LossConfig::from_name(n).unwrap().compute(&LossInputs { logits: &x, target: &t, labels: None, regions: None, max_label: None }).unwrap_err().to_string();
+        assert!(e.contains("target shape [2, 1, 4, 4, 5] does not match logits shape [2, 1, 4, 4, 4]"), "{n}: {e}");
+    }
+    let w = Tensor::ones([2, 1, 4, 4, 3], (Kind::Float, Device::Cpu));
+    let e = iw_losses::dice(&x, &x, Some(&w)).unwrap_err().to_string();
+    assert!(e.contains("weight shape [2, 1, 4, 4, 3]"), "{e}");
+    let e = LossConfig::from_name("iwdl").unwrap().compute(&LossInputs { logits: &x, target: &x, labels: None, regions: None, max_label: None }).unwrap_err().to_string();
+    assert!(e.contains("needs component labels"), "{e}");
+    assert!(LossConfig::from_name("xyz").unwrap_err().to_string().contains("unknown base loss 'xyz'"));
+    let labels = Tensor::from_slice(&[0i64, 3, 5, 1]).reshape([1, 4]);
+    let e = inverse_weights(&labels, Some(4), 1.0, 2e5).unwrap_err().to_string();
+    assert!(e.contains("outside [0, max_label = 4]"), "{e}");
+    for n in iw_losses::PAPER_CONFIGURATIONS {
+        assert_eq!(LossConfig::from_name(n).unwrap().name(), n);
+    }
+}
