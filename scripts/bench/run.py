@@ -25,6 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 DATA = os.path.join(ROOT, "bench-data")
 BIN = os.path.join(ROOT, "target", "release", "examples", "bench_data")
 BIN_METRICS = os.path.join(ROOT, "target", "release", "examples", "bench_metrics")
+BIN_LOSSES = os.path.join(ROOT, "target", "release", "examples", "bench_losses")
 
 
 def timeit(fn, reps):
@@ -207,6 +208,19 @@ def main():
     rows.append((desc, t_ours, [("paper-style loops (skimage)", t_loops), ("vectorised numpy + cc3d", t_vec)]))
     t_ours = ours("report", os.path.join(ROOT, "..", "shared", "paper-records"), a.reps, binary=BIN_METRICS)
     rows.append(("whole report on ../shared/paper-records (19 methods, 3 strata, 50 bootstraps)", t_ours, []))
+
+    # Losses: forward + backward on 2 x 1 x 128^3, ours (tch) against PyTorch in Python, the same
+    # libtorch underneath, alternating the two twice so that drift hits both.
+    loss_ours, loss_peer = [], []
+    for _ in range(3):
+        out = subprocess.run([BIN_LOSSES, files["patch_labels"], "--reps", str(2 * a.reps)], check=True, capture_output=True, text=True)
+        loss_ours.append(json.loads(out.stdout))
+        out = subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "losses_peer.py"), files["patch_labels"], "--reps", str(2 * a.reps)], check=True, capture_output=True, text=True)
+        loss_peer.append(json.loads(out.stdout))
+    for name in loss_ours[0]:
+        t = float(np.median([r[name] for r in loss_ours]))
+        tp = float(np.median([r[name] for r in loss_peer]))
+        rows.append((f"loss {name}, forward + backward, 2 x 1 x 128^3", t, [("PyTorch (Python)", tp)]))
 
     path = files["ct_gz"]
     t_ours = ours("read", path, a.reps)

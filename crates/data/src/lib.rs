@@ -24,10 +24,12 @@ mod components;
 mod error;
 pub mod io;
 pub mod volume;
+mod voronoi;
 mod weights;
 
 pub use components::{label, BoundingBox, Component, Components, Connectivity};
 pub use error::{Error, Result};
 pub use io::{read_volume, write_dyn_volume, write_volume, Format};
 pub use volume::{DType, DynVolume, Element, Geometry, ValueStats, Volume};
+pub use voronoi::voronoi_regions;
 pub use weights::{inverse_weights, label_counts, label_weights, Label, WeightBounds};

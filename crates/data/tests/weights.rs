@@ -97,3 +97,38 @@ fn invalid_bounds_are_rejected() {
     assert!(WeightBounds::new(f64::NAN, 1.0).is_err());
     assert!(WeightBounds::new(-1.0, 1.0).is_err());
 }
+
+/// Voronoi regions: every voxel's region is a nearest component, by brute force over all
+/// component voxels, with anisotropic spacing.
+#[test]
+fn voronoi_regions_are_nearest_components() {
+    let mut s = 12345u64;
+    for spacing in [[1.0, 1.0, 1.0], [2.5, 0.8, 0.7]] {
+        for _ in 0..4 {
+            let mut l = Array3::<u32>::zeros((9, 10, 11));
+            for k in 1..=4u32 {
+                for _ in 0..3 {
+                    s ^= s << 13;
+                    s ^= s >> 7;
+                    s ^= s << 17;
+                    let (z, y, x) = ((s % 9) as usize, (s / 9 % 10) as usize, (s / 90 % 11) as usize);
+                    l[[z, y, x]] = k;
+                }
+            }
+            let r = iw_data::voronoi_regions(l.view(), spacing);
+            let sites: Vec<([usize; 3], u32)> =
+                l.indexed_iter().filter(|(_, &v)| v != 0).map(|((z, y, x), &v)| ([z, y, x], v)).collect();
+            let d2 = |a: [usize; 3], b: [usize; 3]| {
+                (0..3).map(|i| ((a[i] as f64 - b[i] as f64) * spacing[i]).powi(2)).sum::<f64>()
+            };
+            for ((z, y, x), &reg) in r.indexed_iter() {
+                let p = [z, y, x];
+                let best = sites.iter().map(|(q, _)| d2(p, *q)).fold(f64::INFINITY, f64::min);
+                let mine =
+                    sites.iter().filter(|(_, v)| *v == reg).map(|(q, _)| d2(p, *q)).fold(f64::INFINITY, f64::min);
+                assert!((mine - best).abs() < 1e-9, "voxel {p:?}: region {reg} at {mine}, nearest at {best}");
+            }
+        }
+    }
+    assert!(iw_data::voronoi_regions(Array3::<u32>::zeros((3, 3, 3)).view(), [1.0; 3]).iter().all(|&v| v == 0));
+}

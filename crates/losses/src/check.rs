@@ -22,14 +22,11 @@ pub(crate) fn prepare(
         return Err(Error::Shape { op, what: "target", expected: shape, got: target.size() });
     }
     let w = match weight {
-        Some(w) if w.size() != shape => return Err(Error::Shape { op, what: "weight", expected: shape, got: w.size() }),
+        Some(w) if w.size() != shape => {
+            return Err(Error::Shape { op, what: "weight", expected: shape, got: w.size() })
+        }
         Some(w) => Some(w.f_to_kind(kind)?),
         None => None,
     };
     Ok((target.f_to_kind(kind)?, w))
-}
-
-/// The dimensions summed per sample: all but the first.
-pub(crate) fn sample_dims(t: &Tensor) -> Vec<i64> {
-    (1..t.dim() as i64).collect()
 }

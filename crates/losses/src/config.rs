@@ -62,7 +62,9 @@ impl BaseLoss {
             "fl" => BaseLoss::Focal { gamma: 2.0, alpha: 0.75 },
             "asl" => BaseLoss::AsymmetricSimilarity { beta: 1.5 },
             "dlbce" => BaseLoss::DiceBce,
-            other => return Err(Error::Config(format!("unknown base loss '{other}' (bce, wce, dl, gdl, fl, asl, dlbce)"))),
+            other => {
+                return Err(Error::Config(format!("unknown base loss '{other}' (bce, wce, dl, gdl, fl, asl, dlbce)")))
+            }
         })
     }
 
@@ -145,7 +147,8 @@ impl LossConfig {
             Some(b) => (true, b),
             None => (false, rest),
         };
-        let cfg = LossConfig { base: BaseLoss::from_name(base)?, inverse_weighting: iw, w_min: 1.0, w_max: 2e5, instance };
+        let cfg =
+            LossConfig { base: BaseLoss::from_name(base)?, inverse_weighting: iw, w_min: 1.0, w_max: 2e5, instance };
         cfg.validate()?;
         Ok(cfg)
     }
@@ -163,13 +166,18 @@ impl LossConfig {
     /// Checks the parameters' ranges.
     pub fn validate(&self) -> Result<()> {
         if !(self.w_min.is_finite() && self.w_max.is_finite() && 0.0 <= self.w_min && self.w_min <= self.w_max) {
-            return Err(Error::Config(format!("iw clip bounds need 0 <= w_min <= w_max, got [{}, {}]", self.w_min, self.w_max)));
+            return Err(Error::Config(format!(
+                "iw clip bounds need 0 <= w_min <= w_max, got [{}, {}]",
+                self.w_min, self.w_max
+            )));
         }
         match self.base {
-            BaseLoss::Focal { gamma, alpha } if !(gamma >= 0.0 && (0.0..=1.0).contains(&alpha)) => {
-                Err(Error::Config(format!("focal needs gamma >= 0 and alpha in [0, 1], got gamma {gamma}, alpha {alpha}")))
+            BaseLoss::Focal { gamma, alpha } if !(gamma >= 0.0 && (0.0..=1.0).contains(&alpha)) => Err(Error::Config(
+                format!("focal needs gamma >= 0 and alpha in [0, 1], got gamma {gamma}, alpha {alpha}"),
+            )),
+            BaseLoss::AsymmetricSimilarity { beta } if beta.is_nan() || beta <= 0.0 => {
+                Err(Error::Config(format!("asl needs beta > 0, got {beta}")))
             }
-            BaseLoss::AsymmetricSimilarity { beta } if !(beta > 0.0) => Err(Error::Config(format!("asl needs beta > 0, got {beta}"))),
             _ => Ok(()),
         }
     }
@@ -198,11 +206,27 @@ impl LossConfig {
             Instance::None => self.base.value(inputs.logits, inputs.target, weight.as_ref()),
             Instance::Blob { alpha, beta } => {
                 let labels = inputs.labels.ok_or_else(|| missing("component labels"))?;
-                instance::blob(inputs.logits, inputs.target, labels, weight.as_ref(), alpha, beta, self.base.is_voxelwise(), base)
+                instance::blob(
+                    inputs.logits,
+                    inputs.target,
+                    labels,
+                    weight.as_ref(),
+                    alpha,
+                    beta,
+                    self.base.is_voxelwise(),
+                    base,
+                )
             }
             Instance::ConnectedComponents => {
                 let regions = inputs.regions.ok_or_else(|| missing("Voronoi regions"))?;
-                instance::connected_components(inputs.logits, inputs.target, regions, weight.as_ref(), self.base.is_voxelwise(), base)
+                instance::connected_components(
+                    inputs.logits,
+                    inputs.target,
+                    regions,
+                    weight.as_ref(),
+                    self.base.is_voxelwise(),
+                    base,
+                )
             }
         }
     }

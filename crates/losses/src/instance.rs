@@ -49,7 +49,14 @@ fn check_same(op: &'static str, what: &'static str, logits: &Tensor, t: &Tensor)
 }
 
 /// `base` restricted to the voxels where `mask` (a 0/1 weight, times any other weight) is on.
-fn restricted<F>(base: &F, voxelwise: bool, x: &Tensor, t: &Tensor, region: &Tensor, w: Option<&Tensor>) -> Result<Tensor>
+fn restricted<F>(
+    base: &F,
+    voxelwise: bool,
+    x: &Tensor,
+    t: &Tensor,
+    region: &Tensor,
+    w: Option<&Tensor>,
+) -> Result<Tensor>
 where
     F: Fn(&Tensor, &Tensor, Option<&Tensor>) -> Result<Tensor>,
 {

@@ -8,11 +8,12 @@
 //! WCE   = mean( w * [ -pos_w t ln p - (1 - t) ln(1 - p) ] ),
 //!         pos_w = (numel - sum p) / max(sum p, 1)   (adaptive, per batch, no gradient)
 //! focal = mean( w * alpha_t (1 - p_t)^gamma * BCE ),  p_t = p if t = 1 else 1 - p,
-//!         alpha_t = alpha if t = 1 else 1 - alpha;    (1 - p_t)^gamma = exp(gamma ln sigmoid(-s x)), s = 2t - 1
+//!         alpha_t = alpha if t = 1 else 1 - alpha;    1 - p_t = p + t - 2 p t (t in {0, 1})
 //! ```
 //!
-//! Everything stays in log space (`log_sigmoid`, libtorch's fused BCE-with-logits), so logits
-//! of ±100 give finite values and gradients. WCE's `pos_w` follows METHOD.md (predicted mass,
+//! The cross-entropy terms use libtorch's fused, stable BCE-with-logits kernel, so logits of
+//! ±100 give finite values and gradients (focal's modulating factor is a probability in
+//! [0, 1]; at a saturated correct voxel it is exactly 0, and so is the term). WCE's `pos_w` follows METHOD.md (predicted mass,
 //! not target mass); it is treated as a constant of the batch (detached) and its denominator is
 //! kept at least one voxel, so an all-background prediction gives a large finite weight rather
 //! than infinity.
@@ -49,13 +50,23 @@ pub fn wce(logits: &Tensor, target: &Tensor, weight: Option<&Tensor>) -> Result<
 /// Focal loss (Lin et al.), mean over voxels. `alpha` weighs the foreground.
 pub fn focal(logits: &Tensor, target: &Tensor, weight: Option<&Tensor>, gamma: f64, alpha: f64) -> Result<Tensor> {
     let (t, w) = prepare("focal", logits, target, weight)?;
-    let sx = logits.f_mul(&(t.f_mul_scalar(2.0)? - 1.0))?; // s x, s = 2t - 1
-    let ls = sx.f_log_sigmoid()?; // ln p_t
-    let modulating = (ls.f_sub(&sx)? * gamma).f_exp()?; // (1 - p_t)^gamma
-    let alpha_t = t.f_mul_scalar(2.0 * alpha - 1.0)? + (1.0 - alpha); // alpha t + (1 - alpha)(1 - t)
-    let mut term = ls.f_neg()?.f_mul(&modulating)?.f_mul(&alpha_t)?;
-    if let Some(w) = w {
-        term = term.f_mul(&w)?;
-    }
+    // Per-voxel BCE by libtorch's fused, stable kernel; 1 - p_t = p + t - 2 p t for t in {0, 1}.
+    let ce = logits.f_binary_cross_entropy_with_logits(&t, None::<&Tensor>, None::<&Tensor>, Reduction::None)?;
+    let p = logits.f_sigmoid()?;
+    let one_minus_pt = t.f_mul(&(p.f_mul_scalar(-2.0)? + 1.0))?.f_add(&p)?;
+    let modulating = if gamma == 2.0 {
+        one_minus_pt.f_square()?
+    } else {
+        one_minus_pt.f_clamp_min(0.0)?.f_pow_tensor_scalar(gamma)?
+    };
+    let coeff = tch::no_grad(|| -> Result<Tensor> {
+        // alpha t + (1 - alpha)(1 - t), times the weight: no gradient needed
+        let a = t.f_mul_scalar(2.0 * alpha - 1.0)? + (1.0 - alpha);
+        Ok(match &w {
+            Some(w) => a.f_mul(w)?,
+            None => a,
+        })
+    })?;
+    let term = ce.f_mul(&modulating)?.f_mul(&coeff)?;
     Ok(term.f_mean(term.kind())?)
 }

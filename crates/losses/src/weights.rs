@@ -17,7 +17,8 @@ use crate::error::{Error, Result};
 use tch::{Kind, Tensor};
 
 /// Inverse weights of a batch of label patches, as f32 on the labels' device.
-/// `max_label` must bound every label (it sizes the count table).
+/// `max_label` must bound every label (it sizes the count table); a label outside
+/// `[0, max_label]` is an error on the CPU and a device-side assertion on CUDA.
 pub fn inverse_weights(labels: &Tensor, max_label: Option<i64>, w_min: f64, w_max: f64) -> Result<Tensor> {
     let op = "inverse_weights";
     let shape = labels.size();
@@ -40,14 +41,12 @@ pub fn inverse_weights(labels: &Tensor, max_label: Option<i64>, w_min: f64, w_ma
     if max_label < 0 {
         return Err(Error::Input { op, message: format!("labels must be >= 0 (max_label {max_label})") });
     }
-    if labels.device() == tch::Device::Cpu {
-        let (lo, hi) = (flat.f_min()?.f_int64_value(&[])?, flat.f_max()?.f_int64_value(&[])?);
-        if lo < 0 || hi > max_label {
-            return Err(Error::Input { op, message: format!("labels span [{lo}, {hi}], outside [0, max_label = {max_label}]") });
-        }
-    }
     let opts = (Kind::Int64, labels.device());
-    let counts = Tensor::f_zeros([b, max_label + 1], opts)?.f_scatter_add(1, &flat, &flat.f_ones_like()?)?;
+    // A label above max_label is an index error of scatter_add (on CUDA, a device assert).
+    let ones = Tensor::f_ones([1, 1], opts)?.f_expand([b, n], false)?;
+    let counts = Tensor::f_zeros([b, max_label + 1], opts)?
+        .f_scatter_add(1, &flat, &ones)
+        .map_err(|e| Error::Input { op, message: format!("labels must lie in [0, max_label = {max_label}]: {e}") })?;
     let counts = counts.f_to_kind(Kind::Double)?;
     let k = counts.f_narrow(1, 1, max_label)?.f_gt(0.0)?.f_sum_dim_intlist([1].as_slice(), true, Kind::Double)?;
     let table = (counts.f_mul(&(k + 1.0))?).f_reciprocal()?.f_mul_scalar(n as f64)?.f_clamp(w_min, w_max)?;
