@@ -22,7 +22,12 @@
 
 mod components;
 mod error;
+pub mod filters;
 pub mod io;
+pub mod lits;
+pub mod prepared;
+pub mod sampler;
+pub mod synth;
 pub mod volume;
 mod voronoi;
 mod weights;

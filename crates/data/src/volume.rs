@@ -383,12 +383,16 @@ impl DynVolume {
     }
     /// A boolean mask of the non-zero voxels (u8: 1 where != 0; NaN counts as non-zero).
     pub fn nonzero_mask(&self) -> Volume<u8> {
-        dispatch!(self, v => v.with_data(v.data.mapv(|x| u8::from(x != Default::default()))))
+        dispatch!(self, v => v.with_data(v.data.mapv(|x| u8::from(x != zero_of(&x)))))
     }
     /// Whether every value is an integer (so the volume may be a label map or a mask).
     pub fn is_integral(&self) -> bool {
         dispatch!(self, v => v.data.iter().all(|x| x.to_f64().fract() == 0.0))
     }
+}
+
+fn zero_of<T: Element>(_: &T) -> T {
+    T::default()
 }
 
 fn v_dtype<T: Element>(_: &Volume<T>) -> DType {

@@ -1,7 +1,10 @@
 //! `iw`: the command line of the iw toolkit. A thin edge: `main` runs [`run`], prints the
 //! error chain on one line and exits 2 on failure.
+mod data_cmds;
 mod doctor;
 mod evaluation;
+mod manifest;
+mod progress;
 mod volume_tools;
 
 use clap::{Parser, Subcommand};
@@ -103,6 +106,60 @@ enum Command {
         #[arg(long)]
         bootstrap_fix: bool,
     },
+    /// Write a synthetic dataset in a real dataset's raw format.
+    #[command(subcommand)]
+    Synth(SynthCommand),
+    /// Prepare a raw dataset for training (crop, label lesions once, memory-mappable arrays).
+    #[command(subcommand)]
+    Prepare(PrepareCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum SynthCommand {
+    /// LiTS-format CT phantoms: volume-<i>.nii (int16 HU) and segmentation-<i>.nii (0 background,
+    /// 1 liver, 2 tumour), tumour counts and sizes drawn from the LiTS test set; also
+    /// synthetic.json (marks the data synthetic) and manifest.yaml (the split).
+    Lits {
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Number of cases.
+        #[arg(long, default_value_t = 20)]
+        cases: usize,
+        /// Seed (a case depends only on the seed and its index).
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Volume size in voxels, x,y,z (a 410 x 410 x 320 mm field of view).
+        #[arg(long, default_value = "128,128,64", value_parser = parse_xyz)]
+        shape: [usize; 3],
+        /// Worker threads.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum PrepareCommand {
+    /// LiTS: finds volume-N / segmentation-N (.nii or .nii.gz, any subfolder), crops each case
+    /// to the liver bounding box + 5 voxels, keeps the tumour mask and labels its tumours
+    /// (26-connectivity). Resumable: finished cases are kept. Cases with mismatched shapes or no
+    /// liver are reported by id and skipped.
+    Lits {
+        /// Raw folder (e.g. the official "Training Batch 1" and "Training Batch 2" folders' parent).
+        #[arg(long)]
+        raw: PathBuf,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Manifest (default: RAW/manifest.yaml when present, else data-manifests/lits.yaml).
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+    },
+}
+
+fn parse_xyz(s: &str) -> Result<[usize; 3], String> {
+    let v: Vec<usize> = s.split(',').map(|p| p.trim().parse::<usize>()).collect::<Result<_, _>>().map_err(|_| format!("expected X,Y,Z, got {s:?}"))?;
+    <[usize; 3]>::try_from(v).map_err(|_| format!("expected three sizes X,Y,Z, got {s:?}"))
 }
 
 fn parse_connectivity(s: &str) -> Result<u32, String> {
@@ -126,6 +183,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report { dir, json, out, small_below, bootstrap_fix } => {
             evaluation::report(&dir, json, out.as_deref(), small_below, bootstrap_fix)
         }
+        Command::Synth(SynthCommand::Lits { out, cases, seed, shape, threads }) => data_cmds::synth_lits(&out, cases, seed, shape, threads),
+        Command::Prepare(PrepareCommand::Lits { raw, out, manifest }) => data_cmds::prepare_lits(&raw, &out, manifest.as_deref()),
     }
 }
 

@@ -1,0 +1,278 @@
+//! The prepared-dataset format: built for fast random patch reads.
+//!
+//! ```text
+//! <root>/dataset.json            what the dataset is (name, synthetic or not, window, cases)
+//! <root>/cases.csv               one row per case: id, shape, spacing, tumours, tumour voxels
+//! <root>/cases/<id>/case.json    CaseMeta: geometry, crop, intensity range, components
+//! <root>/cases/<id>/image.f32    intensities (HU for CT), C-order [z, y, x], little-endian
+//! <root>/cases/<id>/mask.u8      lesion mask (0/1)
+//! <root>/cases/<id>/labels.u16   lesion components (26-connected, labelled once per case)
+//! <root>/cases/<id>/lesions.u32  flat voxel indices of every component, grouped by label
+//! ```
+//!
+//! Raw little-endian arrays are memory-mapped, so a dataset larger than RAM still trains: a
+//! patch read touches only the pages it needs. A case folder is written under a temporary
+//! name and renamed when complete, so an interrupted preparation leaves no half case behind.
+use crate::components::{label, Connectivity};
+use crate::error::{Error, Result};
+use crate::volume::{Geometry, Volume};
+use memmap2::Mmap;
+use ndarray::{s, Array3};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// One lesion component of a prepared case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComponentMeta {
+    /// Label in labels.u16.
+    pub label: u32,
+    /// Voxels.
+    pub voxels: u64,
+    /// First voxel of the bounding box, `[z, y, x]`.
+    pub bbox_min_zyx: [usize; 3],
+    /// Last voxel (inclusive), `[z, y, x]`.
+    pub bbox_max_zyx: [usize; 3],
+}
+
+/// Metadata of one prepared case (`case.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseMeta {
+    /// Case id (`"17"` for LiTS volume-17).
+    pub id: String,
+    /// Shape of the prepared (cropped) arrays, `[z, y, x]`.
+    pub shape_zyx: [usize; 3],
+    /// Voxel size, mm (x, y, z).
+    pub spacing_xyz_mm: [f64; 3],
+    /// World (LPS) position of voxel (0, 0, 0) of the crop, mm (x, y, z).
+    pub origin_xyz_mm: [f64; 3],
+    /// Direction matrix (see `Geometry`).
+    pub direction: [[f64; 3]; 3],
+    /// Where the crop starts in the source volume, `[z, y, x]`.
+    pub crop_start_zyx: [usize; 3],
+    /// Shape of the source volume, `[z, y, x]`.
+    pub source_shape_zyx: [usize; 3],
+    /// Source files.
+    pub sources: Vec<String>,
+    /// Smallest intensity of the crop.
+    pub intensity_min: f64,
+    /// Largest intensity of the crop.
+    pub intensity_max: f64,
+    /// Lesion components, label order.
+    pub components: Vec<ComponentMeta>,
+    /// Largest label (0: no lesion).
+    pub max_label: u32,
+}
+
+impl CaseMeta {
+    /// Number of lesions.
+    pub fn lesions(&self) -> usize {
+        self.components.len()
+    }
+    /// The crop's geometry.
+    pub fn geometry(&self) -> Geometry {
+        Geometry { spacing_xyz_mm: self.spacing_xyz_mm, origin_xyz_mm: self.origin_xyz_mm, direction: self.direction }
+    }
+    /// Number of voxels.
+    pub fn voxels(&self) -> usize {
+        self.shape_zyx.iter().product()
+    }
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |e| Error::io(path, e)
+}
+
+fn write_raw<T: bytemuck::Pod>(path: &Path, data: &[T]) -> Result<()> {
+    std::fs::write(path, bytemuck::cast_slice::<T, u8>(data)).map_err(io(path))
+}
+
+/// Writes one prepared case into `cases_dir/<id>/` (atomically, via a temporary folder) from its
+/// cropped image and lesion mask; labels the lesions (26-connectivity) and indexes their voxels.
+pub fn write_case(cases_dir: &Path, id: &str, image: &Volume<f32>, mask: &Array3<u8>, crop_start_zyx: [usize; 3], source_shape_zyx: [usize; 3], sources: Vec<String>) -> Result<CaseMeta> {
+    let shape = image.shape_zyx();
+    assert_eq!(mask.shape(), &shape[..], "mask and image of a case have one shape");
+    let cc = label(mask.view(), Connectivity::C26);
+    if cc.count() > u16::MAX as usize {
+        return Err(Error::InvalidArgument(format!("case {id}: {} lesion components do not fit labels.u16", cc.count())));
+    }
+    let labels: Vec<u16> = cc.labels.iter().map(|&l| l as u16).collect();
+    // Voxel indices grouped by label (counting sort).
+    let mut offsets = vec![0usize; cc.count() + 1];
+    for c in &cc.components {
+        offsets[c.label as usize] = c.voxels as usize;
+    }
+    let mut start = 0;
+    for o in offsets.iter_mut() {
+        let n = *o;
+        *o = start;
+        start += n;
+    }
+    let mut lesions = vec![0u32; start];
+    let mut fill = offsets.clone();
+    for (i, &l) in labels.iter().enumerate() {
+        if l != 0 {
+            lesions[fill[l as usize - 1]] = i as u32;
+            fill[l as usize - 1] += 1;
+        }
+    }
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for &v in image.data.iter() {
+        lo = lo.min(v as f64);
+        hi = hi.max(v as f64);
+    }
+    let g = &image.geometry;
+    let meta = CaseMeta {
+        id: id.to_string(),
+        shape_zyx: shape,
+        spacing_xyz_mm: g.spacing_xyz_mm,
+        origin_xyz_mm: g.origin_xyz_mm,
+        direction: g.direction,
+        crop_start_zyx,
+        source_shape_zyx,
+        sources,
+        intensity_min: lo,
+        intensity_max: hi,
+        components: cc
+            .components
+            .iter()
+            .map(|c| ComponentMeta { label: c.label, voxels: c.voxels, bbox_min_zyx: c.bbox.min_zyx, bbox_max_zyx: c.bbox.max_zyx })
+            .collect(),
+        max_label: cc.count() as u32,
+    };
+    let final_dir = cases_dir.join(id);
+    let tmp = cases_dir.join(format!(".tmp-{id}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
+    let img = image.data.as_standard_layout();
+    write_raw(&tmp.join("image.f32"), img.as_slice().expect("standard layout"))?;
+    let m = mask.as_standard_layout();
+    write_raw(&tmp.join("mask.u8"), m.as_slice().expect("standard layout"))?;
+    write_raw(&tmp.join("labels.u16"), &labels)?;
+    write_raw(&tmp.join("lesions.u32"), &lesions)?;
+    let json = serde_json::to_string_pretty(&meta).expect("metadata serialises");
+    std::fs::write(tmp.join("case.json"), json).map_err(io(&tmp))?;
+    if final_dir.exists() {
+        std::fs::remove_dir_all(&final_dir).map_err(io(&final_dir))?;
+    }
+    std::fs::rename(&tmp, &final_dir).map_err(io(&final_dir))?;
+    Ok(meta)
+}
+
+/// Whether `cases_dir/<id>` is a complete prepared case.
+pub fn case_done(cases_dir: &Path, id: &str) -> bool {
+    cases_dir.join(id).join("case.json").is_file()
+}
+
+/// Crops a volume and its mask to `[start, end)` (`[z, y, x]`).
+pub fn crop<T: crate::Element>(v: &Volume<T>, start: [usize; 3], end: [usize; 3]) -> Volume<T> {
+    let data = v.data.slice(s![start[0]..end[0], start[1]..end[1], start[2]..end[2]]).to_owned();
+    Volume::new(data, v.geometry.cropped(start))
+}
+
+/// A memory-mapped prepared case.
+pub struct PreparedCase {
+    /// Its metadata.
+    pub meta: CaseMeta,
+    image: Mmap,
+    mask: Mmap,
+    labels: Mmap,
+    lesions: Mmap,
+}
+
+fn map(path: &Path, expect_bytes: usize) -> Result<Mmap> {
+    let f = std::fs::File::open(path).map_err(io(path))?;
+    // SAFETY: the prepared files are written once (rename) and never modified in place; a user
+    // who edits them while training gets garbage values, not memory unsafety in our code paths,
+    // which only read plain numbers.
+    let m = unsafe { Mmap::map(&f) }.map_err(io(path))?;
+    if m.len() != expect_bytes {
+        return Err(Error::format(path, format!("{} bytes, expected {expect_bytes} (truncated or corrupt case)", m.len())));
+    }
+    Ok(m)
+}
+
+impl PreparedCase {
+    /// Opens `cases_dir/<id>`.
+    pub fn open(cases_dir: &Path, id: &str) -> Result<Self> {
+        let dir = cases_dir.join(id);
+        let jp = dir.join("case.json");
+        let text = std::fs::read_to_string(&jp).map_err(io(&jp))?;
+        let meta: CaseMeta = serde_json::from_str(&text).map_err(|e| Error::format(&jp, format!("bad case metadata: {e}")))?;
+        let n = meta.voxels();
+        let lesion_voxels: u64 = meta.components.iter().map(|c| c.voxels).sum();
+        Ok(PreparedCase {
+            image: map(&dir.join("image.f32"), 4 * n)?,
+            mask: map(&dir.join("mask.u8"), n)?,
+            labels: map(&dir.join("labels.u16"), 2 * n)?,
+            lesions: map(&dir.join("lesions.u32"), 4 * lesion_voxels as usize)?,
+            meta,
+        })
+    }
+    /// Intensities, flat C-order.
+    pub fn image(&self) -> &[f32] {
+        bytemuck::cast_slice(&self.image)
+    }
+    /// Lesion mask, flat C-order.
+    pub fn mask(&self) -> &[u8] {
+        &self.mask
+    }
+    /// Lesion labels, flat C-order.
+    pub fn labels(&self) -> &[u16] {
+        bytemuck::cast_slice(&self.labels)
+    }
+    /// Flat voxel indices of component `label` (1-based).
+    pub fn lesion_voxels(&self, label: u32) -> &[u32] {
+        let all: &[u32] = bytemuck::cast_slice(&self.lesions);
+        let start: u64 = self.meta.components[..label as usize - 1].iter().map(|c| c.voxels).sum();
+        let n = self.meta.components[label as usize - 1].voxels;
+        &all[start as usize..(start + n) as usize]
+    }
+}
+
+/// What `dataset.json` says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetInfo {
+    /// Format tag: `iw-prepared-1`.
+    pub format: String,
+    /// Dataset name (`lits`, `luna16`, ...).
+    pub dataset: String,
+    /// Whether the raw data was synthetic (`iw synth`), so that reports say so.
+    pub synthetic: bool,
+    /// The raw folder it was prepared from.
+    pub source: String,
+    /// Case ids prepared.
+    pub cases: Vec<String>,
+    /// Cases skipped, with the reason.
+    pub skipped: Vec<(String, String)>,
+    /// Cases of the manifest missing from the raw folder.
+    pub missing: Vec<String>,
+    /// iw version that prepared it.
+    pub iw_version: String,
+}
+
+/// An opened prepared dataset (a chosen subset of its cases).
+pub struct PreparedDataset {
+    /// Root folder.
+    pub root: PathBuf,
+    /// Its dataset.json.
+    pub info: DatasetInfo,
+    /// The opened cases.
+    pub cases: Vec<PreparedCase>,
+}
+
+impl PreparedDataset {
+    /// Reads `root/dataset.json`.
+    pub fn info(root: &Path) -> Result<DatasetInfo> {
+        let p = root.join("dataset.json");
+        let text = std::fs::read_to_string(&p).map_err(io(&p))?;
+        serde_json::from_str(&text).map_err(|e| Error::format(&p, format!("bad dataset metadata: {e}")))
+    }
+
+    /// Opens the cases `ids` of the prepared dataset at `root`.
+    pub fn open(root: &Path, ids: &[String]) -> Result<Self> {
+        let info = Self::info(root)?;
+        let cases_dir = root.join("cases");
+        let cases = ids.iter().map(|id| PreparedCase::open(&cases_dir, id)).collect::<Result<Vec<_>>>()?;
+        Ok(PreparedDataset { root: root.to_path_buf(), info, cases })
+    }
+}

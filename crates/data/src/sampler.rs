@@ -1,0 +1,251 @@
+//! The paper's patch sampler, with a pool of worker threads (METHOD.md, "Training").
+//!
+//! For each patch of a batch: a case is drawn with probability proportional to its number of
+//! lesions; with probability `lesion_fraction` (0.5) the centre is a uniform voxel of a uniformly
+//! chosen lesion, otherwise a uniform voxel of the volume. The patch `[c - p/2, c - p/2 + p)` is
+//! cut out; parts outside the volume are padded with the image minimum (0 after the intensity
+//! scaling) and with 0 in the mask and labels. Intensities: clip to the window, then min-max to
+//! [0, 1] with the case's clipped range. Inverse weights come from the cropped label patch (not
+//! relabelled), exactly `iw_data::inverse_weights`.
+//!
+//! Batch `i` is a pure function of `(seed, i)`: its generator is ChaCha8 seeded with `seed` on
+//! stream `i`. Workers take batch indices from a counter and a reorder buffer hands batches out
+//! in index order, so the stream is the same for any number of workers, and a training run
+//! resumed at batch `i` continues exactly. Memory is bounded by the queue, not the dataset.
+use crate::prepared::PreparedDataset;
+use crate::voronoi::voronoi_regions;
+use crate::weights::{inverse_weights, WeightBounds};
+use ndarray::ArrayView3;
+use rand::distributions::{Distribution, WeightedIndex};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Sampler settings.
+#[derive(Debug, Clone)]
+pub struct SamplerConfig {
+    /// Patch size, `[d, h, w]` = `[z, y, x]`.
+    pub patch_dhw: [usize; 3],
+    /// Patches per batch.
+    pub batch_size: usize,
+    /// Probability that a patch is centred on a lesion voxel (paper: 0.5).
+    pub lesion_fraction: f64,
+    /// Intensity window (CT: LiTS [-300, 300]).
+    pub window: [f64; 2],
+    /// Seed of the stream.
+    pub seed: u64,
+    /// Weight bounds; `None`: no weights computed.
+    pub weights: Option<WeightBounds>,
+    /// Also compute the Voronoi regions of the lesions (CC loss).
+    pub regions: bool,
+}
+
+impl Default for SamplerConfig {
+    fn default() -> Self {
+        SamplerConfig {
+            patch_dhw: [128, 128, 128],
+            batch_size: 2,
+            lesion_fraction: 0.5,
+            window: [-300.0, 300.0],
+            seed: 0xBADCAFE,
+            weights: Some(WeightBounds::default()),
+            regions: false,
+        }
+    }
+}
+
+/// Where one patch came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PatchOrigin {
+    /// Index of the case in the dataset.
+    pub case: usize,
+    /// Patch centre, `[z, y, x]`.
+    pub center_zyx: [usize; 3],
+    /// Whether the centre was drawn on a lesion.
+    pub lesion_centred: bool,
+}
+
+/// A batch, arrays flat `[B, 1, D, H, W]`.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// Its index in the stream.
+    pub index: u64,
+    /// Scaled intensities.
+    pub image: Vec<f32>,
+    /// Lesion mask (0/1).
+    pub mask: Vec<f32>,
+    /// Lesion labels (case labels, not renumbered).
+    pub labels: Vec<u16>,
+    /// Inverse weights (empty when not asked for).
+    pub weights: Vec<f32>,
+    /// Voronoi region of each voxel (empty when not asked for).
+    pub regions: Vec<u16>,
+    /// Largest label in the batch's cases.
+    pub max_label: u32,
+    /// Origins, one per patch.
+    pub origins: Vec<PatchOrigin>,
+}
+
+fn draw_origin(ds: &PreparedDataset, case_dist: &WeightedIndex<f64>, lesion_fraction: f64, rng: &mut ChaCha8Rng) -> PatchOrigin {
+    let ci = case_dist.sample(rng);
+    let case = &ds.cases[ci];
+    let [d, h, w] = case.meta.shape_zyx;
+    let lesion = rng.gen::<f64>() < lesion_fraction && !case.meta.components.is_empty();
+    let flat = if lesion {
+        let k = rng.gen_range(0..case.meta.components.len());
+        let vox = case.lesion_voxels(k as u32 + 1);
+        vox[rng.gen_range(0..vox.len())] as usize
+    } else {
+        rng.gen_range(0..d * h * w)
+    };
+    PatchOrigin { case: ci, center_zyx: [flat / (h * w), flat / w % h, flat % w], lesion_centred: lesion }
+}
+
+/// Copies the patch of `src` (`shape`) starting at `start` (may be negative) into `dst`,
+/// converting with `f` and padding with `pad`.
+fn cut<S: Copy, D: Copy>(src: &[S], shape: [usize; 3], start: [i64; 3], patch: [usize; 3], dst: &mut [D], pad: D, f: impl Fn(S) -> D) {
+    let [pd, ph, pw] = patch;
+    let [sd, sh, sw] = shape.map(|v| v as i64);
+    let x0 = start[2].clamp(0, sw);
+    let x1 = (start[2] + pw as i64).clamp(0, sw);
+    for z in 0..pd {
+        let sz = start[0] + z as i64;
+        for y in 0..ph {
+            let sy = start[1] + y as i64;
+            let row = &mut dst[(z * ph + y) * pw..(z * ph + y + 1) * pw];
+            if sz < 0 || sz >= sd || sy < 0 || sy >= sh || x0 >= x1 {
+                row.fill(pad);
+                continue;
+            }
+            let base = ((sz * sh + sy) * sw) as usize;
+            let (a, b) = ((x0 - start[2]) as usize, (x1 - start[2]) as usize);
+            row[..a].fill(pad);
+            for (o, s) in row[a..b].iter_mut().zip(&src[base + x0 as usize..base + x1 as usize]) {
+                *o = f(*s);
+            }
+            row[b..].fill(pad);
+        }
+    }
+}
+
+/// Batch `index` of the stream `(dataset, config)`.
+pub fn sample_batch(ds: &PreparedDataset, cfg: &SamplerConfig, case_dist: &WeightedIndex<f64>, index: u64) -> Batch {
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    rng.set_stream(index);
+    let patch = cfg.patch_dhw;
+    let n = patch.iter().product::<usize>();
+    let b = cfg.batch_size;
+    let mut batch = Batch {
+        index,
+        image: vec![0.0; b * n],
+        mask: vec![0.0; b * n],
+        labels: vec![0; b * n],
+        weights: if cfg.weights.is_some() { vec![0.0; b * n] } else { Vec::new() },
+        regions: if cfg.regions { vec![0; b * n] } else { Vec::new() },
+        max_label: 0,
+        origins: Vec::with_capacity(b),
+    };
+    for k in 0..b {
+        let o = draw_origin(ds, case_dist, cfg.lesion_fraction, &mut rng);
+        let case = &ds.cases[o.case];
+        let shape = case.meta.shape_zyx;
+        let start = [0, 1, 2].map(|a| o.center_zyx[a] as i64 - (patch[a] / 2) as i64);
+        let lo = case.meta.intensity_min.max(cfg.window[0]);
+        let hi = case.meta.intensity_max.min(cfg.window[1]);
+        let scale = if hi > lo { 1.0 / (hi - lo) } else { 0.0 };
+        let (wlo, whi) = (cfg.window[0], cfg.window[1]);
+        let range = k * n..(k + 1) * n;
+        cut(case.image(), shape, start, patch, &mut batch.image[range.clone()], 0.0f32, |v| ((v as f64).clamp(wlo, whi) - lo) as f32 * scale as f32);
+        cut(case.mask(), shape, start, patch, &mut batch.mask[range.clone()], 0.0f32, |v| v as f32);
+        cut(case.labels(), shape, start, patch, &mut batch.labels[range.clone()], 0u16, |v| v);
+        let lab = ArrayView3::from_shape(patch, &batch.labels[range.clone()]).expect("patch-sized slice");
+        if let Some(bounds) = cfg.weights {
+            let w = inverse_weights(lab, bounds);
+            batch.weights[range.clone()].copy_from_slice(w.as_slice().expect("standard layout"));
+        }
+        if cfg.regions {
+            let l32 = lab.mapv(u32::from);
+            let sp = case.meta.spacing_xyz_mm;
+            let r = voronoi_regions(l32.view(), [sp[2], sp[1], sp[0]]);
+            for (o, v) in batch.regions[range].iter_mut().zip(r.iter()) {
+                *o = *v as u16;
+            }
+        }
+        batch.max_label = batch.max_label.max(case.meta.max_label);
+        batch.origins.push(o);
+    }
+    batch
+}
+
+/// The case distribution of the paper: proportional to each case's number of lesions.
+pub fn case_distribution(ds: &PreparedDataset) -> crate::Result<WeightedIndex<f64>> {
+    let w: Vec<f64> = ds.cases.iter().map(|c| c.meta.lesions() as f64).collect();
+    WeightedIndex::new(&w).map_err(|_| crate::Error::InvalidArgument("no training case has a lesion: nothing to sample".into()))
+}
+
+/// An endless, ordered stream of batches from a pool of worker threads.
+pub struct BatchStream {
+    rx: crossbeam_channel::Receiver<Batch>,
+    pending: HashMap<u64, Batch>,
+    next: u64,
+    stop: Arc<AtomicBool>,
+    workers: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl BatchStream {
+    /// Starts `workers` threads producing batches `start, start + 1, ...` into a queue of
+    /// `queue` batches.
+    pub fn new(ds: Arc<PreparedDataset>, cfg: SamplerConfig, start: u64, workers: usize, queue: usize) -> crate::Result<Self> {
+        let dist = Arc::new(case_distribution(&ds)?);
+        let (tx, rx) = crossbeam_channel::bounded(queue.max(1));
+        let counter = Arc::new(AtomicU64::new(start));
+        let stop = Arc::new(AtomicBool::new(false));
+        let cfg = Arc::new(cfg);
+        let workers = (0..workers.max(1))
+            .map(|_| {
+                let (ds, cfg, dist, tx, counter, stop) = (ds.clone(), cfg.clone(), dist.clone(), tx.clone(), counter.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        let i = counter.fetch_add(1, Ordering::Relaxed);
+                        let b = sample_batch(&ds, &cfg, &dist, i);
+                        if tx.send(b).is_err() {
+                            break;
+                        }
+                    }
+                })
+            })
+            .collect();
+        Ok(BatchStream { rx, pending: HashMap::new(), next: start, stop, workers })
+    }
+}
+
+impl Iterator for BatchStream {
+    type Item = Batch;
+    fn next(&mut self) -> Option<Batch> {
+        loop {
+            if let Some(b) = self.pending.remove(&self.next) {
+                self.next += 1;
+                return Some(b);
+            }
+            let b = self.rx.recv().ok()?;
+            self.pending.insert(b.index, b);
+        }
+    }
+}
+
+impl Drop for BatchStream {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        // Unblock workers waiting on a full queue.
+        while self.rx.try_recv().is_ok() {}
+        for w in self.workers.drain(..) {
+            while !w.is_finished() {
+                while self.rx.try_recv().is_ok() {}
+                std::thread::yield_now();
+            }
+            let _ = w.join();
+        }
+    }
+}

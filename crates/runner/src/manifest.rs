@@ -1,0 +1,129 @@
+//! Dataset manifests (`data-manifests/*.yaml`): the case ids of a dataset and its split.
+use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// A case id written as a number or a string.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum CaseId {
+    /// `17`
+    Number(u64),
+    /// `"1.3.6.1.4..."`
+    Text(String),
+}
+
+impl std::fmt::Display for CaseId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CaseId::Number(n) => write!(f, "{n}"),
+            CaseId::Text(s) => f.write_str(s),
+        }
+    }
+}
+
+/// Train / validation / test case ids.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Split {
+    /// Training cases.
+    pub train: Vec<CaseId>,
+    /// Validation cases.
+    pub validation: Vec<CaseId>,
+    /// Test cases.
+    pub test: Vec<CaseId>,
+}
+
+/// A dataset manifest.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Dataset name.
+    pub dataset: String,
+    /// Every case id.
+    pub cases: Vec<CaseId>,
+    /// The split.
+    pub split: Split,
+}
+
+/// The LiTS manifest compiled into the binary (data-manifests/lits.yaml).
+pub const LITS: &str = include_str!("../../../data-manifests/lits.yaml");
+
+impl Manifest {
+    /// Parses manifest text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> anyhow::Result<Self> {
+        let m: Manifest = serde_norway::from_str(text).with_context(|| format!("{origin}: not a dataset manifest"))?;
+        m.validate().with_context(|| origin.to_string())?;
+        Ok(m)
+    }
+
+    /// Reads a manifest file.
+    pub fn read(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        let all: std::collections::HashSet<String> = self.cases.iter().map(|c| c.to_string()).collect();
+        if all.len() != self.cases.len() {
+            bail!("duplicate case ids in `cases`");
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (name, ids) in [("train", &self.split.train), ("validation", &self.split.validation), ("test", &self.split.test)] {
+            for id in ids {
+                let id = id.to_string();
+                if !all.contains(&id) {
+                    bail!("split.{name} names case {id}, which is not in `cases`");
+                }
+                if !seen.insert(id.clone()) {
+                    bail!("case {id} is in more than one part of the split");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Ids as strings.
+    pub fn ids(list: &[CaseId]) -> Vec<String> {
+        list.iter().map(|c| c.to_string()).collect()
+    }
+
+    /// A split of `n` cases in the paper's LiTS proportions (test 28/131, validation 5/131, at
+    /// least one case each), for synthetic datasets.
+    pub fn proportional(dataset: &str, n: usize) -> Self {
+        let test = ((n as f64 * 28.0 / 131.0).round() as usize).clamp(1, n.saturating_sub(2).max(1));
+        let val = ((n as f64 * 5.0 / 131.0).round() as usize).max(1).min(n.saturating_sub(test + 1));
+        let ids: Vec<CaseId> = (0..n as u64).map(CaseId::Number).collect();
+        Manifest {
+            dataset: dataset.to_string(),
+            cases: ids.clone(),
+            split: Split { test: ids[..test].to_vec(), validation: ids[test..test + val].to_vec(), train: ids[test + val..].to_vec() },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lits_manifest_is_the_papers_split() {
+        let m = Manifest::parse(LITS, "lits.yaml").unwrap();
+        assert_eq!(m.cases.len(), 131);
+        assert_eq!(Manifest::ids(&m.split.test), (0..28).map(|i| i.to_string()).collect::<Vec<_>>());
+        assert_eq!(Manifest::ids(&m.split.validation), (28..33).map(|i| i.to_string()).collect::<Vec<_>>());
+        assert_eq!(Manifest::ids(&m.split.train), (33..131).map(|i| i.to_string()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_splits_are_errors() {
+        let e = Manifest::parse("dataset: x\ncases: [1]\nsplit: {train: [1], validation: [], test: []}\nextra: 1\n", "m.yaml").unwrap_err();
+        assert!(format!("{e:#}").contains("unknown field `extra`"), "{e:#}");
+        let e = Manifest::parse("dataset: x\ncases: [1]\nsplit: {train: [1], validation: [], test: [2]}\n", "m.yaml").unwrap_err();
+        assert!(format!("{e:#}").contains("split.test names case 2"), "{e:#}");
+        let m = Manifest::proportional("lits", 20);
+        assert_eq!((m.split.test.len(), m.split.validation.len(), m.split.train.len()), (4, 1, 15));
+        let m = Manifest::proportional("lits", 2);
+        assert_eq!((m.split.test.len(), m.split.validation.len(), m.split.train.len()), (1, 0, 1));
+    }
+}
