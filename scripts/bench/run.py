@@ -222,6 +222,21 @@ def main():
         tp = float(np.median([r[name] for r in loss_peer]))
         rows.append((f"loss {name}, forward + backward, 2 x 1 x 128^3", t, [("PyTorch (Python)", tp)]))
 
+    # The sampler: 2 x 128^3 batches from LiTS-sized synthetic cases (0.8 x 0.8 x 2 mm).
+    prep = os.path.join(DATA, "sampler_prepared")
+    if not os.path.exists(os.path.join(prep, "dataset.json")):
+        iw = os.path.join(ROOT, "target", "release", "iw")
+        raw = os.path.join(DATA, "sampler_raw")
+        subprocess.run([iw, "synth", "lits", "--out", raw, "--cases", "4", "--shape", "512,512,160"], check=True, capture_output=True)
+        subprocess.run([iw, "prepare", "lits", "--raw", raw, "--out", prep], check=True, capture_output=True)
+    n_b = 20 if a.quick else 60
+    for workers in (1, 2):
+        t_ours = ours("sampler", prep, 1, "--batches", str(n_b), "--workers", str(workers))
+        rows.append((f"sampler, one 2 x 128^3 batch (image, mask, weights), {workers} worker(s): {1 / t_ours:.0f} batches/s", t_ours, []))
+    out = subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "sampler_peer.py"), prep, "--batches", str(n_b // 2)], check=True, capture_output=True, text=True)
+    t_peer = json.loads(out.stdout)["s_per_batch"]
+    rows.append((f"sampler, 1 worker vs numpy (one process, np.memmap)", ours("sampler", prep, 1, "--batches", str(n_b), "--workers", "1"), [("numpy", t_peer)]))
+
     path = files["ct_gz"]
     t_ours = ours("read", path, a.reps)
     t_nib, _ = timeit(lambda: np.asanyarray(nib.load(path).dataobj), a.reps)

@@ -5,6 +5,7 @@
 //! bench_data ccl MASK [--connectivity 26] [--reps 7]
 //! bench_data weights LABELS [--reps 7]
 //! bench_data read PATH [--reps 7]
+//! bench_data sampler PREPARED [--batches 60] [--workers 2] [--patch 128]   (seconds per batch)
 //! ```
 use iw_data::{inverse_weights, label, read_volume, Connectivity, WeightBounds};
 use std::time::Instant;
@@ -49,6 +50,25 @@ fn main() {
             time(reps, || inverse_weights(labels.view(), WeightBounds::default()))
         }
         "read" => time(reps, || read_volume(path).expect("reading").shape_zyx()),
+        "sampler" => {
+            use iw_data::prepared::PreparedDataset;
+            use iw_data::sampler::{BatchStream, SamplerConfig};
+            let root = std::path::Path::new(path);
+            let ids = PreparedDataset::info(root).expect("dataset.json").cases;
+            let ds = std::sync::Arc::new(PreparedDataset::open(root, &ids).expect("opening"));
+            let p = opt("--patch", 128);
+            let (batches, workers) = (opt("--batches", 60), opt("--workers", 2));
+            let cfg = SamplerConfig { patch_dhw: [p, p, p], batch_size: 2, ..SamplerConfig::default() };
+            let mut stream = BatchStream::new(ds, cfg, 0, workers, 4).expect("stream");
+            for _ in 0..4 {
+                std::hint::black_box(stream.next());
+            }
+            let t = Instant::now();
+            for _ in 0..batches {
+                std::hint::black_box(stream.next().expect("a batch"));
+            }
+            vec![t.elapsed().as_secs_f64() / batches as f64]
+        }
         _ => {
             eprintln!("{usage}");
             std::process::exit(2);

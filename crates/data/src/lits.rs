@@ -97,7 +97,9 @@ pub fn prepare_case(cases_dir: &Path, id: &str, raw: &RawCase) -> Result<std::re
     let start = [0, 1, 2].map(|a| lo[a].saturating_sub(5));
     let end = [0, 1, 2].map(|a| (hi[a] + 6).min(shape[a]));
     let img = crop(&image, start, end);
-    let mask = labels.slice(ndarray::s![start[0]..end[0], start[1]..end[1], start[2]..end[2]]).mapv(|v| u8::from(v >= 1.5 && v < 2.5));
+    let mask = labels
+        .slice(ndarray::s![start[0]..end[0], start[1]..end[1], start[2]..end[2]])
+        .mapv(|v| u8::from(v >= 1.5 && v < 2.5));
     let sources = vec![raw.volume.display().to_string(), raw.segmentation.display().to_string()];
     Ok(Ok(write_case(cases_dir, id, &img, &mask, start, shape, sources)?))
 }

@@ -88,27 +88,33 @@ fn write_raw<T: bytemuck::Pod>(path: &Path, data: &[T]) -> Result<()> {
 
 /// Writes one prepared case into `cases_dir/<id>/` (atomically, via a temporary folder) from its
 /// cropped image and lesion mask; labels the lesions (26-connectivity) and indexes their voxels.
-pub fn write_case(cases_dir: &Path, id: &str, image: &Volume<f32>, mask: &Array3<u8>, crop_start_zyx: [usize; 3], source_shape_zyx: [usize; 3], sources: Vec<String>) -> Result<CaseMeta> {
+pub fn write_case(
+    cases_dir: &Path,
+    id: &str,
+    image: &Volume<f32>,
+    mask: &Array3<u8>,
+    crop_start_zyx: [usize; 3],
+    source_shape_zyx: [usize; 3],
+    sources: Vec<String>,
+) -> Result<CaseMeta> {
     let shape = image.shape_zyx();
     assert_eq!(mask.shape(), &shape[..], "mask and image of a case have one shape");
     let cc = label(mask.view(), Connectivity::C26);
     if cc.count() > u16::MAX as usize {
-        return Err(Error::InvalidArgument(format!("case {id}: {} lesion components do not fit labels.u16", cc.count())));
+        return Err(Error::InvalidArgument(format!(
+            "case {id}: {} lesion components do not fit labels.u16",
+            cc.count()
+        )));
     }
     let labels: Vec<u16> = cc.labels.iter().map(|&l| l as u16).collect();
-    // Voxel indices grouped by label (counting sort).
-    let mut offsets = vec![0usize; cc.count() + 1];
+    // Voxel indices grouped by label (counting sort): component l starts at start[l - 1].
+    let mut fill: Vec<usize> = Vec::with_capacity(cc.count());
+    let mut total = 0usize;
     for c in &cc.components {
-        offsets[c.label as usize] = c.voxels as usize;
+        fill.push(total);
+        total += c.voxels as usize;
     }
-    let mut start = 0;
-    for o in offsets.iter_mut() {
-        let n = *o;
-        *o = start;
-        start += n;
-    }
-    let mut lesions = vec![0u32; start];
-    let mut fill = offsets.clone();
+    let mut lesions = vec![0u32; total];
     for (i, &l) in labels.iter().enumerate() {
         if l != 0 {
             lesions[fill[l as usize - 1]] = i as u32;
@@ -135,7 +141,12 @@ pub fn write_case(cases_dir: &Path, id: &str, image: &Volume<f32>, mask: &Array3
         components: cc
             .components
             .iter()
-            .map(|c| ComponentMeta { label: c.label, voxels: c.voxels, bbox_min_zyx: c.bbox.min_zyx, bbox_max_zyx: c.bbox.max_zyx })
+            .map(|c| ComponentMeta {
+                label: c.label,
+                voxels: c.voxels,
+                bbox_min_zyx: c.bbox.min_zyx,
+                bbox_max_zyx: c.bbox.max_zyx,
+            })
             .collect(),
         max_label: cc.count() as u32,
     };
@@ -186,7 +197,10 @@ fn map(path: &Path, expect_bytes: usize) -> Result<Mmap> {
     // which only read plain numbers.
     let m = unsafe { Mmap::map(&f) }.map_err(io(path))?;
     if m.len() != expect_bytes {
-        return Err(Error::format(path, format!("{} bytes, expected {expect_bytes} (truncated or corrupt case)", m.len())));
+        return Err(Error::format(
+            path,
+            format!("{} bytes, expected {expect_bytes} (truncated or corrupt case)", m.len()),
+        ));
     }
     Ok(m)
 }
@@ -197,7 +211,8 @@ impl PreparedCase {
         let dir = cases_dir.join(id);
         let jp = dir.join("case.json");
         let text = std::fs::read_to_string(&jp).map_err(io(&jp))?;
-        let meta: CaseMeta = serde_json::from_str(&text).map_err(|e| Error::format(&jp, format!("bad case metadata: {e}")))?;
+        let meta: CaseMeta =
+            serde_json::from_str(&text).map_err(|e| Error::format(&jp, format!("bad case metadata: {e}")))?;
         let n = meta.voxels();
         let lesion_voxels: u64 = meta.components.iter().map(|c| c.voxels).sum();
         Ok(PreparedCase {

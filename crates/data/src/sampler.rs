@@ -88,7 +88,12 @@ pub struct Batch {
     pub origins: Vec<PatchOrigin>,
 }
 
-fn draw_origin(ds: &PreparedDataset, case_dist: &WeightedIndex<f64>, lesion_fraction: f64, rng: &mut ChaCha8Rng) -> PatchOrigin {
+fn draw_origin(
+    ds: &PreparedDataset,
+    case_dist: &WeightedIndex<f64>,
+    lesion_fraction: f64,
+    rng: &mut ChaCha8Rng,
+) -> PatchOrigin {
     let ci = case_dist.sample(rng);
     let case = &ds.cases[ci];
     let [d, h, w] = case.meta.shape_zyx;
@@ -105,7 +110,15 @@ fn draw_origin(ds: &PreparedDataset, case_dist: &WeightedIndex<f64>, lesion_frac
 
 /// Copies the patch of `src` (`shape`) starting at `start` (may be negative) into `dst`,
 /// converting with `f` and padding with `pad`.
-fn cut<S: Copy, D: Copy>(src: &[S], shape: [usize; 3], start: [i64; 3], patch: [usize; 3], dst: &mut [D], pad: D, f: impl Fn(S) -> D) {
+fn cut<S: Copy, D: Copy>(
+    src: &[S],
+    shape: [usize; 3],
+    start: [i64; 3],
+    patch: [usize; 3],
+    dst: &mut [D],
+    pad: D,
+    f: impl Fn(S) -> D,
+) {
     let [pd, ph, pw] = patch;
     let [sd, sh, sw] = shape.map(|v| v as i64);
     let x0 = start[2].clamp(0, sw);
@@ -130,6 +143,53 @@ fn cut<S: Copy, D: Copy>(src: &[S], shape: [usize; 3], start: [i64; 3], patch: [
     }
 }
 
+/// One patch cut from a case, flat `[D, H, W]`.
+#[derive(Debug, Clone)]
+pub struct Patch {
+    /// Scaled intensities (0 outside the volume).
+    pub image: Vec<f32>,
+    /// Lesion mask (0 outside).
+    pub mask: Vec<f32>,
+    /// Lesion labels (0 outside).
+    pub labels: Vec<u16>,
+}
+
+/// Cuts the patch centred at `center_zyx` from `case`: `[c - p/2, c - p/2 + p)` per axis,
+/// intensities clipped to `window` and scaled to [0, 1] by the case's clipped range, padded with
+/// 0 (the scaled minimum) and 0 in mask and labels.
+pub fn cut_patch(
+    case: &crate::prepared::PreparedCase,
+    patch_dhw: [usize; 3],
+    window: [f64; 2],
+    center_zyx: [usize; 3],
+) -> Patch {
+    let n = patch_dhw.iter().product::<usize>();
+    let mut p = Patch { image: vec![0.0; n], mask: vec![0.0; n], labels: vec![0; n] };
+    cut_patch_into(case, patch_dhw, window, center_zyx, &mut p.image, &mut p.mask, &mut p.labels);
+    p
+}
+
+fn cut_patch_into(
+    case: &crate::prepared::PreparedCase,
+    patch: [usize; 3],
+    window: [f64; 2],
+    center_zyx: [usize; 3],
+    image: &mut [f32],
+    mask: &mut [f32],
+    labels: &mut [u16],
+) {
+    let shape = case.meta.shape_zyx;
+    let start = [0, 1, 2].map(|a| center_zyx[a] as i64 - (patch[a] / 2) as i64);
+    let lo = case.meta.intensity_min.max(window[0]);
+    let hi = case.meta.intensity_max.min(window[1]);
+    let scale = if hi > lo { 1.0 / (hi - lo) } else { 0.0 };
+    let (wlo, whi) = (window[0] as f32, window[1] as f32);
+    let (lo, scale) = (lo as f32, scale as f32);
+    cut(case.image(), shape, start, patch, image, 0.0f32, |v| (v.clamp(wlo, whi) - lo) * scale);
+    cut(case.mask(), shape, start, patch, mask, 0.0f32, |v| v as f32);
+    cut(case.labels(), shape, start, patch, labels, 0u16, |v| v);
+}
+
 /// Batch `index` of the stream `(dataset, config)`.
 pub fn sample_batch(ds: &PreparedDataset, cfg: &SamplerConfig, case_dist: &WeightedIndex<f64>, index: u64) -> Batch {
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
@@ -150,16 +210,16 @@ pub fn sample_batch(ds: &PreparedDataset, cfg: &SamplerConfig, case_dist: &Weigh
     for k in 0..b {
         let o = draw_origin(ds, case_dist, cfg.lesion_fraction, &mut rng);
         let case = &ds.cases[o.case];
-        let shape = case.meta.shape_zyx;
-        let start = [0, 1, 2].map(|a| o.center_zyx[a] as i64 - (patch[a] / 2) as i64);
-        let lo = case.meta.intensity_min.max(cfg.window[0]);
-        let hi = case.meta.intensity_max.min(cfg.window[1]);
-        let scale = if hi > lo { 1.0 / (hi - lo) } else { 0.0 };
-        let (wlo, whi) = (cfg.window[0], cfg.window[1]);
         let range = k * n..(k + 1) * n;
-        cut(case.image(), shape, start, patch, &mut batch.image[range.clone()], 0.0f32, |v| ((v as f64).clamp(wlo, whi) - lo) as f32 * scale as f32);
-        cut(case.mask(), shape, start, patch, &mut batch.mask[range.clone()], 0.0f32, |v| v as f32);
-        cut(case.labels(), shape, start, patch, &mut batch.labels[range.clone()], 0u16, |v| v);
+        cut_patch_into(
+            case,
+            patch,
+            cfg.window,
+            o.center_zyx,
+            &mut batch.image[range.clone()],
+            &mut batch.mask[range.clone()],
+            &mut batch.labels[range.clone()],
+        );
         let lab = ArrayView3::from_shape(patch, &batch.labels[range.clone()]).expect("patch-sized slice");
         if let Some(bounds) = cfg.weights {
             let w = inverse_weights(lab, bounds);
@@ -182,7 +242,8 @@ pub fn sample_batch(ds: &PreparedDataset, cfg: &SamplerConfig, case_dist: &Weigh
 /// The case distribution of the paper: proportional to each case's number of lesions.
 pub fn case_distribution(ds: &PreparedDataset) -> crate::Result<WeightedIndex<f64>> {
     let w: Vec<f64> = ds.cases.iter().map(|c| c.meta.lesions() as f64).collect();
-    WeightedIndex::new(&w).map_err(|_| crate::Error::InvalidArgument("no training case has a lesion: nothing to sample".into()))
+    WeightedIndex::new(&w)
+        .map_err(|_| crate::Error::InvalidArgument("no training case has a lesion: nothing to sample".into()))
 }
 
 /// An endless, ordered stream of batches from a pool of worker threads.
@@ -197,7 +258,13 @@ pub struct BatchStream {
 impl BatchStream {
     /// Starts `workers` threads producing batches `start, start + 1, ...` into a queue of
     /// `queue` batches.
-    pub fn new(ds: Arc<PreparedDataset>, cfg: SamplerConfig, start: u64, workers: usize, queue: usize) -> crate::Result<Self> {
+    pub fn new(
+        ds: Arc<PreparedDataset>,
+        cfg: SamplerConfig,
+        start: u64,
+        workers: usize,
+        queue: usize,
+    ) -> crate::Result<Self> {
         let dist = Arc::new(case_distribution(&ds)?);
         let (tx, rx) = crossbeam_channel::bounded(queue.max(1));
         let counter = Arc::new(AtomicU64::new(start));
@@ -205,7 +272,8 @@ impl BatchStream {
         let cfg = Arc::new(cfg);
         let workers = (0..workers.max(1))
             .map(|_| {
-                let (ds, cfg, dist, tx, counter, stop) = (ds.clone(), cfg.clone(), dist.clone(), tx.clone(), counter.clone(), stop.clone());
+                let (ds, cfg, dist, tx, counter, stop) =
+                    (ds.clone(), cfg.clone(), dist.clone(), tx.clone(), counter.clone(), stop.clone());
                 std::thread::spawn(move || {
                     while !stop.load(Ordering::Relaxed) {
                         let i = counter.fetch_add(1, Ordering::Relaxed);

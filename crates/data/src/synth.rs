@@ -111,7 +111,8 @@ impl Liver {
         // A right lobe larger than the left: widen towards -x (the patient's right).
         let taper = 1.0 + 0.25 * d[0].clamp(-1.5, 1.5);
         let base = (d[0] * d[0]) + (d[1] * taper).powi(2) + (d[2] * taper).powi(2) - 1.0;
-        base + 0.12 * (p[0] / 25.0 + self.phase[0]).sin() * (p[1] / 30.0 + self.phase[1]).cos() + 0.08 * (p[2] / 20.0 + self.phase[2]).sin()
+        base + 0.12 * (p[0] / 25.0 + self.phase[0]).sin() * (p[1] / 30.0 + self.phase[1]).cos()
+            + 0.08 * (p[2] / 20.0 + self.phase[2]).sin()
     }
 }
 
@@ -135,8 +136,16 @@ pub fn lits_phantom(case_seed: u64, stats: &TumourStats, opts: &PhantomOptions) 
     // Enhancing vessels: segments through the liver.
     let vessels: Vec<([f64; 3], [f64; 3], f64)> = (0..rng.gen_range(3..6))
         .map(|_| {
-            let a = [liver.c[0] + u(&mut rng, -40.0, 40.0), liver.c[1] + u(&mut rng, -30.0, 30.0), liver.c[2] + u(&mut rng, -50.0, 50.0)];
-            let b = [liver.c[0] + u(&mut rng, -40.0, 40.0), liver.c[1] + u(&mut rng, -30.0, 30.0), liver.c[2] + u(&mut rng, -50.0, 50.0)];
+            let a = [
+                liver.c[0] + u(&mut rng, -40.0, 40.0),
+                liver.c[1] + u(&mut rng, -30.0, 30.0),
+                liver.c[2] + u(&mut rng, -50.0, 50.0),
+            ];
+            let b = [
+                liver.c[0] + u(&mut rng, -40.0, 40.0),
+                liver.c[1] + u(&mut rng, -30.0, 30.0),
+                liver.c[2] + u(&mut rng, -50.0, 50.0),
+            ];
             (a, b, u(&mut rng, 2.5, 6.0))
         })
         .collect();
@@ -167,7 +176,13 @@ pub fn lits_phantom(case_seed: u64, stats: &TumourStats, opts: &PhantomOptions) 
         for _attempt in 0..60 {
             let ax = [r * u(&mut rng, 0.75, 1.25), r * u(&mut rng, 0.75, 1.25), r * u(&mut rng, 0.75, 1.25)];
             let Some(c) = random_in_liver(&mut rng, (0.5 * r).min(15.0)) else { break };
-            let t = Tumour { c, ax, phase: [u(&mut rng, 0.0, 6.28), u(&mut rng, 0.0, 6.28)], delta: u(&mut rng, 10.0, 70.0), rim: rng.gen_bool(0.3) };
+            let t = Tumour {
+                c,
+                ax,
+                phase: [u(&mut rng, 0.0, 6.28), u(&mut rng, 0.0, 6.28)],
+                delta: u(&mut rng, 10.0, 70.0),
+                rim: rng.gen_bool(0.3),
+            };
             let clear = tumours.iter().all(|o| {
                 let d = ((0..3).map(|a| (o.c[a] - t.c[a]).powi(2)).sum::<f64>()).sqrt();
                 d > o.max_radius() + t.max_radius() + 2.0 * sp.iter().cloned().fold(0.0, f64::max)
@@ -179,11 +194,19 @@ pub fn lits_phantom(case_seed: u64, stats: &TumourStats, opts: &PhantomOptions) 
             r *= 0.9;
         }
     }
-    let cysts: Vec<([f64; 3], f64)> =
-        (0..rng.gen_range(0..3)).filter_map(|_| { let r = u(&mut rng, 4.0, 10.0); random_in_liver(&mut rng, r).map(|c| (c, r)) }).collect();
+    let cysts: Vec<([f64; 3], f64)> = (0..rng.gen_range(0..3))
+        .filter_map(|_| {
+            let r = u(&mut rng, 4.0, 10.0);
+            random_in_liver(&mut rng, r).map(|c| (c, r))
+        })
+        .collect();
     let cysts: Vec<([f64; 3], f64)> = cysts
         .into_iter()
-        .filter(|(c, r)| tumours.iter().all(|t| ((0..3).map(|a| (t.c[a] - c[a]).powi(2)).sum::<f64>()).sqrt() > t.max_radius() + r + 5.0))
+        .filter(|(c, r)| {
+            tumours
+                .iter()
+                .all(|t| ((0..3).map(|a| (t.c[a] - c[a]).powi(2)).sum::<f64>()).sqrt() > t.max_radius() + r + 5.0)
+        })
         .collect();
 
     let mut hu = Array3::<f32>::zeros((nz, ny, nx));
@@ -191,7 +214,9 @@ pub fn lits_phantom(case_seed: u64, stats: &TumourStats, opts: &PhantomOptions) 
     let seg_dist = |p: [f64; 3], a: [f64; 3], b: [f64; 3]| {
         let ab = [b[0] - a[0], b[1] - a[1], b[2] - a[2]];
         let ap = [p[0] - a[0], p[1] - a[1], p[2] - a[2]];
-        let t = ((ap[0] * ab[0] + ap[1] * ab[1] + ap[2] * ab[2]) / (ab[0] * ab[0] + ab[1] * ab[1] + ab[2] * ab[2]).max(1e-9)).clamp(0.0, 1.0);
+        let t = ((ap[0] * ab[0] + ap[1] * ab[1] + ap[2] * ab[2])
+            / (ab[0] * ab[0] + ab[1] * ab[1] + ab[2] * ab[2]).max(1e-9))
+        .clamp(0.0, 1.0);
         ((ap[0] - t * ab[0]).powi(2) + (ap[1] - t * ab[1]).powi(2) + (ap[2] - t * ab[2]).powi(2)).sqrt()
     };
     for k in 0..nz {
@@ -217,7 +242,11 @@ pub fn lits_phantom(case_seed: u64, stats: &TumourStats, opts: &PhantomOptions) 
                             v = 170.0;
                         }
                         for sx in [-1.0, 1.0] {
-                            if ((x - sx * 75.0) / 28.0).powi(2) + ((y - 0.5 * body[1]) / 24.0).powi(2) + ((z + 20.0) / 50.0).powi(2) <= 1.0 {
+                            if ((x - sx * 75.0) / 28.0).powi(2)
+                                + ((y - 0.5 * body[1]) / 24.0).powi(2)
+                                + ((z + 20.0) / 50.0).powi(2)
+                                <= 1.0
+                            {
                                 v = 160.0;
                             }
                         }
@@ -227,7 +256,10 @@ pub fn lits_phantom(case_seed: u64, stats: &TumourStats, opts: &PhantomOptions) 
                             if vessels.iter().any(|(a, b, r)| seg_dist(p, *a, *b) < *r) {
                                 v = liver_hu + 50.0;
                             }
-                            if cysts.iter().any(|(c, r)| ((0..3).map(|a| (p[a] - c[a]).powi(2)).sum::<f64>()).sqrt() < *r) {
+                            if cysts
+                                .iter()
+                                .any(|(c, r)| ((0..3).map(|a| (p[a] - c[a]).powi(2)).sum::<f64>()).sqrt() < *r)
+                            {
                                 v = 5.0;
                             }
                             for t in &tumours {
@@ -253,17 +285,26 @@ pub fn lits_phantom(case_seed: u64, stats: &TumourStats, opts: &PhantomOptions) 
     }
     // Tumours smaller than a voxel keep their centre voxel.
     for t in &tumours {
-        let idx = [0, 1, 2].map(|a| (((t.c[a] / sp[a]) + opts.shape_xyz[a] as f64 / 2.0 - 0.5).round().max(0.0) as usize).min(opts.shape_xyz[a] - 1));
+        let idx = [0, 1, 2].map(|a| {
+            (((t.c[a] / sp[a]) + opts.shape_xyz[a] as f64 / 2.0 - 0.5).round().max(0.0) as usize)
+                .min(opts.shape_xyz[a] - 1)
+        });
         let [i, j, k] = idx;
         if seg[[k, j, i]] == 1 {
             seg[[k, j, i]] = 2;
             hu[[k, j, i]] = (liver_hu - t.delta) as f32;
         }
     }
-    let planted = crate::components::label(seg.mapv(|v| u8::from(v == 2)).view(), crate::components::Connectivity::C26).count();
+    let planted =
+        crate::components::label(seg.mapv(|v| u8::from(v == 2)).view(), crate::components::Connectivity::C26).count();
     gaussian_blur(&mut hu, [0.4, 0.6, 0.6]);
     let normal = Normal::new(0.0, noise_sd).expect("finite sd");
     let img = hu.mapv(|v| (v as f64 + normal.sample(&mut rng)).round().clamp(-1024.0, 3071.0) as i16);
-    let geometry = Geometry { spacing_xyz_mm: sp, origin_xyz_mm: [pos(0, 0), pos(0, 1), pos(0, 2)], ..Geometry::default() };
-    LitsPhantom { image: Volume::new(img, geometry.clone()), segmentation: Volume::new(seg, geometry), tumours: planted }
+    let geometry =
+        Geometry { spacing_xyz_mm: sp, origin_xyz_mm: [pos(0, 0), pos(0, 1), pos(0, 2)], ..Geometry::default() };
+    LitsPhantom {
+        image: Volume::new(img, geometry.clone()),
+        segmentation: Volume::new(seg, geometry),
+        tumours: planted,
+    }
 }

@@ -15,8 +15,14 @@ use std::sync::Mutex;
 pub const LITS_TUMOUR_STATS: &str = include_str!("../../../data-manifests/lits-tumour-stats.json");
 
 fn write_text_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
-    let tmp = path.with_file_name(format!(".iwtmp-{}-{}", std::process::id(), path.file_name().unwrap_or_default().to_string_lossy()));
-    std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, path)).with_context(|| format!("writing {}", path.display()))
+    let tmp = path.with_file_name(format!(
+        ".iwtmp-{}-{}",
+        std::process::id(),
+        path.file_name().unwrap_or_default().to_string_lossy()
+    ));
+    std::fs::write(&tmp, text)
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// `iw synth lits`.
@@ -83,7 +89,13 @@ pub fn synth_lits(out: &Path, cases: usize, seed: u64, shape_xyz: [usize; 3], th
     );
     write_text_atomically(&out.join("manifest.yaml"), &yaml)?;
     let total: usize = tumours.iter().sum();
-    println!("wrote {cases} synthetic LiTS cases ({total} tumours) to {} (voxels {:.2} x {:.2} x {:.2} mm)", out.display(), opts.spacing_xyz_mm()[0], opts.spacing_xyz_mm()[1], opts.spacing_xyz_mm()[2]);
+    println!(
+        "wrote {cases} synthetic LiTS cases ({total} tumours) to {} (voxels {:.2} x {:.2} x {:.2} mm)",
+        out.display(),
+        opts.spacing_xyz_mm()[0],
+        opts.spacing_xyz_mm()[1],
+        opts.spacing_xyz_mm()[2]
+    );
     Ok(())
 }
 
@@ -100,12 +112,21 @@ pub fn prepare_lits(raw: &Path, out: &Path, manifest_path: Option<&Path>) -> any
     let synthetic = raw.join("synthetic.json").is_file();
     let (pairs, half) = find_cases(raw)?;
     let ids = Manifest::ids(&manifest.cases);
-    let missing: Vec<String> = ids.iter().filter(|id| id.parse::<u32>().map_or(true, |n| !pairs.contains_key(&n))).cloned().collect();
+    let missing: Vec<String> =
+        ids.iter().filter(|id| id.parse::<u32>().map_or(true, |n| !pairs.contains_key(&n))).cloned().collect();
     if !missing.is_empty() {
-        eprintln!("warning: {} case(s) of the manifest are missing from {}: {}", missing.len(), raw.display(), missing.join(", "));
+        eprintln!(
+            "warning: {} case(s) of the manifest are missing from {}: {}",
+            missing.len(),
+            raw.display(),
+            missing.join(", ")
+        );
     }
     if !half.is_empty() {
-        eprintln!("warning: volume or segmentation missing for case(s) {}", half.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", "));
+        eprintln!(
+            "warning: volume or segmentation missing for case(s) {}",
+            half.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ")
+        );
     }
     let cases_dir = out.join("cases");
     std::fs::create_dir_all(&cases_dir).with_context(|| format!("creating {}", cases_dir.display()))?;
@@ -138,7 +159,8 @@ pub fn prepare_lits(raw: &Path, out: &Path, manifest_path: Option<&Path>) -> any
     }
     pb.finish_and_clear();
     // The case table.
-    let mut csv = String::from("id,shape_x,shape_y,shape_z,spacing_x_mm,spacing_y_mm,spacing_z_mm,tumours,tumour_voxels\n");
+    let mut csv =
+        String::from("id,shape_x,shape_y,shape_z,spacing_x_mm,spacing_y_mm,spacing_z_mm,tumours,tumour_voxels\n");
     for id in &prepared {
         let meta = iw_data::prepared::PreparedCase::open(&cases_dir, id)?.meta;
         let [z, y, x] = meta.shape_zyx;

@@ -158,7 +158,11 @@ enum PrepareCommand {
 }
 
 fn parse_xyz(s: &str) -> Result<[usize; 3], String> {
-    let v: Vec<usize> = s.split(',').map(|p| p.trim().parse::<usize>()).collect::<Result<_, _>>().map_err(|_| format!("expected X,Y,Z, got {s:?}"))?;
+    let v: Vec<usize> = s
+        .split(',')
+        .map(|p| p.trim().parse::<usize>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| format!("expected X,Y,Z, got {s:?}"))?;
     <[usize; 3]>::try_from(v).map_err(|_| format!("expected three sizes X,Y,Z, got {s:?}"))
 }
 
@@ -183,8 +187,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report { dir, json, out, small_below, bootstrap_fix } => {
             evaluation::report(&dir, json, out.as_deref(), small_below, bootstrap_fix)
         }
-        Command::Synth(SynthCommand::Lits { out, cases, seed, shape, threads }) => data_cmds::synth_lits(&out, cases, seed, shape, threads),
-        Command::Prepare(PrepareCommand::Lits { raw, out, manifest }) => data_cmds::prepare_lits(&raw, &out, manifest.as_deref()),
+        Command::Synth(SynthCommand::Lits { out, cases, seed, shape, threads }) => {
+            data_cmds::synth_lits(&out, cases, seed, shape, threads)
+        }
+        Command::Prepare(PrepareCommand::Lits { raw, out, manifest }) => {
+            data_cmds::prepare_lits(&raw, &out, manifest.as_deref())
+        }
     }
 }
 

@@ -69,7 +69,9 @@ impl Manifest {
             bail!("duplicate case ids in `cases`");
         }
         let mut seen = std::collections::HashSet::new();
-        for (name, ids) in [("train", &self.split.train), ("validation", &self.split.validation), ("test", &self.split.test)] {
+        for (name, ids) in
+            [("train", &self.split.train), ("validation", &self.split.validation), ("test", &self.split.test)]
+        {
             for id in ids {
                 let id = id.to_string();
                 if !all.contains(&id) {
@@ -97,7 +99,11 @@ impl Manifest {
         Manifest {
             dataset: dataset.to_string(),
             cases: ids.clone(),
-            split: Split { test: ids[..test].to_vec(), validation: ids[test..test + val].to_vec(), train: ids[test + val..].to_vec() },
+            split: Split {
+                test: ids[..test].to_vec(),
+                validation: ids[test..test + val].to_vec(),
+                train: ids[test + val..].to_vec(),
+            },
         }
     }
 }
@@ -117,9 +123,14 @@ mod tests {
 
     #[test]
     fn unknown_keys_and_bad_splits_are_errors() {
-        let e = Manifest::parse("dataset: x\ncases: [1]\nsplit: {train: [1], validation: [], test: []}\nextra: 1\n", "m.yaml").unwrap_err();
+        let e = Manifest::parse(
+            "dataset: x\ncases: [1]\nsplit: {train: [1], validation: [], test: []}\nextra: 1\n",
+            "m.yaml",
+        )
+        .unwrap_err();
         assert!(format!("{e:#}").contains("unknown field `extra`"), "{e:#}");
-        let e = Manifest::parse("dataset: x\ncases: [1]\nsplit: {train: [1], validation: [], test: [2]}\n", "m.yaml").unwrap_err();
+        let e = Manifest::parse("dataset: x\ncases: [1]\nsplit: {train: [1], validation: [], test: [2]}\n", "m.yaml")
+            .unwrap_err();
         assert!(format!("{e:#}").contains("split.test names case 2"), "{e:#}");
         let m = Manifest::proportional("lits", 20);
         assert_eq!((m.split.test.len(), m.split.validation.len(), m.split.train.len()), (4, 1, 15));
