@@ -99,7 +99,7 @@ pub fn prepare_case(cases_dir: &Path, id: &str, raw: &RawCase) -> Result<std::re
     let img = crop(&image, start, end);
     let mask = labels
         .slice(ndarray::s![start[0]..end[0], start[1]..end[1], start[2]..end[2]])
-        .mapv(|v| u8::from(v >= 1.5 && v < 2.5));
+        .mapv(|v| u8::from((1.5..2.5).contains(&v)));
     let sources = vec![raw.volume.display().to_string(), raw.segmentation.display().to_string()];
     Ok(Ok(write_case(cases_dir, id, &img, &mask, start, shape, sources)?))
 }

@@ -19,6 +19,7 @@ use ndarray::Array3;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
+use std::f64::consts::TAU;
 
 /// Tumour statistics of a real dataset's test set.
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -129,7 +130,7 @@ pub fn lits_phantom(case_seed: u64, stats: &TumourStats, opts: &PhantomOptions) 
     let liver = Liver {
         c: [u(&mut rng, -80.0, -60.0), u(&mut rng, -15.0, 5.0), u(&mut rng, -30.0, 30.0)],
         ax: [u(&mut rng, 65.0, 85.0), u(&mut rng, 60.0, 75.0), u(&mut rng, 65.0, 85.0)],
-        phase: [u(&mut rng, 0.0, 6.28), u(&mut rng, 0.0, 6.28), u(&mut rng, 0.0, 6.28)],
+        phase: [u(&mut rng, 0.0, TAU), u(&mut rng, 0.0, TAU), u(&mut rng, 0.0, TAU)],
     };
     let liver_hu = u(&mut rng, 95.0, 135.0);
     let noise_sd = u(&mut rng, 10.0, 20.0);
@@ -179,7 +180,7 @@ pub fn lits_phantom(case_seed: u64, stats: &TumourStats, opts: &PhantomOptions) 
             let t = Tumour {
                 c,
                 ax,
-                phase: [u(&mut rng, 0.0, 6.28), u(&mut rng, 0.0, 6.28)],
+                phase: [u(&mut rng, 0.0, TAU), u(&mut rng, 0.0, TAU)],
                 delta: u(&mut rng, 10.0, 70.0),
                 rim: rng.gen_bool(0.3),
             };
