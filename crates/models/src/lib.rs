@@ -1,0 +1,23 @@
+//! `iw-models`: the paper's 3D residual U-Net, its training step and sliding-window inference,
+//! on libtorch through tch, on CPU or CUDA.
+//!
+//! * [`ResUNet`]: the network (`width`, `depth` for CPU-sized runs), [`ResUNet::summary`].
+//! * [`Trainer`]: forward, a loss closure, backward, SGD with Nesterov momentum written out
+//!   (so that its momentum buffers are checkpointed), the step schedule, gradient clipping,
+//!   a stop on non-finite losses; atomic checkpoints that resume a run exactly.
+//! * [`sliding_window`]: grid inference over any predictor, with optional Gaussian
+//!   weighting and mirroring.
+//! * [`parse_device`]: `auto | cpu | cuda[:N]`.
+#![deny(missing_docs)]
+
+mod device;
+mod error;
+mod inference;
+mod train;
+mod unet;
+
+pub use device::parse_device;
+pub use error::{Error, Result};
+pub use inference::{pad_to_multiple, sliding_window, InferenceConfig, Prediction};
+pub use train::{lr_at, Checkpoint, LrSchedule, OptimizerConfig, Trainer};
+pub use unet::{parameter_count, LayerInfo, PreAct, ResBlock, ResUNet, UNetConfig};

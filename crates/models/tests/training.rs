@@ -1,0 +1,139 @@
+//! The training step's contract: schedule, non-finite stop, exact resume from a checkpoint,
+//! and sliding-window inference reconstructing an identity predictor across seams.
+use iw_models::{lr_at, sliding_window, InferenceConfig, LrSchedule, OptimizerConfig, Trainer, UNetConfig};
+use tch::{Device, Kind, Tensor};
+
+/// libtorch's generator is global and tests run in parallel threads: tests that seed it hold
+/// this lock.
+static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn small() -> UNetConfig {
+    UNetConfig { width: 0.25, depth: 2, ..UNetConfig::default() }
+}
+
+fn batch(step: i64) -> (Tensor, Tensor) {
+    tch::manual_seed(1000 + step);
+    let x = Tensor::randn([2, 1, 8, 8, 8], (Kind::Float, Device::Cpu));
+    let t = x.gt(0.5).to_kind(Kind::Float);
+    (x, t)
+}
+
+fn loss(logits: &Tensor, t: &Tensor) -> iw_models::Result<Tensor> {
+    Ok(logits.binary_cross_entropy_with_logits::<Tensor>(t, None, None, tch::Reduction::Mean))
+}
+
+#[test]
+fn schedule() {
+    let s = LrSchedule::default();
+    assert_eq!(lr_at(&s, 0), 1e-2);
+    assert_eq!(lr_at(&s, 79), 1e-2);
+    assert!((lr_at(&s, 80) - 1e-3).abs() < 1e-15);
+    assert!((lr_at(&s, 99) - 1e-3).abs() < 1e-15);
+}
+
+#[test]
+fn non_finite_loss_stops_with_the_step() {
+    let _guard = RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let mut t = Trainer::new(Device::Cpu, small(), OptimizerConfig::default(), 0).unwrap();
+    let (x, y) = batch(0);
+    t.train_step(&x, 0.01, |l| loss(l, &y)).unwrap();
+    let e = t.train_step(&x, 0.01, |l| Ok(l.mean(Kind::Float) * f64::NAN)).unwrap_err().to_string();
+    assert!(e.contains("non-finite loss") && e.contains("at step 1"), "{e}");
+}
+
+#[test]
+fn resume_from_checkpoint_is_exact() {
+    let _guard = RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let opt = OptimizerConfig { clip_grad_norm: Some(5.0), ..OptimizerConfig::default() };
+    let mut straight = Trainer::new(Device::Cpu, small(), opt, 7).unwrap();
+    let mut losses = Vec::new();
+    for s in 0..6 {
+        let (x, y) = batch(s);
+        losses.push(straight.train_step(&x, 0.02, |l| loss(l, &y)).unwrap());
+    }
+    let mut first = Trainer::new(Device::Cpu, small(), opt, 7).unwrap();
+    for s in 0..3 {
+        let (x, y) = batch(s);
+        first.train_step(&x, 0.02, |l| loss(l, &y)).unwrap();
+    }
+    let ck = dir.path().join("last.safetensors");
+    first.save_checkpoint(&ck, serde_json::json!({"batch": 3})).unwrap();
+    drop(first);
+    // A different seed: everything must come from the checkpoint.
+    let mut resumed = Trainer::new(Device::Cpu, small(), opt, 99).unwrap();
+    let meta = resumed.load_checkpoint(&ck).unwrap();
+    assert_eq!((meta.step, meta.extra["batch"].as_i64()), (3, Some(3)));
+    for s in 3..6 {
+        let (x, y) = batch(s);
+        let l = resumed.train_step(&x, 0.02, |l| loss(l, &y)).unwrap();
+        assert!((l - losses[s as usize]).abs() < 1e-6, "step {s}: {l} vs {}", losses[s as usize]);
+    }
+    let straight_vars = straight.vs.variables();
+    for (k, a) in resumed.vs.variables() {
+        assert!((&a - &straight_vars[&k]).abs().max().double_value(&[]) < 1e-6, "{k}");
+    }
+    assert!(std::fs::read_dir(dir.path()).unwrap().all(|e| !e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .starts_with(".iwtmp")));
+    // A corrupt checkpoint is a clear error.
+    std::fs::write(&ck, b"garbage").unwrap();
+    let e = resumed.load_checkpoint(&ck).err().unwrap().to_string();
+    assert!(e.contains("last.safetensors") && e.contains("not a readable checkpoint"), "{e}");
+}
+
+#[test]
+fn sliding_window_reconstructs_identity_exactly() {
+    let _guard = RNG.lock().unwrap_or_else(|e| e.into_inner());
+    tch::manual_seed(3);
+    let vol = Tensor::randn([37, 45, 29], (Kind::Float, Device::Cpu));
+    for (gaussian, mirror) in [(false, false), (false, true), (true, false)] {
+        let cfg = InferenceConfig { patch_dhw: [16, 16, 16], stride_dhw: [12, 10, 14], divisor: 8, gaussian, mirror };
+        let mut calls = 0;
+        let p = sliding_window(&vol, &cfg, Device::Cpu, |x| {
+            calls += 1;
+            Ok(x.shallow_clone())
+        })
+        .unwrap();
+        assert_eq!(p.logits.size(), vec![37, 45, 29]);
+        let diff = (&p.logits - &vol).abs().max().double_value(&[]);
+        if gaussian {
+            assert!(diff < 1e-6, "gaussian: {diff}");
+        } else {
+            assert_eq!(diff, 0.0, "uniform averaging of an identity is exact (mirror {mirror})");
+        }
+        assert!((&p.probs - vol.sigmoid()).abs().max().double_value(&[]) < 1e-6);
+        assert!(calls >= 8, "several patches were used");
+    }
+    // The predictor's output shape is checked.
+    let e = sliding_window(
+        &vol,
+        &InferenceConfig { patch_dhw: [16; 3], stride_dhw: [16; 3], ..InferenceConfig::default() },
+        Device::Cpu,
+        |x| Ok(x.narrow(2, 0, 8)),
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(e.contains("predictor returned"), "{e}");
+}
+
+#[test]
+fn sliding_window_with_one_patch_equals_the_direct_forward() {
+    let _guard = RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let t = Trainer::new(Device::Cpu, small(), OptimizerConfig::default(), 1).unwrap();
+    tch::manual_seed(5);
+    let vol = Tensor::randn([16, 24, 16], (Kind::Float, Device::Cpu));
+    let cfg = InferenceConfig {
+        patch_dhw: [32, 32, 32],
+        stride_dhw: [32, 32, 32],
+        divisor: 8,
+        gaussian: false,
+        mirror: false,
+    };
+    let p = sliding_window(&vol, &cfg, Device::Cpu, |x| Ok(t.forward(x, false))).unwrap();
+    let direct = tch::no_grad(|| t.forward(&vol.reshape([1, 1, 16, 24, 16]), false)).reshape([16, 24, 16]);
+    assert!((&p.logits - &direct).abs().max().double_value(&[]) < 1e-5);
+}
