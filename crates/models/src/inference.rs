@@ -43,7 +43,7 @@ pub struct Prediction {
 pub fn pad_to_multiple(x: &Tensor, divisor: i64, value: f64) -> Result<Tensor> {
     let s = x.size();
     let pads: Vec<i64> = (0..3).rev().flat_map(|a| [0, (divisor - s[a] % divisor) % divisor]).collect();
-    Ok(x.f_constant_pad_nd(pads.as_slice())?.f_fill_value_outside(&s, value)?)
+    x.f_constant_pad_nd(pads.as_slice())?.f_fill_value_outside(&s, value)
 }
 
 trait FillOutside {
