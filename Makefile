@@ -12,7 +12,7 @@ export PYTHON_SYS_EXECUTABLE := $(abspath $(PY))
 export IW_PYTHON := $(abspath $(PY))
 CARGO_FLAGS := --release --workspace
 
-.PHONY: setup build test lint bench clean-venv
+.PHONY: setup build test lint bench reproduce-lits ablation clean-venv
 
 setup: $(STAMP) build
 
@@ -40,6 +40,23 @@ test: setup lint
 
 bench: setup
 	$(PY) scripts/bench/run.py
+
+# make reproduce-lits [LITS_DIR=<raw LiTS>] [SCALE=paper|cpu|smoke] [SEEDS=N]
+# Without LITS_DIR: synthetic LiTS-format data at CPU scale (3 seeds); SCALE=smoke checks the plumbing.
+SCALE ?=
+SEEDS ?=
+reproduce-lits: setup
+	./target/release/iw reproduce lits $(if $(LITS_DIR),--lits-dir $(LITS_DIR)) $(if $(SCALE),--scale $(SCALE)) $(if $(SEEDS),--seeds $(SEEDS))
+
+# make ablation EXP=experiments/ablations/<file>.yaml [SET='k=v ...'] [SCALE=cpu|paper]
+# One experiment (train, predict, evaluate) and its report in runs-ablation/.
+ABLATION_SCALE = $(if $(SCALE),$(SCALE),$(if $(LITS_DIR),paper,cpu))
+ablation: setup
+	@test -n "$(EXP)" || { echo "usage: make ablation EXP=experiments/ablations/<file>.yaml [SET='k=v ...']"; exit 2; }
+	@if [ "$(ABLATION_SCALE)" != paper ] && [ ! -f work/lits-synth-$(ABLATION_SCALE)/prepared/dataset.json ]; then \
+		./target/release/iw reproduce lits --scale $(ABLATION_SCALE) --data-only; fi
+	./target/release/iw run $(EXP) $(if $(filter paper,$(ABLATION_SCALE)),,--overlay experiments/scales/$(ABLATION_SCALE).yaml) $(foreach s,$(SET),--set $(s)) --out runs-ablation
+	./target/release/iw report runs-ablation --out runs-ablation/report
 
 clean-venv:
 	rm -rf $(VENV)

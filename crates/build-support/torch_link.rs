@@ -29,6 +29,19 @@ fn torch_version() -> Option<String> {
     out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
+/// Rebuild when the checked-out commit changes (HEAD and the branch it points to).
+fn watch_git() {
+    let Ok(out) = Command::new("git").args(["rev-parse", "--git-dir"]).output() else { return };
+    let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let head = dir.join("HEAD");
+    println!("cargo:rerun-if-changed={}", head.display());
+    if let Ok(text) = std::fs::read_to_string(&head) {
+        if let Some(r) = text.trim().strip_prefix("ref: ") {
+            println!("cargo:rerun-if-changed={}", dir.join(r).display());
+        }
+    }
+}
+
 fn git_revision() -> Option<String> {
     let out = Command::new("git").args(["rev-parse", "--short=12", "HEAD"]).output().ok()?;
     out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
@@ -39,6 +52,7 @@ pub fn link_torch() {
     println!("cargo:rerun-if-env-changed=LIBTORCH");
     println!("cargo:rustc-env=IW_TORCH_VERSION={}", torch_version().unwrap_or_else(|| "unknown".into()));
     println!("cargo:rustc-env=IW_GIT_REVISION={}", git_revision().unwrap_or_else(|| "unknown".into()));
+    watch_git();
     println!("cargo:rerun-if-env-changed=PYTHON_SYS_EXECUTABLE");
     let Some(lib) = torch_lib_dir() else {
         println!("cargo:warning=could not locate torch/lib; the iw binary will need LD_LIBRARY_PATH");

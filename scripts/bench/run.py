@@ -16,6 +16,9 @@ import subprocess
 import sys
 import time
 
+# The numpy/scipy/cc3d peers single-threaded (our CCL, weights and records are sequential); the
+# torch rows (losses, model) run in subprocesses with libtorch's default threads on both sides.
+TORCH_ENV = dict(os.environ)
 for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ[var] = "1"
 
@@ -26,6 +29,7 @@ DATA = os.path.join(ROOT, "bench-data")
 BIN = os.path.join(ROOT, "target", "release", "examples", "bench_data")
 BIN_METRICS = os.path.join(ROOT, "target", "release", "examples", "bench_metrics")
 BIN_LOSSES = os.path.join(ROOT, "target", "release", "examples", "bench_losses")
+BIN_MODELS = os.path.join(ROOT, "target", "release", "examples", "bench_models")
 
 
 def timeit(fn, reps):
@@ -213,9 +217,9 @@ def main():
     # libtorch underneath, alternating the two twice so that drift hits both.
     loss_ours, loss_peer = [], []
     for _ in range(3):
-        out = subprocess.run([BIN_LOSSES, files["patch_labels"], "--reps", str(2 * a.reps)], check=True, capture_output=True, text=True)
+        out = subprocess.run([BIN_LOSSES, files["patch_labels"], "--reps", str(2 * a.reps)], check=True, capture_output=True, text=True, env=TORCH_ENV)
         loss_ours.append(json.loads(out.stdout))
-        out = subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "losses_peer.py"), files["patch_labels"], "--reps", str(2 * a.reps)], check=True, capture_output=True, text=True)
+        out = subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "losses_peer.py"), files["patch_labels"], "--reps", str(2 * a.reps)], check=True, capture_output=True, text=True, env=TORCH_ENV)
         loss_peer.append(json.loads(out.stdout))
     for name in loss_ours[0]:
         t = float(np.median([r[name] for r in loss_ours]))
@@ -236,6 +240,19 @@ def main():
     out = subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "sampler_peer.py"), prep, "--batches", str(n_b // 2)], check=True, capture_output=True, text=True)
     t_peer = json.loads(out.stdout)["s_per_batch"]
     rows.append((f"sampler, 1 worker vs numpy (one process, np.memmap)", ours("sampler", prep, 1, "--batches", str(n_b), "--workers", "1"), [("numpy", t_peer)]))
+
+    # The model: one training step and sliding-window inference, ours (tch) against PyTorch.
+    peer = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models_peer.py")
+    model_tasks = [("train", ["--size", "64", "--reps", "3"], "training step, paper U-Net, 2 x 1 x 64^3")]
+    if not a.quick:
+        model_tasks += [
+            ("train", ["--size", "128", "--reps", "1"], "training step, paper U-Net, 2 x 1 x 128^3"),
+            ("infer", ["--shape", "128,256,256", "--reps", "1"], "sliding-window inference, paper U-Net, 256 x 256 x 128 volume (patch 160, stride 144)"),
+        ]
+    for task, args, desc in model_tasks:
+        mine = json.loads(subprocess.run([BIN_MODELS, task, *args], check=True, capture_output=True, text=True, env=TORCH_ENV).stdout)["median_s"]
+        theirs = json.loads(subprocess.run([sys.executable, peer, task, *args], check=True, capture_output=True, text=True, env=TORCH_ENV).stdout)["median_s"]
+        rows.append((desc, mine, [("PyTorch (Python)", theirs)]))
 
     path = files["ct_gz"]
     t_ours = ours("read", path, a.reps)

@@ -184,6 +184,8 @@ pub fn crop<T: crate::Element>(v: &Volume<T>, start: [usize; 3], end: [usize; 3]
 pub struct PreparedCase {
     /// Its metadata.
     pub meta: CaseMeta,
+    /// Labels of another connectivity for the weights (an ablation), with their count.
+    weight_labels: Option<(Vec<u16>, u32)>,
     image: Mmap,
     mask: Mmap,
     labels: Mmap,
@@ -216,6 +218,7 @@ impl PreparedCase {
         let n = meta.voxels();
         let lesion_voxels: u64 = meta.components.iter().map(|c| c.voxels).sum();
         Ok(PreparedCase {
+            weight_labels: None,
             image: map(&dir.join("image.f32"), 4 * n)?,
             mask: map(&dir.join("mask.u8"), n)?,
             labels: map(&dir.join("labels.u16"), 2 * n)?,
@@ -235,6 +238,28 @@ impl PreparedCase {
     pub fn labels(&self) -> &[u16] {
         bytemuck::cast_slice(&self.labels)
     }
+    /// The labels the weights are computed from: the prepared (26-connected) ones, or those of
+    /// [`PreparedCase::relabel_for_weights`].
+    pub fn weight_labels(&self) -> (&[u16], u32) {
+        match &self.weight_labels {
+            Some((l, k)) => (l, *k),
+            None => (self.labels(), self.meta.max_label),
+        }
+    }
+
+    /// Relabels the lesion mask with another connectivity, once for the whole case (as the
+    /// paper labels), for the weights only; lesion-centred sampling keeps the prepared lesions.
+    pub fn relabel_for_weights(&mut self, connectivity: Connectivity) -> Result<()> {
+        let [d, h, w] = self.meta.shape_zyx;
+        let mask = ndarray::ArrayView3::from_shape((d, h, w), self.mask()).expect("mask has the case's shape");
+        let cc = label(mask, connectivity);
+        if cc.count() > u16::MAX as usize {
+            return Err(Error::InvalidArgument(format!("case {}: too many components for u16 labels", self.meta.id)));
+        }
+        self.weight_labels = Some((cc.labels.iter().map(|&l| l as u16).collect(), cc.count() as u32));
+        Ok(())
+    }
+
     /// Flat voxel indices of component `label` (1-based).
     pub fn lesion_voxels(&self, label: u32) -> &[u32] {
         let all: &[u32] = bytemuck::cast_slice(&self.lesions);

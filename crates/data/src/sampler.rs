@@ -187,7 +187,17 @@ fn cut_patch_into(
     let (lo, scale) = (lo as f32, scale as f32);
     cut(case.image(), shape, start, patch, image, 0.0f32, |v| (v.clamp(wlo, whi) - lo) * scale);
     cut(case.mask(), shape, start, patch, mask, 0.0f32, |v| v as f32);
-    cut(case.labels(), shape, start, patch, labels, 0u16, |v| v);
+    cut(case.weight_labels().0, shape, start, patch, labels, 0u16, |v| v);
+}
+
+/// The whole case's intensities scaled as the patches are: clipped to `window`, min-max by the
+/// case's clipped range (for inference).
+pub fn scaled_image(case: &crate::prepared::PreparedCase, window: [f64; 2]) -> Vec<f32> {
+    let lo = case.meta.intensity_min.max(window[0]);
+    let hi = case.meta.intensity_max.min(window[1]);
+    let scale = if hi > lo { (1.0 / (hi - lo)) as f32 } else { 0.0 };
+    let (wlo, whi, lo) = (window[0] as f32, window[1] as f32, lo as f32);
+    case.image().iter().map(|&v| (v.clamp(wlo, whi) - lo) * scale).collect()
 }
 
 /// Batch `index` of the stream `(dataset, config)`.
@@ -233,7 +243,7 @@ pub fn sample_batch(ds: &PreparedDataset, cfg: &SamplerConfig, case_dist: &Weigh
                 *o = *v as u16;
             }
         }
-        batch.max_label = batch.max_label.max(case.meta.max_label);
+        batch.max_label = batch.max_label.max(case.weight_labels().1);
         batch.origins.push(o);
     }
     batch

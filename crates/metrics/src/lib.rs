@@ -33,7 +33,7 @@ pub use bootstrap::{paper_subsets, RandomState};
 pub use case::{evaluate_case, logit_of_probability, percentile_sorted, CaseEvaluation};
 pub use error::{Error, Result};
 pub use froc::{froc, interp, linspace, max_finite_self_logit, mean_std, object_dice, paper_thresholds, Froc};
-pub use plot::{base_loss, write_froc_figures};
+pub use plot::{base_loss, write_froc_figures, write_line_chart};
 pub use records::{format_records, parse_records, read_records, write_records, CaseRecords, LesionRecord};
 pub use report::{
     default_small_below, evaluate_method, evaluate_stratum, format_csv, format_table, load_records_dir, stratify,

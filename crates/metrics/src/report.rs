@@ -290,7 +290,7 @@ pub fn format_table(rows: &[Row]) -> String {
             pm(r.all.avg_recall),
             pm(r.all.cpm),
             r.small.lesions,
-            r.small_below,
+            if r.small_below.fract() == 0.0 { format!("{}", r.small_below) } else { format!("{:.2}", r.small_below) },
             pm(r.small.avg_recall),
             pm(r.small.cpm),
             r.large.lesions,

@@ -29,6 +29,9 @@ pub enum Error {
         /// What happened.
         message: String,
     },
+    /// The loss function failed.
+    #[error("loss: {0}")]
+    Loss(String),
     /// libtorch refused an operation.
     #[error(transparent)]
     Torch(#[from] tch::TchError),

@@ -3,8 +3,12 @@
 mod data_cmds;
 mod doctor;
 mod evaluation;
+mod experiment;
 mod manifest;
+mod model_cmd;
 mod progress;
+mod reproduce;
+mod run;
 mod volume_tools;
 
 use clap::{Parser, Subcommand};
@@ -106,12 +110,93 @@ enum Command {
         #[arg(long)]
         bootstrap_fix: bool,
     },
+    /// Train, predict the test cases and evaluate them, each stage skipped when its outputs
+    /// exist (a killed run continues where it stopped).
+    Run(RunArgs),
+    /// Train only (resumes from the last checkpoint).
+    Train(RunArgs),
+    /// Predict the test cases (probabilities and logits as NIfTI with the case's geometry).
+    Predict(RunArgs),
+    /// Lesion records and voxel Dice of the test predictions.
+    Evaluate(RunArgs),
+    /// Model tools.
+    #[command(subcommand)]
+    Model(ModelCommand),
+    /// Reproduce a comparison table of the paper end to end.
+    #[command(subcommand)]
+    Reproduce(ReproduceCommand),
     /// Write a synthetic dataset in a real dataset's raw format.
     #[command(subcommand)]
     Synth(SynthCommand),
     /// Prepare a raw dataset for training (crop, label lesions once, memory-mappable arrays).
     #[command(subcommand)]
     Prepare(PrepareCommand),
+}
+
+/// Arguments shared by run, train, predict and evaluate.
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    /// Experiment file (YAML).
+    experiment: PathBuf,
+    /// Override a value: --set training.epochs=2 (repeatable).
+    #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
+    sets: Vec<String>,
+    /// Overlay files merged over the experiment before --set (e.g. experiments/scales/cpu.yaml).
+    #[arg(long = "overlay")]
+    overlays: Vec<PathBuf>,
+    /// Root of the run folders.
+    #[arg(long, default_value = "runs")]
+    out: PathBuf,
+    /// Experiment index: the run folder is experiment_<K>.
+    #[arg(long, default_value_t = 0)]
+    experiment_index: usize,
+}
+
+#[derive(Subcommand, Debug)]
+enum ModelCommand {
+    /// Layers, output shapes, parameters and activation memory (like torchinfo).
+    Summary {
+        /// Take the model and patch from an experiment file.
+        experiment: Option<PathBuf>,
+        /// Channel multiplier.
+        #[arg(long)]
+        width: Option<f64>,
+        /// Encoder levels.
+        #[arg(long)]
+        depth: Option<usize>,
+        /// Patch D,H,W.
+        #[arg(long, value_parser = parse_xyz)]
+        patch: Option<[usize; 3]>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ReproduceCommand {
+    /// The LiTS table: with --lits-dir (or LITS_DIR) the real data at paper scale, otherwise a
+    /// synthetic LiTS-format dataset at CPU scale; writes table, FROC figures and a README.
+    Lits {
+        /// Raw LiTS folder (default: the LITS_DIR environment variable; none: synthetic data).
+        #[arg(long, env = "LITS_DIR")]
+        lits_dir: Option<PathBuf>,
+        /// paper (real data, GPU), cpu (a 2-core machine), smoke (two tiny cases, plumbing only).
+        #[arg(long)]
+        scale: Option<String>,
+        /// Seeds per configuration.
+        #[arg(long)]
+        seeds: Option<usize>,
+        /// Results folder.
+        #[arg(long, default_value = "results/lits")]
+        out: PathBuf,
+        /// Work folder (data and runs).
+        #[arg(long, default_value = "work")]
+        work: PathBuf,
+        /// Only these configurations (comma-separated; default: the paper's ten).
+        #[arg(long)]
+        only: Option<String>,
+        /// Only write (or find) the prepared data, then stop.
+        #[arg(long)]
+        data_only: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -187,6 +272,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report { dir, json, out, small_below, bootstrap_fix } => {
             evaluation::report(&dir, json, out.as_deref(), small_below, bootstrap_fix)
         }
+        Command::Run(a) => with_experiment(&a, run::run_all),
+        Command::Train(a) => with_experiment(&a, run::train),
+        Command::Predict(a) => with_experiment(&a, run::predict),
+        Command::Evaluate(a) => with_experiment(&a, run::evaluate),
+        Command::Model(ModelCommand::Summary { experiment, width, depth, patch }) => {
+            model_cmd::summary(experiment.as_deref(), width, depth, patch)
+        }
+        Command::Reproduce(ReproduceCommand::Lits { lits_dir, scale, seeds, out, work, only, data_only }) => {
+            reproduce::lits(lits_dir.as_deref(), scale.as_deref(), seeds, &out, &work, only.as_deref(), data_only)
+        }
         Command::Synth(SynthCommand::Lits { out, cases, seed, shape, threads }) => {
             data_cmds::synth_lits(&out, cases, seed, shape, threads)
         }
@@ -196,8 +291,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+fn with_experiment(
+    a: &RunArgs,
+    stage: fn(&experiment::Experiment, &std::path::Path) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let exp = experiment::Experiment::load_with(&a.experiment, &a.overlays, &a.sets)?;
+    let dir = run::run_dir(&a.out, &exp, a.experiment_index);
+    stage(&exp, &dir)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let _ = ctrlc::set_handler(|| {
+        if run::STOP.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupt: writing a checkpoint after this step (Ctrl-C again to quit now)");
+    });
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

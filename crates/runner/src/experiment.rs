@@ -1,0 +1,368 @@
+//! Experiment files (YAML): what to train, how, and how to evaluate.
+//!
+//! A file may `extends:` another (a path relative to it): the parent is loaded first and the
+//! child's keys override it, recursively (mappings merge, everything else replaces). Every key
+//! has the paper's default, so a method file can be three lines. `--set key.path=value`
+//! overrides any value last (the value is read as YAML: `--set training.epochs=2`,
+//! `--set loss.name=iwdl`, `--set training.patch=[32,48,48]`). Unknown keys are an error that
+//! names the key, the line and the file. The resolved configuration is saved with every run.
+use anyhow::{anyhow, bail, Context};
+use serde::{Deserialize, Serialize};
+use serde_norway::Value;
+use std::path::{Path, PathBuf};
+
+/// Dataset section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatasetCfg {
+    /// Dataset name (the report's dataset column and runs/<name>/).
+    pub name: String,
+    /// Prepared-data folder (`iw prepare`).
+    pub prepared: PathBuf,
+    /// Intensity window before per-case min-max scaling (CT, HU).
+    pub window: [f64; 2],
+}
+
+impl Default for DatasetCfg {
+    fn default() -> Self {
+        DatasetCfg { name: "lits".into(), prepared: PathBuf::from("data/lits/prepared"), window: [-300.0, 300.0] }
+    }
+}
+
+/// Model section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelCfg {
+    /// Channel multiplier.
+    pub width: f64,
+    /// Encoder levels.
+    pub depth: usize,
+}
+
+impl Default for ModelCfg {
+    fn default() -> Self {
+        ModelCfg { width: 1.0, depth: 3 }
+    }
+}
+
+/// Loss section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LossCfg {
+    /// `bce, iwbce, wce, dl, iwdl, gdl, fl, iwfl, asl, iwasl`, or `blob-<name>`, `cc-<name>`.
+    pub name: String,
+    /// iw clip bounds.
+    pub w_min: f64,
+    /// iw clip bounds.
+    pub w_max: f64,
+    /// Focal loss gamma.
+    pub focal_gamma: f64,
+    /// Focal loss alpha (foreground).
+    pub focal_alpha: f64,
+    /// Asymmetric similarity beta.
+    pub asl_beta: f64,
+    /// Blob loss global weight.
+    pub blob_alpha: f64,
+    /// Blob loss per-component weight.
+    pub blob_beta: f64,
+    /// Connectivity of the components the weights use (6, 18, 26).
+    pub connectivity: u32,
+}
+
+impl Default for LossCfg {
+    fn default() -> Self {
+        LossCfg {
+            name: "dl".into(),
+            w_min: 1.0,
+            w_max: 2e5,
+            focal_gamma: 2.0,
+            focal_alpha: 0.75,
+            asl_beta: 1.5,
+            blob_alpha: 2.0,
+            blob_beta: 1.0,
+            connectivity: 26,
+        }
+    }
+}
+
+/// Sampler section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SamplerCfg {
+    /// Probability of a lesion-centred patch (paper: 0.5; 0 = no lesion-centred sampling).
+    pub lesion_fraction: f64,
+    /// Worker threads.
+    pub workers: usize,
+    /// Batches queued ahead.
+    pub queue: usize,
+}
+
+impl Default for SamplerCfg {
+    fn default() -> Self {
+        SamplerCfg { lesion_fraction: 0.5, workers: 2, queue: 4 }
+    }
+}
+
+/// Training section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainingCfg {
+    /// Patch `[d, h, w]`.
+    pub patch: [usize; 3],
+    /// Batch size.
+    pub batch: usize,
+    /// Epochs.
+    pub epochs: usize,
+    /// Iterations per epoch.
+    pub iterations: usize,
+    /// Initial learning rate.
+    pub lr: f64,
+    /// Epochs where the learning rate is multiplied by `lr_gamma`.
+    pub lr_milestones: Vec<usize>,
+    /// Learning-rate factor.
+    pub lr_gamma: f64,
+    /// SGD momentum.
+    pub momentum: f64,
+    /// Nesterov momentum.
+    pub nesterov: bool,
+    /// Gradient-norm clipping.
+    pub clip_grad_norm: Option<f64>,
+    /// bf16 autocast (CUDA).
+    pub amp_bf16: bool,
+    /// Seed (paper: 0xBadCafe).
+    pub seed: u64,
+    /// `auto`, `cpu`, `cuda`, `cuda:N`.
+    pub device: String,
+    /// CPU threads for libtorch (default: libtorch's choice).
+    pub threads: Option<i32>,
+}
+
+impl Default for TrainingCfg {
+    fn default() -> Self {
+        TrainingCfg {
+            patch: [128, 128, 128],
+            batch: 2,
+            epochs: 100,
+            iterations: 100,
+            lr: 1e-2,
+            lr_milestones: vec![80],
+            lr_gamma: 0.1,
+            momentum: 0.9,
+            nesterov: true,
+            clip_grad_norm: None,
+            amp_bf16: false,
+            seed: 0xBADCAFE,
+            device: "auto".into(),
+            threads: None,
+        }
+    }
+}
+
+/// Inference section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InferenceCfg {
+    /// Patch `[d, h, w]`.
+    pub patch: [i64; 3],
+    /// Stride.
+    pub stride: [i64; 3],
+    /// Pad to a multiple of this.
+    pub divisor: i64,
+    /// Gaussian weighting of overlaps (nnU-Net).
+    pub gaussian: bool,
+    /// Mirroring test-time augmentation.
+    pub mirror: bool,
+}
+
+impl Default for InferenceCfg {
+    fn default() -> Self {
+        InferenceCfg { patch: [160; 3], stride: [144; 3], divisor: 8, gaussian: false, mirror: false }
+    }
+}
+
+/// Evaluation section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvaluationCfg {
+    /// Small-lesion threshold, diameter in voxels (default: by dataset; for synthetic data the
+    /// dataset's `small_below_equivalent`).
+    pub small_below: Option<f64>,
+}
+
+/// A whole experiment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Experiment {
+    /// A parent file (resolved away after loading).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extends: Option<String>,
+    /// Method name (runs/<dataset>/<name>/); default: the loss name.
+    pub name: Option<String>,
+    /// Dataset.
+    pub dataset: DatasetCfg,
+    /// Model.
+    pub model: ModelCfg,
+    /// Loss.
+    pub loss: LossCfg,
+    /// Sampler.
+    pub sampler: SamplerCfg,
+    /// Training.
+    pub training: TrainingCfg,
+    /// Inference.
+    pub inference: InferenceCfg,
+    /// Evaluation.
+    pub evaluation: EvaluationCfg,
+}
+
+fn merge(base: &mut Value, over: Value) {
+    match (base, over) {
+        (Value::Mapping(b), Value::Mapping(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(bv) => merge(bv, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o,
+    }
+}
+
+/// Loads one file and its parents into a merged YAML value; checks each file's keys on the way.
+fn load_value(path: &Path, depth: usize) -> anyhow::Result<Value> {
+    if depth > 16 {
+        bail!("{}: `extends` chain longer than 16 (a cycle?)", path.display());
+    }
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    // Each file alone must only use known keys (errors name the line).
+    let _: Experiment = serde_norway::from_str(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    let mut v: Value = serde_norway::from_str(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    if v.is_null() {
+        v = Value::Mapping(Default::default());
+    }
+    let parent = v.as_mapping_mut().and_then(|m| m.remove("extends"));
+    match parent {
+        Some(Value::String(p)) => {
+            let pp = path.parent().unwrap_or(Path::new(".")).join(&p);
+            let mut base =
+                load_value(&pp, depth + 1).with_context(|| format!("{}: in `extends: {p}`", path.display()))?;
+            merge(&mut base, v);
+            Ok(base)
+        }
+        Some(other) => bail!("{}: `extends` must be a path, got {other:?}", path.display()),
+        None => Ok(v),
+    }
+}
+
+/// Applies `key.path=value` overrides.
+fn apply_sets(v: &mut Value, sets: &[String]) -> anyhow::Result<()> {
+    for s in sets {
+        let (key, val) = s.split_once('=').ok_or_else(|| anyhow!("--set {s:?}: expected key.path=value"))?;
+        let parsed: Value =
+            serde_norway::from_str(val).map_err(|e| anyhow!("--set {key}: cannot read value {val:?}: {e}"))?;
+        let mut cur = &mut *v;
+        let parts: Vec<&str> = key.split('.').collect();
+        for (i, part) in parts.iter().enumerate() {
+            let m = cur
+                .as_mapping_mut()
+                .ok_or_else(|| anyhow!("--set {key}: {} is not a section", parts[..i].join(".")))?;
+            if i + 1 == parts.len() {
+                m.insert(Value::String(part.to_string()), parsed.clone());
+                break;
+            }
+            if m.get(*part).is_none() {
+                m.insert(Value::String(part.to_string()), Value::Mapping(Default::default()));
+            }
+            cur = m.get_mut(*part).expect("inserted above");
+        }
+    }
+    Ok(())
+}
+
+impl Experiment {
+    /// Loads a file (with its `extends` chain) and applies `--set` overrides.
+    pub fn load(path: &Path, sets: &[String]) -> anyhow::Result<Self> {
+        Self::load_with(path, &[], sets)
+    }
+
+    /// Loads a file, merges overlay files over it (each with its own `extends`), then `--set`.
+    pub fn load_with(path: &Path, overlays: &[PathBuf], sets: &[String]) -> anyhow::Result<Self> {
+        let mut v = load_value(path, 0)?;
+        for o in overlays {
+            merge(&mut v, load_value(o, 0)?);
+        }
+        apply_sets(&mut v, sets)?;
+        let e: Experiment =
+            serde_norway::from_value(v).map_err(|e| anyhow!("{} (after extends and --set): {e}", path.display()))?;
+        e.validate().with_context(|| path.display().to_string())?;
+        Ok(e)
+    }
+
+    /// The method name.
+    pub fn method(&self) -> String {
+        self.name.clone().unwrap_or_else(|| self.loss.name.clone())
+    }
+
+    /// Checks values that serde cannot.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        self.loss_config()?;
+        if self.training.patch.contains(&0)
+            || self.training.batch == 0
+            || self.training.epochs == 0
+            || self.training.iterations == 0
+        {
+            bail!("training: patch, batch, epochs and iterations must be positive");
+        }
+        if !(0.0..=1.0).contains(&self.sampler.lesion_fraction) {
+            bail!("sampler.lesion_fraction must be in [0, 1], got {}", self.sampler.lesion_fraction);
+        }
+        if ![6, 18, 26].contains(&self.loss.connectivity) {
+            bail!("loss.connectivity must be 6, 18 or 26, got {}", self.loss.connectivity);
+        }
+        let div = 1i64 << self.model.depth;
+        if let Some(p) = self.training.patch.iter().find(|&&p| p as i64 % div != 0) {
+            bail!("training.patch: {p} is not divisible by {div} (2^model.depth)");
+        }
+        if self.inference.patch.iter().chain(&self.inference.stride).any(|&v| v < 1)
+            || self.inference.divisor % div != 0
+        {
+            bail!("inference: patch and stride must be positive and divisor a multiple of {div}");
+        }
+        iw_models::parse_device(&self.training.device).map(|_| ()).or_else(|e| {
+            if self.training.device.starts_with("cuda") {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        })?;
+        Ok(())
+    }
+
+    /// The loss configuration.
+    pub fn loss_config(&self) -> anyhow::Result<iw_losses::LossConfig> {
+        let mut c = iw_losses::LossConfig::from_name(&self.loss.name)?;
+        c.w_min = self.loss.w_min;
+        c.w_max = self.loss.w_max;
+        c.base = match c.base {
+            iw_losses::BaseLoss::Focal { .. } => {
+                iw_losses::BaseLoss::Focal { gamma: self.loss.focal_gamma, alpha: self.loss.focal_alpha }
+            }
+            iw_losses::BaseLoss::AsymmetricSimilarity { .. } => {
+                iw_losses::BaseLoss::AsymmetricSimilarity { beta: self.loss.asl_beta }
+            }
+            b => b,
+        };
+        if let iw_losses::Instance::Blob { .. } = c.instance {
+            c.instance = iw_losses::Instance::Blob { alpha: self.loss.blob_alpha, beta: self.loss.blob_beta };
+        }
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// The resolved configuration as YAML.
+    pub fn to_yaml(&self) -> String {
+        serde_norway::to_string(self).expect("an experiment serialises")
+    }
+}

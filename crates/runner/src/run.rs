@@ -1,0 +1,334 @@
+//! `iw run` and its stages `iw train`, `iw predict`, `iw evaluate`.
+//!
+//! Layout (the paper's, so that `iw report runs/` makes the table):
+//! `runs/<dataset>/<method>/experiment_<k>/{config.yaml, run.json, train_log.csv,
+//! train_curve.png, checkpoints/, test_predictions/, test_metrics/prc_records.json,
+//! test_metrics/dice.json}`. Each stage is skipped when its outputs exist; training resumes from
+//! `checkpoints/last.safetensors`, written at the end of every epoch and on Ctrl-C.
+use crate::experiment::Experiment;
+use crate::manifest::Manifest;
+use crate::progress::bar;
+use anyhow::{bail, Context};
+use iw_data::prepared::{PreparedCase, PreparedDataset};
+use iw_data::sampler::{scaled_image, BatchStream, SamplerConfig};
+use iw_data::{read_volume, write_volume, Connectivity, Volume};
+use iw_losses::LossInputs;
+use iw_models::{
+    lr_at, parse_device, sliding_window, InferenceConfig, LrSchedule, OptimizerConfig, Trainer, UNetConfig,
+};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+use tch::{Device, Kind, Tensor};
+
+/// Set by Ctrl-C: training writes a checkpoint and stops.
+pub static STOP: AtomicBool = AtomicBool::new(false);
+
+/// The run folder of an experiment.
+pub fn run_dir(out: &Path, exp: &Experiment, index: usize) -> PathBuf {
+    out.join(&exp.dataset.name).join(exp.method()).join(format!("experiment_{index}"))
+}
+
+fn split_ids(exp: &Experiment, part: &str) -> anyhow::Result<Vec<String>> {
+    let root = &exp.dataset.prepared;
+    let info = PreparedDataset::info(root)
+        .with_context(|| format!("{}: not a prepared dataset (run `iw prepare` first)", root.display()))?;
+    let m = Manifest::read(&root.join("manifest.yaml"))?;
+    let ids = match part {
+        "train" => Manifest::ids(&m.split.train),
+        _ => Manifest::ids(&m.split.test),
+    };
+    let have: std::collections::HashSet<&String> = info.cases.iter().collect();
+    let (present, absent): (Vec<String>, Vec<String>) = ids.into_iter().partition(|i| have.contains(i));
+    if !absent.is_empty() {
+        eprintln!("warning: {} {part} case(s) of the manifest are not prepared: {}", absent.len(), absent.join(", "));
+    }
+    if present.is_empty() {
+        bail!("{}: no {part} case is prepared", root.display());
+    }
+    Ok(present)
+}
+
+fn device_of(exp: &Experiment) -> anyhow::Result<Device> {
+    if let Some(t) = exp.training.threads {
+        tch::set_num_threads(t);
+    }
+    Ok(parse_device(&exp.training.device)?)
+}
+
+fn trainer_for(exp: &Experiment, device: Device) -> anyhow::Result<Trainer> {
+    let model = UNetConfig { width: exp.model.width, depth: exp.model.depth, ..UNetConfig::default() };
+    let opt = OptimizerConfig {
+        momentum: exp.training.momentum,
+        nesterov: exp.training.nesterov,
+        weight_decay: 0.0,
+        clip_grad_norm: exp.training.clip_grad_norm,
+        amp_bf16: exp.training.amp_bf16,
+    };
+    Ok(Trainer::new(device, model, opt, exp.training.seed as i64)?)
+}
+
+/// Records a stage in run.json (versions, git revision, device, wall time).
+fn record(dir: &Path, stage: &str, device: Device, seconds: f64, extra: serde_json::Value) -> anyhow::Result<()> {
+    let path = dir.join("run.json");
+    let mut v: serde_json::Value =
+        std::fs::read_to_string(&path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_else(|| json!({}));
+    v["iw_version"] = json!(env!("CARGO_PKG_VERSION"));
+    v["git_revision"] = json!(env!("IW_GIT_REVISION"));
+    v["libtorch"] = json!(env!("IW_TORCH_VERSION"));
+    v["stages"][stage] = json!({"device": format!("{device:?}"), "wall_s": seconds, "finished_unix": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0), "details": extra});
+    std::fs::write(&path, serde_json::to_string_pretty(&v)?).with_context(|| format!("writing {}", path.display()))
+}
+
+fn prepare_dir(dir: &Path, exp: &Experiment) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir.join("checkpoints")).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::write(dir.join("config.yaml"), exp.to_yaml())
+        .with_context(|| format!("writing {}/config.yaml", dir.display()))?;
+    Ok(())
+}
+
+/// Whether the dataset was synthetic (`iw synth`).
+pub fn is_synthetic(exp: &Experiment) -> bool {
+    PreparedDataset::info(&exp.dataset.prepared).map(|i| i.synthetic).unwrap_or(false)
+}
+
+fn write_curve(dir: &Path, rows: &[(u64, f64)]) {
+    let raw: Vec<(f64, f64)> = rows.iter().map(|&(s, l)| (s as f64, l)).collect();
+    let k = (rows.len() / 50).max(1);
+    let smooth: Vec<(f64, f64)> =
+        raw.windows(k).map(|w| (w[w.len() - 1].0, w.iter().map(|p| p.1).sum::<f64>() / w.len() as f64)).collect();
+    if let Err(e) = iw_metrics::write_line_chart(
+        &dir.join("train_curve.png"),
+        "training loss",
+        "step",
+        "loss",
+        &[("loss", raw), ("moving average", smooth)],
+    ) {
+        eprintln!("warning: {e}");
+    }
+}
+
+/// `iw train`.
+pub fn train(exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
+    prepare_dir(dir, exp)?;
+    let ck = dir.join("checkpoints");
+    let (last, fin) = (ck.join("last.safetensors"), ck.join("final.safetensors"));
+    if fin.is_file() {
+        println!("train: {} exists, skipped", fin.display());
+        return Ok(());
+    }
+    let t0 = Instant::now();
+    let device = device_of(exp)?;
+    let loss_cfg = exp.loss_config()?;
+    let ids = split_ids(exp, "train")?;
+    let mut ds = PreparedDataset::open(&exp.dataset.prepared, &ids)?;
+    if exp.loss.connectivity != 26 {
+        let conn = Connectivity::from_number(exp.loss.connectivity)?;
+        for c in &mut ds.cases {
+            c.relabel_for_weights(conn)?;
+        }
+    }
+    let mut trainer = trainer_for(exp, device)?;
+    let mut start = 0u64;
+    if last.is_file() {
+        start = trainer.load_checkpoint(&last)?.step;
+        println!("train: resuming from {} at step {start}", last.display());
+    }
+    let t = &exp.training;
+    let total = (t.epochs * t.iterations) as u64;
+    let schedule = LrSchedule { base: t.lr, milestones: t.lr_milestones.clone(), gamma: t.lr_gamma };
+    let scfg = SamplerConfig {
+        patch_dhw: t.patch,
+        batch_size: t.batch,
+        lesion_fraction: exp.sampler.lesion_fraction,
+        window: exp.dataset.window,
+        seed: t.seed,
+        weights: None,
+        regions: loss_cfg.needs_regions(),
+    };
+    // The log keeps the rows of the steps before the checkpoint.
+    let log_path = dir.join("train_log.csv");
+    let mut rows: Vec<(u64, f64)> = Vec::new();
+    let mut log = String::from("step,epoch,lr,loss,seconds\n");
+    if let Ok(text) = std::fs::read_to_string(&log_path) {
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split(',').collect();
+            if let (Some(s), Some(l)) =
+                (f.first().and_then(|v| v.parse::<u64>().ok()), f.get(3).and_then(|v| v.parse::<f64>().ok()))
+            {
+                if s < start {
+                    rows.push((s, l));
+                    log += line;
+                    log.push('\n');
+                }
+            }
+        }
+    }
+    let mut stream = BatchStream::new(Arc::new(ds), scfg, start, exp.sampler.workers, exp.sampler.queue)?;
+    let [d, h, w] = t.patch.map(|v| v as i64);
+    let b = t.batch as i64;
+    let pb = bar(total, &format!("train {}", exp.method()));
+    pb.set_position(start);
+    let save = |trainer: &Trainer, path: &Path, step: u64| {
+        trainer.save_checkpoint(path, json!({"epoch": step / t.iterations as u64, "sampler_batch": step}))
+    };
+    for step in start..total {
+        let epoch = (step / t.iterations as u64) as usize;
+        let lr = lr_at(&schedule, epoch);
+        let batch = stream.next().context("the sampler stopped")?;
+        let shape = [b, 1, d, h, w];
+        let image = Tensor::from_slice(&batch.image).reshape(shape).to_device(device);
+        let target = Tensor::from_slice(&batch.mask).reshape(shape).to_device(device);
+        let labels = Tensor::from_slice(&batch.labels.iter().map(|&l| l as i64).collect::<Vec<_>>())
+            .reshape(shape)
+            .to_device(device);
+        let regions = (!batch.regions.is_empty()).then(|| {
+            Tensor::from_slice(&batch.regions.iter().map(|&l| l as i64).collect::<Vec<_>>())
+                .reshape(shape)
+                .to_device(device)
+        });
+        let ts = Instant::now();
+        let loss = trainer
+            .train_step(&image, lr, |logits| {
+                loss_cfg
+                    .compute(&LossInputs {
+                        logits,
+                        target: &target,
+                        labels: Some(&labels),
+                        regions: regions.as_ref(),
+                        max_label: Some(batch.max_label as i64),
+                    })
+                    .map_err(|e| iw_models::Error::Loss(e.to_string()))
+            })
+            .map_err(|e| {
+                pb.abandon();
+                anyhow::anyhow!("{}: {e}", dir.display())
+            })?;
+        rows.push((step, loss));
+        log += &format!("{step},{epoch},{lr},{loss},{:.4}\n", ts.elapsed().as_secs_f64());
+        pb.set_message(format!("loss {loss:.4} lr {lr:.1e}"));
+        pb.inc(1);
+        let end_of_epoch = (step + 1) % t.iterations as u64 == 0;
+        let stop = STOP.load(Ordering::Relaxed);
+        if end_of_epoch || stop || step + 1 == total {
+            save(&trainer, &last, step + 1)?;
+            std::fs::write(&log_path, &log).with_context(|| format!("writing {}", log_path.display()))?;
+            write_curve(dir, &rows);
+        }
+        if stop {
+            pb.abandon();
+            bail!(
+                "interrupted: checkpoint written at step {} ({}); rerun the same command to resume",
+                step + 1,
+                last.display()
+            );
+        }
+    }
+    pb.finish_and_clear();
+    drop(stream);
+    save(&trainer, &fin, total)?;
+    let mean_last: f64 =
+        rows.iter().rev().take(t.iterations).map(|r| r.1).sum::<f64>() / rows.len().clamp(1, t.iterations) as f64;
+    println!("train: {total} steps, mean loss of the last epoch {mean_last:.4}; {}", fin.display());
+    record(
+        dir,
+        "train",
+        device,
+        t0.elapsed().as_secs_f64(),
+        json!({"steps": total, "resumed_at": start, "last_epoch_mean_loss": mean_last}),
+    )
+}
+
+/// `iw predict`.
+pub fn predict(exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
+    prepare_dir(dir, exp)?;
+    let fin = dir.join("checkpoints/final.safetensors");
+    if !fin.is_file() {
+        bail!("{}: no trained model (run `iw train` first)", fin.display());
+    }
+    let ids = split_ids(exp, "test")?;
+    let out = dir.join("test_predictions");
+    std::fs::create_dir_all(&out)?;
+    let todo: Vec<&String> = ids
+        .iter()
+        .filter(|id| {
+            !(out.join(format!("{id}_prob.nii.gz")).is_file() && out.join(format!("{id}_logit.nii.gz")).is_file())
+        })
+        .collect();
+    if todo.is_empty() {
+        println!("predict: all {} test predictions exist, skipped", ids.len());
+        return Ok(());
+    }
+    let t0 = Instant::now();
+    let device = device_of(exp)?;
+    let mut trainer = trainer_for(exp, device)?;
+    trainer.load_checkpoint(&fin)?;
+    let i = &exp.inference;
+    let icfg = InferenceConfig {
+        patch_dhw: i.patch,
+        stride_dhw: i.stride,
+        divisor: i.divisor,
+        gaussian: i.gaussian,
+        mirror: i.mirror,
+    };
+    let pb = bar(todo.len() as u64, &format!("predict {}", exp.method()));
+    for id in todo {
+        pb.set_message(format!("case {id}"));
+        let case = PreparedCase::open(&exp.dataset.prepared.join("cases"), id)?;
+        let [d, h, w] = case.meta.shape_zyx;
+        let vol = Tensor::from_slice(&scaled_image(&case, exp.dataset.window)).reshape([d as i64, h as i64, w as i64]);
+        let p = sliding_window(&vol, &icfg, device, |x| Ok(trainer.forward(x, false)))?;
+        let g = case.meta.geometry();
+        for (name, t) in [("prob", &p.probs), ("logit", &p.logits)] {
+            let v: Vec<f32> = Vec::<f32>::try_from(&t.to_kind(Kind::Float).flatten(0, -1))?;
+            let arr = ndarray::Array3::from_shape_vec((d, h, w), v)?;
+            write_volume(out.join(format!("{id}_{name}.nii.gz")), &Volume::new(arr, g.clone()))?;
+        }
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    record(dir, "predict", device, t0.elapsed().as_secs_f64(), json!({"cases": ids.len()}))
+}
+
+/// `iw evaluate`.
+pub fn evaluate(exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
+    let metrics = dir.join("test_metrics");
+    let (rec_path, dice_path) = (metrics.join("prc_records.json"), metrics.join("dice.json"));
+    if rec_path.is_file() && dice_path.is_file() {
+        println!("evaluate: {} exists, skipped", rec_path.display());
+        return Ok(());
+    }
+    let t0 = Instant::now();
+    std::fs::create_dir_all(&metrics)?;
+    let ids = split_ids(exp, "test")?;
+    let mut records = iw_metrics::CaseRecords::new();
+    let mut dice = serde_json::Map::new();
+    let pb = bar(ids.len() as u64, &format!("evaluate {}", exp.method()));
+    for id in &ids {
+        let case = PreparedCase::open(&exp.dataset.prepared.join("cases"), id)?;
+        let [d, h, w] = case.meta.shape_zyx;
+        let gt = ndarray::Array3::from_shape_vec((d, h, w), case.mask().iter().map(|&v| v as f32).collect())?;
+        let pred = dir.join("test_predictions");
+        let prob = read_volume(pred.join(format!("{id}_prob.nii.gz")))?.to_f32();
+        let logit = read_volume(pred.join(format!("{id}_logit.nii.gz")))?.to_f32();
+        let e = iw_metrics::evaluate_case(gt.view(), prob.data.view(), Some(logit.data.view()))?;
+        records.insert(id.clone(), e.records);
+        dice.insert(id.clone(), json!(e.dice));
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    iw_metrics::write_records(&rec_path, &records)?;
+    let mean = dice.values().filter_map(|v| v.as_f64()).sum::<f64>() / dice.len().max(1) as f64;
+    std::fs::write(&dice_path, serde_json::to_string_pretty(&json!({"mean": mean, "cases": dice}))?)?;
+    println!("evaluate: {} test cases, mean voxel Dice {mean:.4}; {}", ids.len(), rec_path.display());
+    record(dir, "evaluate", Device::Cpu, t0.elapsed().as_secs_f64(), json!({"mean_dice": mean}))
+}
+
+/// `iw run`: train, predict, evaluate.
+pub fn run_all(exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
+    train(exp, dir)?;
+    predict(exp, dir)?;
+    evaluate(exp, dir)
+}
