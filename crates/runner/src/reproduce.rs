@@ -185,7 +185,26 @@ pub fn lits(
             ""
         }
     );
-    let _ = writeln!(readme, "- Versions: iw {} (git {}), libtorch {}; wall time {:.1} min; command `iw reproduce lits --scale {scale} --seeds {seeds}`.", env!("CARGO_PKG_VERSION"), env!("IW_GIT_REVISION"), env!("IW_TORCH_VERSION"), t0.elapsed().as_secs_f64() / 60.0);
+    // Compute time of the runs, from their run.json (this call may have skipped finished stages).
+    let mut compute_s = 0.0;
+    for m in &all {
+        for f in &m.files {
+            let rj = f.parent().and_then(|p| p.parent()).map(|d| d.join("run.json"));
+            let v: Option<serde_json::Value> =
+                rj.and_then(|p| std::fs::read_to_string(p).ok()).and_then(|t| serde_json::from_str(&t).ok());
+            if let Some(stages) = v.as_ref().and_then(|v| v["stages"].as_object()) {
+                compute_s += stages.values().filter_map(|s| s["wall_s"].as_f64()).sum::<f64>();
+            }
+        }
+    }
+    let _ = writeln!(
+        readme,
+        "- Versions: iw {} (git {}), libtorch {}; compute time of the runs {:.1} min (train + predict + evaluate, from their run.json); command `iw reproduce lits --scale {scale} --seeds {seeds}`.",
+        env!("CARGO_PKG_VERSION"),
+        env!("IW_GIT_REVISION"),
+        env!("IW_TORCH_VERSION"),
+        compute_s / 60.0
+    );
     let _ = writeln!(
         readme,
         "- Runs: `{}` (each with config.yaml, run.json, train_log.csv, train_curve.png, predictions and records).\n",
