@@ -59,6 +59,24 @@ fn diameter(voxels: u64) -> f64 {
     (6.0 * voxels as f64 / std::f64::consts::PI).cbrt()
 }
 
+/// The record of a component before its hit is known: no hit, the given self statistics.
+fn unmatched(prefix: &str, other: &str, label: u32, voxels: u64, self_stat: f64, self_logit: f64) -> LesionRecord {
+    LesionRecord {
+        obj: format!("{prefix}_{label}"),
+        is_tum: prefix == "tum",
+        diameter: diameter(voxels),
+        hit_dice: 0.0,
+        hit_max: 0.0,
+        hit_median: 0.0,
+        hit_q95: 0.0,
+        hit_logit: f64::NEG_INFINITY,
+        hit_stat: 0.0,
+        hit_obj: format!("{other}_None"),
+        self_stat,
+        self_logit,
+    }
+}
+
 /// Per predicted component: max probability, max logit and the sorted probabilities.
 struct PredStats {
     max_p: f64,
@@ -167,20 +185,7 @@ pub fn evaluate_case(
 
     let mut records = Vec::with_capacity(ng + np);
     for c in &gt.components {
-        let mut r = LesionRecord {
-            obj: format!("tum_{}", c.label),
-            is_tum: true,
-            diameter: diameter(c.voxels),
-            hit_dice: 0.0,
-            hit_max: 0.0,
-            hit_median: 0.0,
-            hit_q95: 0.0,
-            hit_logit: f64::NEG_INFINITY,
-            hit_stat: 0.0,
-            hit_obj: "pred_None".into(),
-            self_stat: 1.0,
-            self_logit: f64::INFINITY,
-        };
+        let mut r = unmatched("tum", "pred", c.label, c.voxels, 1.0, f64::INFINITY);
         if let Some((p, d)) = best_for_gt[c.label as usize] {
             let s = &pred_stats[p as usize - 1];
             r.hit_dice = d;
@@ -195,20 +200,7 @@ pub fn evaluate_case(
     }
     for c in &pr.components {
         let s = &pred_stats[c.label as usize - 1];
-        let mut r = LesionRecord {
-            obj: format!("pred_{}", c.label),
-            is_tum: false,
-            diameter: diameter(c.voxels),
-            hit_dice: 0.0,
-            hit_max: 0.0,
-            hit_median: 0.0,
-            hit_q95: 0.0,
-            hit_logit: f64::NEG_INFINITY,
-            hit_stat: 0.0,
-            hit_obj: "tum_None".into(),
-            self_stat: s.max_p,
-            self_logit: s.max_logit,
-        };
+        let mut r = unmatched("pred", "tum", c.label, c.voxels, s.max_p, s.max_logit);
         if let Some((g, d)) = best_for_pr[c.label as usize] {
             r.hit_dice = d;
             r.hit_max = 1.0;
