@@ -127,7 +127,8 @@ pub fn evaluate_case(
     let (gl, pl) = (gt.labels.as_slice().expect("contiguous"), pr.labels.as_slice().expect("contiguous"));
     let probs_std = probs.as_standard_layout();
     let p_flat = probs_std.as_slice().expect("standard layout");
-    let logits_std = logits.map(|l| l.as_standard_layout().into_owned());
+    // Borrowed when already C-contiguous (the usual case): no copy of the logit volume.
+    let logits_std = logits.as_ref().map(|l| l.as_standard_layout());
     let l_flat = logits_std.as_ref().map(|l| l.as_slice().expect("standard layout"));
     let mut inter: u64 = 0;
     for i in 0..pl.len() {
