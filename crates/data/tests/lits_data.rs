@@ -230,3 +230,19 @@ fn stream_is_the_same_for_any_number_of_workers() {
         assert_eq!(a.image, b.image);
     }
 }
+
+/// The committed tumour statistics are what the authors' records give
+/// (scripts/derive_lits_tumour_stats.py --check).
+#[test]
+fn tumour_statistics_are_derived_from_the_paper_records() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let python = std::env::var("IW_PYTHON").map(std::path::PathBuf::from).unwrap_or_else(|_| root.join(".venv/bin/python"));
+    assert!(python.exists(), "{} is missing: run `make setup`", python.display());
+    let o = std::process::Command::new(python).arg(root.join("scripts/derive_lits_tumour_stats.py")).arg("--check").output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s = stats();
+    assert_eq!(s.tumours_per_case.len(), 28);
+    assert_eq!(s.diameters_voxels.len(), s.tumours_per_case.iter().sum::<usize>());
+    let small = s.diameters_voxels.iter().filter(|&&d| d < 12.0).count();
+    assert_eq!(small, 66, "about half of the 138 LiTS test tumours are below 12 voxels");
+}
