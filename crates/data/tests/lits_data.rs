@@ -236,9 +236,14 @@ fn stream_is_the_same_for_any_number_of_workers() {
 #[test]
 fn tumour_statistics_are_derived_from_the_paper_records() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let python = std::env::var("IW_PYTHON").map(std::path::PathBuf::from).unwrap_or_else(|_| root.join(".venv/bin/python"));
+    let python =
+        std::env::var("IW_PYTHON").map(std::path::PathBuf::from).unwrap_or_else(|_| root.join(".venv/bin/python"));
     assert!(python.exists(), "{} is missing: run `make setup`", python.display());
-    let o = std::process::Command::new(python).arg(root.join("scripts/derive_lits_tumour_stats.py")).arg("--check").output().unwrap();
+    let o = std::process::Command::new(python)
+        .arg(root.join("scripts/derive_lits_tumour_stats.py"))
+        .arg("--check")
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let s = stats();
     assert_eq!(s.tumours_per_case.len(), 28);
