@@ -51,14 +51,3 @@ impl Error {
         Error::Records { path: path.to_path_buf(), message: message.into() }
     }
 }
-
-/// Writes `bytes` to `path` through a temporary file and a rename (no partial file).
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".iwtmp-{}-{name}", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io(path, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
-    })
-}

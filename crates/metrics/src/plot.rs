@@ -140,17 +140,15 @@ pub fn write_froc_figures(rows: &[Row], out_dir: &Path) -> Result<Vec<PathBuf>> 
         let sel: Vec<&Row> = rows.iter().filter(|r| r.dataset == ds).collect();
         for ext in ["png", "svg"] {
             let path = out_dir.join(format!("froc_{ds}.{ext}"));
-            let tmp = out_dir.join(format!(".iwtmp-{}-froc_{ds}.{ext}", std::process::id()));
-            let res = if ext == "png" {
-                figure(BitMapBackend::new(&tmp, (1400, 600)).into_drawing_area(), ds, &sel).map_err(|e| e.to_string())
-            } else {
-                figure(SVGBackend::new(&tmp, (1400, 600)).into_drawing_area(), ds, &sel).map_err(|e| e.to_string())
-            };
-            if let Err(message) = res {
-                let _ = std::fs::remove_file(&tmp);
-                return Err(Error::Plot { path, message });
-            }
-            std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+            iw_data::io::write_atomically(&path, |tmp| {
+                let res = if ext == "png" {
+                    figure(BitMapBackend::new(tmp, (1400, 600)).into_drawing_area(), ds, &sel)
+                        .map_err(|e| e.to_string())
+                } else {
+                    figure(SVGBackend::new(tmp, (1400, 600)).into_drawing_area(), ds, &sel).map_err(|e| e.to_string())
+                };
+                res.map_err(|message| Error::Plot { path: path.clone(), message })
+            })?;
             written.push(path);
         }
     }
@@ -166,13 +164,8 @@ pub fn write_line_chart(
     series: &[(&str, Vec<(f64, f64)>)],
 ) -> Result<()> {
     register_font();
-    let tmp = path.with_file_name(format!(
-        ".iwtmp-{}-{}",
-        std::process::id(),
-        path.file_name().unwrap_or_default().to_string_lossy()
-    ));
-    let draw = || -> std::result::Result<(), String> {
-        let root = BitMapBackend::new(&tmp, (900, 500)).into_drawing_area();
+    let draw = |tmp: &Path| -> std::result::Result<(), String> {
+        let root = BitMapBackend::new(tmp, (900, 500)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
         let pts = series.iter().flat_map(|(_, p)| p.iter());
         let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
@@ -227,9 +220,7 @@ pub fn write_line_chart(
             .map_err(|e| e.to_string())?;
         root.present().map_err(|e| e.to_string())
     };
-    if let Err(message) = draw() {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::Plot { path: path.to_path_buf(), message });
-    }
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    iw_data::io::write_atomically(path, |tmp| {
+        draw(tmp).map_err(|message| Error::Plot { path: path.to_path_buf(), message })
+    })
 }

@@ -5,7 +5,7 @@
 //! (`is_tum: false`, `obj: "pred_<k>"`). Python's json module writes the infinities of
 //! `hit_logit` / `self_logit` as the bare tokens `Infinity` and `-Infinity` (not JSON), so this
 //! module reads and writes them the same way.
-use crate::error::{write_atomically, Error, Result};
+use crate::error::{Error, Result};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -221,5 +221,5 @@ pub fn format_records(records: &CaseRecords) -> String {
 
 /// Writes a records file atomically.
 pub fn write_records(path: &Path, records: &CaseRecords) -> Result<()> {
-    write_atomically(path, format_records(records).as_bytes())
+    Ok(iw_data::io::write_file_atomically(path, format_records(records).as_bytes())?)
 }

@@ -15,14 +15,7 @@ use std::sync::Mutex;
 pub const LITS_TUMOUR_STATS: &str = include_str!("../../../data-manifests/lits-tumour-stats.json");
 
 fn write_text_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
-    let tmp = path.with_file_name(format!(
-        ".iwtmp-{}-{}",
-        std::process::id(),
-        path.file_name().unwrap_or_default().to_string_lossy()
-    ));
-    std::fs::write(&tmp, text)
-        .and_then(|_| std::fs::rename(&tmp, path))
-        .with_context(|| format!("writing {}", path.display()))
+    Ok(iw_data::io::write_file_atomically(path, text.as_bytes())?)
 }
 
 /// `iw synth lits`.

@@ -118,11 +118,7 @@ pub fn report(
     if let Some(out) = out {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
         for (name, text) in [("table.md", format_table(&rows)), ("table.csv", format_csv(&rows))] {
-            let path = out.join(name);
-            let tmp = out.join(format!(".iwtmp-{}-{name}", std::process::id()));
-            std::fs::write(&tmp, text)
-                .and_then(|_| std::fs::rename(&tmp, &path))
-                .with_context(|| format!("writing {}", path.display()))?;
+            iw_data::io::write_file_atomically(&out.join(name), text.as_bytes())?;
         }
         let figs = write_froc_figures(&rows, out)?;
         if !json {

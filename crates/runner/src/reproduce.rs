@@ -1,7 +1,7 @@
 //! `iw reproduce lits`: data, the ten configurations (several seeds), the report, a README.
 use crate::data_cmds::{prepare_lits, synth_lits};
 use crate::experiment::Experiment;
-use crate::run::{is_synthetic, run_all, run_dir};
+use crate::run::{run_all, run_dir};
 use anyhow::{bail, Context};
 use iw_metrics::{
     evaluate_method, format_csv, format_table, load_records_dir, write_froc_figures, EvalOptions, MethodRecords,
@@ -81,12 +81,9 @@ pub fn lits(
     for k in 0..seeds {
         for name in &names {
             let file = repo.join("lits").join(format!("{name}.yaml"));
-            let base = Experiment::load_with(&file, &overlay, &[])?;
-            let sets = vec![
-                format!("dataset.prepared={}", prepared.display()),
-                format!("training.seed={}", base.training.seed + k as u64),
-            ];
-            let exp = Experiment::load_with(&file, &overlay, &sets)?;
+            let mut exp = Experiment::load_with(&file, &overlay, &[])?;
+            exp.dataset.prepared = prepared.clone();
+            exp.training.seed += k as u64;
             println!(
                 "== {name}, seed {} ({}/{})",
                 exp.training.seed,
@@ -153,11 +150,7 @@ pub fn lits(
             let _ = writeln!(seeds_table, "| {m} | {k} | {a:.3} | {s:.3} | {d:.3} |");
         }
     }
-    let synthetic = is_synthetic(&Experiment::load_with(
-        &repo.join("lits").join(format!("{}.yaml", names[0])),
-        &overlay,
-        &[format!("dataset.prepared={}", prepared.display())],
-    )?);
+    let synthetic = iw_data::prepared::PreparedDataset::info(&prepared)?.synthetic;
     let mut readme = String::new();
     let _ =
         writeln!(readme, "# LiTS comparison: {}\n", if synthetic { "synthetic data, CPU scale" } else { "real data" });

@@ -89,11 +89,6 @@ fn prepare_dir(dir: &Path, exp: &Experiment) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Whether the dataset was synthetic (`iw synth`).
-pub fn is_synthetic(exp: &Experiment) -> bool {
-    PreparedDataset::info(&exp.dataset.prepared).map(|i| i.synthetic).unwrap_or(false)
-}
-
 fn write_curve(dir: &Path, rows: &[(u64, f64)]) {
     let raw: Vec<(f64, f64)> = rows.iter().map(|&(s, l)| (s as f64, l)).collect();
     let k = (rows.len() / 50).max(1);

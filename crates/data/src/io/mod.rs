@@ -100,20 +100,26 @@ pub(crate) fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".iwtmp-{}-{n}{ext}", std::process::id()))
 }
 
-/// Runs `write` on a temporary path, then renames the result to `path`; on failure the
-/// temporary file is removed and `path` is untouched.
-pub(crate) fn write_atomically(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+/// Runs `write` on a temporary path beside `path` (same extension), then renames the result to
+/// `path`; on failure the temporary file is removed and `path` is untouched. Every iw writer
+/// goes through this.
+pub fn write_atomically<E: From<Error>>(path: &Path, write: impl FnOnce(&Path) -> Result<(), E>) -> Result<(), E> {
     let tmp = temp_path(path);
     match write(&tmp) {
         Ok(()) => std::fs::rename(&tmp, path).map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
-            Error::io(path, e)
+            Error::io(path, e).into()
         }),
         Err(e) => {
             let _ = std::fs::remove_file(&tmp);
             Err(e)
         }
     }
+}
+
+/// Writes `bytes` to `path` atomically (see [`write_atomically`]).
+pub fn write_file_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomically(path, |tmp| std::fs::write(tmp, bytes).map_err(|e| Error::io(path, e)))
 }
 
 /// Reads `n` elements of `T` from bytes stored with the given endianness.
