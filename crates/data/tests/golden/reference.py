@@ -256,6 +256,35 @@ def ccl(d):
             nib.save(nib.Nifti1Image(lab.T, img.affine), os.path.join(d, f"cc3d_{conn}_{name}"))
 
 
+def morphology(d):
+    """The LUNA16 lung-mask steps with scipy.ndimage (default cross structure, border 0) on
+    every labels_*.nii, and plain k-iteration dilations / erosions of every mask_*.nii."""
+    import nibabel as nib
+    from scipy import ndimage
+
+    for name in sorted(os.listdir(d)):
+        path = os.path.join(d, name)
+        if name.startswith("labels_") and name.endswith(".nii"):
+            img = nib.load(path)
+            lab = np.rint(np.asarray(img.dataobj)).astype(np.int64)
+            vals, counts = np.unique(lab[lab != 0], return_counts=True)
+            keep = vals
+            if len(vals) >= 3:
+                keep = np.delete(vals, np.lexsort((vals, counts))[0])
+            m = np.isin(lab, keep)
+            m = ndimage.binary_dilation(m, iterations=10)
+            m = ndimage.binary_erosion(m, iterations=10)
+            m = ndimage.binary_dilation(m, iterations=3)
+            nib.save(nib.Nifti1Image(m.astype(np.uint8), img.affine), os.path.join(d, "lungs_" + name))
+        elif name.startswith("mask_") and name.endswith(".nii"):
+            img = nib.load(path)
+            m = np.asarray(img.dataobj) != 0
+            for k in (1, 3, 7):
+                for op, f in (("dilate", ndimage.binary_dilation), ("erode", ndimage.binary_erosion)):
+                    r = f(m, iterations=k).astype(np.uint8)
+                    nib.save(nib.Nifti1Image(r, img.affine), os.path.join(d, f"{op}{k}_{name}"))
+
+
 def paths():
     import importlib.util
 
@@ -290,6 +319,8 @@ def main():
         make_series(sys.argv[2])
     elif cmd == "ccl":
         ccl(sys.argv[2])
+    elif cmd == "morphology":
+        morphology(sys.argv[2])
     elif cmd == "paths":
         print(json.dumps(paths()))
     else:

@@ -1,0 +1,366 @@
+//! The LUNA16 raw layout and its preparation (METHOD.md, "Data").
+//!
+//! Raw (the official download):
+//! ```text
+//! subset0/ .. subset9/<seriesuid>.mhd + .raw   CT (MetaImage, HU)
+//! seg-lungs-LUNA16/<seriesuid>.mhd + .zraw      lung masks: two lungs and the trachea
+//! annotations.csv                               seriesuid,coordX,coordY,coordZ,diameter_mm (world mm)
+//! tcia-lidc-xml/<folder>/*.xml                  the LIDC-IDRI readers' contours (any depth)
+//! ```
+//! Preparation of one scan: lung mask = every label of the lung mask but the smallest (the
+//! trachea; a mask with two labels keeps both), closed with 10 dilations + 10 erosions, dilated
+//! 3 more (6-connected cross, as scipy); CT, mask and target cropped to its bounding box + 5
+//! voxels; CT set to its minimum outside the mask. Target: the readers' nodules whose centroid
+//! lies within 10 voxels of an annotations.csv centre (x, y mirrored about the origin for the
+//! scans of the reverse list), each filled slice by slice from its contours; a voxel is lesion
+//! where at least 2 of 4 readers marked it (sum / 4 >= 0.5). The intensity window is applied
+//! when sampling, as for LiTS.
+use crate::error::{Error, Result};
+use crate::io::read_volume;
+use crate::lidc::{LidcRead, ReaderNodule};
+use crate::lits::Skip;
+use crate::morphology::{close, dilate};
+use crate::polygon::fill_polygon;
+use crate::prepared::{crop, write_case, CaseMeta};
+use crate::volume::Geometry;
+use ndarray::{Array2, Array3};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+/// Readers per LIDC scan (the consensus divides by this even when fewer read a scan).
+pub const READERS: usize = 4;
+/// A reader's nodule counts when its centroid is within this many voxels of an annotation.
+pub const MATCH_VOXELS: f64 = 10.0;
+
+/// One row of annotations.csv.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Annotation {
+    /// The scan.
+    pub series_uid: String,
+    /// Nodule centre, world mm (x, y, z).
+    pub center_xyz_mm: [f64; 3],
+    /// Diameter, mm.
+    pub diameter_mm: f64,
+}
+
+/// Reads annotations.csv (header `seriesuid,coordX,coordY,coordZ,diameter_mm`).
+pub fn read_annotations(path: &Path) -> Result<Vec<Annotation>> {
+    let mut rd = csv::Reader::from_path(path).map_err(|e| Error::format(path, e.to_string()))?;
+    let headers = rd.headers().map_err(|e| Error::format(path, e.to_string()))?.clone();
+    let col = |name: &str| {
+        headers.iter().position(|h| h.trim() == name).ok_or_else(|| {
+            Error::format(path, format!("no `{name}` column (expected seriesuid,coordX,coordY,coordZ,diameter_mm)"))
+        })
+    };
+    let (u, x, y, z, d) = (col("seriesuid")?, col("coordX")?, col("coordY")?, col("coordZ")?, col("diameter_mm")?);
+    let mut out = Vec::new();
+    for (i, rec) in rd.records().enumerate() {
+        let rec = rec.map_err(|e| Error::format(path, e.to_string()))?;
+        let num = |c: usize| -> Result<f64> {
+            let t = rec.get(c).unwrap_or("").trim();
+            t.parse().map_err(|_| Error::format(path, format!("line {}: {t:?} is not a number", i + 2)))
+        };
+        out.push(Annotation {
+            series_uid: rec.get(u).unwrap_or("").trim().to_string(),
+            center_xyz_mm: [num(x)?, num(y)?, num(z)?],
+            diameter_mm: num(d)?,
+        });
+    }
+    Ok(out)
+}
+
+/// Writes annotations.csv.
+pub fn annotations_csv(rows: &[Annotation]) -> String {
+    let mut s = String::from("seriesuid,coordX,coordY,coordZ,diameter_mm\n");
+    for a in rows {
+        let [x, y, z] = a.center_xyz_mm;
+        s += &format!("{},{x},{y},{z},{}\n", a.series_uid, a.diameter_mm);
+    }
+    s
+}
+
+/// One raw scan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawScan {
+    /// Series instance UID (the file stem).
+    pub uid: String,
+    /// Its subset (0..9).
+    pub subset: u32,
+    /// The CT (.mhd).
+    pub image: PathBuf,
+    /// Its lung mask, if present.
+    pub lungs: Option<PathBuf>,
+}
+
+/// What a raw LUNA16 folder holds.
+#[derive(Debug, Clone, Default)]
+pub struct Layout {
+    /// Scans by uid.
+    pub scans: BTreeMap<String, RawScan>,
+    /// annotations.csv rows by uid.
+    pub annotations: HashMap<String, Vec<Annotation>>,
+    /// LIDC XML files by the series they annotate.
+    pub xml: HashMap<String, Vec<PathBuf>>,
+    /// XML files that could not be read, with the reason.
+    pub bad_xml: Vec<String>,
+}
+
+fn walk(root: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
+            let p = e.map_err(|e| Error::io(&dir, e))?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(())
+}
+
+/// Finds the scans (subsetN/*.mhd), lung masks, annotations.csv and LIDC XML under `root`.
+pub fn find_layout(root: &Path) -> Result<Layout> {
+    if !root.is_dir() {
+        return Err(Error::format(root, "not a folder"));
+    }
+    let mut files = Vec::new();
+    walk(root, &mut files)?;
+    let mut layout = Layout::default();
+    let mut lungs: HashMap<String, PathBuf> = HashMap::new();
+    let mut annotations = None;
+    for p in &files {
+        let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let parent =
+            p.parent().and_then(|d| d.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if let Some(uid) = name.strip_suffix(".mhd") {
+            if parent == "seg-lungs-LUNA16" {
+                lungs.insert(uid.to_string(), p.clone());
+            } else if let Some(n) = parent.strip_prefix("subset").and_then(|n| n.parse::<u32>().ok()) {
+                layout
+                    .scans
+                    .insert(uid.to_string(), RawScan { uid: uid.into(), subset: n, image: p.clone(), lungs: None });
+            }
+        } else if name == "annotations.csv" && annotations.is_none() {
+            annotations = Some(p.clone());
+        } else if name.to_ascii_lowercase().ends_with(".xml") {
+            // Only the header is needed here; the whole file is parsed when its scan is prepared.
+            match crate::lidc::read_lidc_xml(p) {
+                Ok(r) if !r.series_uid.is_empty() => layout.xml.entry(r.series_uid).or_default().push(p.clone()),
+                Ok(_) => {}
+                Err(e) => layout.bad_xml.push(e.to_string()),
+            }
+        }
+    }
+    for (uid, scan) in layout.scans.iter_mut() {
+        scan.lungs = lungs.remove(uid);
+    }
+    let annotations = annotations.ok_or_else(|| Error::format(root, "no annotations.csv found"))?;
+    for a in read_annotations(&annotations)? {
+        layout.annotations.entry(a.series_uid.clone()).or_default().push(a);
+    }
+    Ok(layout)
+}
+
+/// The LUNA16 lung mask from the labels of seg-lungs-LUNA16: every non-zero label but the
+/// smallest (the trachea) when there are three or more, closed (10) and dilated (3).
+pub fn lung_mask(labels: &Array3<f32>) -> Option<Array3<bool>> {
+    let mut counts: BTreeMap<i64, u64> = BTreeMap::new();
+    for &v in labels.iter() {
+        if v != 0.0 {
+            *counts.entry(v.round() as i64).or_default() += 1;
+        }
+    }
+    if counts.is_empty() {
+        return None;
+    }
+    let drop = if counts.len() >= 3 { counts.iter().min_by_key(|(l, c)| (**c, **l)).map(|(l, _)| *l) } else { None };
+    let keep = labels.mapv(|v| v != 0.0 && Some(v.round() as i64) != drop);
+    Some(dilate(close(keep.view(), 10).view(), 3))
+}
+
+/// What the consensus of one scan found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Consensus {
+    /// Nodules per reader that matched an annotation.
+    pub matched_per_reader: Vec<usize>,
+    /// Reader nodules far from every annotation (ignored).
+    pub unmatched: usize,
+    /// Annotations that some reader's nodule matched.
+    pub annotations_matched: usize,
+    /// Contours whose z matched no slice of the scan (dropped).
+    pub rois_off_scan: usize,
+}
+
+/// The voxels (flat C-order indices) of one reader nodule, filled slice by slice (exclusion
+/// contours cut holes), and the number of contours that fell off the scan.
+pub fn nodule_voxels(nodule: &ReaderNodule, shape_zyx: [usize; 3], geometry: &Geometry) -> (Vec<usize>, usize) {
+    let [d, h, w] = shape_zyx;
+    let o = geometry.origin_xyz_mm;
+    let mut by_slice: BTreeMap<usize, Vec<&crate::lidc::Roi>> = BTreeMap::new();
+    let mut off = 0;
+    for roi in &nodule.rois {
+        let k = geometry.world_to_index_xyz([o[0], o[1], roi.z_mm])[2].round();
+        if k < 0.0 || k >= d as f64 || !k.is_finite() {
+            off += 1;
+            continue;
+        }
+        by_slice.entry(k as usize).or_default().push(roi);
+    }
+    let mut voxels = Vec::new();
+    for (k, rois) in by_slice {
+        let pts = rois.iter().flat_map(|r| r.points.iter());
+        let (mut x0, mut y0, mut x1, mut y1) = (i64::MAX, i64::MAX, i64::MIN, i64::MIN);
+        for &(x, y) in pts {
+            (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+        }
+        let (x0, y0) = (x0.max(0), y0.max(0));
+        let (x1, y1) = (x1.min(w as i64 - 1), y1.min(h as i64 - 1));
+        if x0 > x1 || y0 > y1 {
+            off += rois.len();
+            continue;
+        }
+        let mut buf = Array2::<u8>::zeros(((y1 - y0 + 1) as usize, (x1 - x0 + 1) as usize));
+        for pass in [true, false] {
+            for r in rois.iter().filter(|r| r.inclusion == pass) {
+                let shifted: Vec<(i64, i64)> = r.points.iter().map(|&(x, y)| (x - x0, y - y0)).collect();
+                fill_polygon(&mut buf.view_mut(), &shifted, u8::from(pass));
+            }
+        }
+        for ((y, x), &v) in buf.indexed_iter() {
+            if v != 0 {
+                voxels.push((k * h + y + y0 as usize) * w + x + x0 as usize);
+            }
+        }
+    }
+    (voxels, off)
+}
+
+/// The lesion target of one scan: readers' nodules near an annotation centre (`centres_zyx`,
+/// continuous voxel indices), filled, kept where at least `min_readers` readers agree.
+pub fn consensus_target(
+    reads: &[LidcRead],
+    shape_zyx: [usize; 3],
+    geometry: &Geometry,
+    centres_zyx: &[[f64; 3]],
+    min_readers: usize,
+) -> (Array3<u8>, Consensus) {
+    let [d, h, w] = shape_zyx;
+    let mut count = vec![0u8; d * h * w];
+    let mut stats = Consensus::default();
+    let mut matched_annotations = HashSet::new();
+    for reader in reads.iter().flat_map(|r| r.readers.iter()) {
+        let mut mine: HashSet<usize> = HashSet::new();
+        let mut matched = 0;
+        for nodule in &reader.nodules {
+            let (vox, off) = nodule_voxels(nodule, shape_zyx, geometry);
+            stats.rois_off_scan += off;
+            if vox.is_empty() {
+                continue;
+            }
+            let mut c = [0.0f64; 3];
+            for &i in &vox {
+                c[0] += (i / (h * w)) as f64;
+                c[1] += (i / w % h) as f64;
+                c[2] += (i % w) as f64;
+            }
+            c.iter_mut().for_each(|v| *v /= vox.len() as f64);
+            let near: Vec<usize> = centres_zyx
+                .iter()
+                .enumerate()
+                .filter(|(_, a)| {
+                    ((a[0] - c[0]).powi(2) + (a[1] - c[1]).powi(2) + (a[2] - c[2]).powi(2)).sqrt() <= MATCH_VOXELS
+                })
+                .map(|(i, _)| i)
+                .collect();
+            if near.is_empty() {
+                stats.unmatched += 1;
+                continue;
+            }
+            matched += 1;
+            matched_annotations.extend(near);
+            mine.extend(vox);
+        }
+        stats.matched_per_reader.push(matched);
+        for i in mine {
+            count[i] = count[i].saturating_add(1);
+        }
+    }
+    stats.annotations_matched = matched_annotations.len();
+    let target =
+        Array3::from_shape_vec((d, h, w), count.into_iter().map(|c| u8::from(c as usize >= min_readers)).collect())
+            .expect("shape");
+    (target, stats)
+}
+
+/// Annotation centres of a scan as continuous voxel indices `[z, y, x]`; `mirror` negates
+/// world x and y first (the reverse list).
+pub fn annotation_voxels(annotations: &[Annotation], geometry: &Geometry, mirror: bool) -> Vec<[f64; 3]> {
+    annotations
+        .iter()
+        .map(|a| {
+            let [x, y, z] = a.center_xyz_mm;
+            let w = if mirror { [-x, -y, z] } else { [x, y, z] };
+            let i = geometry.world_to_index_xyz(w);
+            [i[2], i[1], i[0]]
+        })
+        .collect()
+}
+
+/// Prepares one scan into `cases_dir/<uid>`. `Ok(Err(skip))` when the scan cannot be used.
+pub fn prepare_case(
+    cases_dir: &Path,
+    scan: &RawScan,
+    annotations: &[Annotation],
+    xml: &[PathBuf],
+    mirror: bool,
+) -> Result<std::result::Result<(CaseMeta, Consensus), Skip>> {
+    let Some(lung_path) = &scan.lungs else {
+        return Ok(Err(Skip("no lung mask in seg-lungs-LUNA16".into())));
+    };
+    if !annotations.is_empty() && xml.is_empty() {
+        return Ok(Err(Skip(format!("{} annotated nodule(s) but no LIDC XML for the series", annotations.len()))));
+    }
+    let image = read_volume(&scan.image)?.to_f32();
+    let labels = read_volume(lung_path)?.to_f32();
+    let shape = image.shape_zyx();
+    if labels.shape_zyx() != shape {
+        let (a, b) = (shape, labels.shape_zyx());
+        return Ok(Err(Skip(format!(
+            "CT {} x {} x {} and lung mask {} x {} x {} (x, y, z) differ",
+            a[2], a[1], a[0], b[2], b[1], b[0]
+        ))));
+    }
+    let Some(lungs) = lung_mask(&labels.data) else {
+        return Ok(Err(Skip("the lung mask is empty".into())));
+    };
+    let reads = xml.iter().map(|p| crate::lidc::read_lidc_xml(p)).collect::<Result<Vec<_>>>()?;
+    let centres = annotation_voxels(annotations, &image.geometry, mirror);
+    let (target, consensus) = consensus_target(&reads, shape, &image.geometry, &centres, READERS / 2);
+    let (mut lo, mut hi) = ([usize::MAX; 3], [0usize; 3]);
+    for ((z, y, x), &m) in lungs.indexed_iter() {
+        if m {
+            for (a, c) in [z, y, x].into_iter().enumerate() {
+                lo[a] = lo[a].min(c);
+                hi[a] = hi[a].max(c);
+            }
+        }
+    }
+    let start = [0, 1, 2].map(|a| lo[a].saturating_sub(5));
+    let end = [0, 1, 2].map(|a| (hi[a] + 6).min(shape[a]));
+    let min = image.data.iter().copied().fold(f32::INFINITY, f32::min);
+    let mut masked = image.clone();
+    ndarray::Zip::from(&mut masked.data).and(&lungs).for_each(|v, &m| {
+        if !m {
+            *v = min;
+        }
+    });
+    let img = crop(&masked, start, end);
+    let t = target.slice(ndarray::s![start[0]..end[0], start[1]..end[1], start[2]..end[2]]).to_owned();
+    let mut sources = vec![scan.image.display().to_string(), lung_path.display().to_string()];
+    sources.extend(xml.iter().map(|p| p.display().to_string()));
+    let meta = write_case(cases_dir, &scan.uid, &img, &t, start, shape, sources)?;
+    Ok(Ok((meta, consensus)))
+}
