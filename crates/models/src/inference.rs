@@ -110,12 +110,14 @@ pub fn sliding_window(
     }
     let x = x.to_device(Device::Cpu).to_kind(Kind::Float);
     let min = x.min().double_value(&[]);
-    let padded = pad_to_multiple(&x, cfg.divisor, min)?;
+    // Tiles are cut and averaged on `device` (one copy of the volume there, none per tile).
+    let padded = pad_to_multiple(&x, cfg.divisor, min)?.to_device(device);
     let ps = padded.size();
     let patch: [i64; 3] = [0, 1, 2].map(|a| cfg.patch_dhw[a].min(ps[a]));
-    let weight = if cfg.gaussian { gaussian_map(patch)? } else { Tensor::ones(patch, (Kind::Double, Device::Cpu)) };
-    let sum = Tensor::zeros(ps.as_slice(), (Kind::Double, Device::Cpu));
-    let wsum = Tensor::zeros(ps.as_slice(), (Kind::Double, Device::Cpu));
+    let weight = if cfg.gaussian { gaussian_map(patch)? } else { Tensor::ones(patch, (Kind::Double, Device::Cpu)) }
+        .to_device(device);
+    let sum = Tensor::zeros(ps.as_slice(), (Kind::Double, device));
+    let wsum = Tensor::zeros(ps.as_slice(), (Kind::Double, device));
     let flips: Vec<Vec<i64>> = if cfg.mirror {
         vec![vec![], vec![2], vec![3], vec![4], vec![2, 3], vec![2, 4], vec![3, 4], vec![2, 3, 4]]
     } else {
@@ -125,8 +127,8 @@ pub fn sliding_window(
         for &y in &starts(ps[1], patch[1], cfg.stride_dhw[1]) {
             for &xx in &starts(ps[2], patch[2], cfg.stride_dhw[2]) {
                 let tile = padded.narrow(0, z, patch[0]).narrow(1, y, patch[1]).narrow(2, xx, patch[2]);
-                let input = tile.reshape([1, 1, patch[0], patch[1], patch[2]]).to_device(device);
-                let mut acc = Tensor::zeros(patch, (Kind::Double, Device::Cpu));
+                let input = tile.reshape([1, 1, patch[0], patch[1], patch[2]]);
+                let mut acc = Tensor::zeros(patch, (Kind::Double, device));
                 for f in &flips {
                     let inp = if f.is_empty() { input.shallow_clone() } else { input.flip(f.as_slice()) };
                     let out = tch::no_grad(|| predictor(&inp))?;
@@ -138,7 +140,7 @@ pub fn sliding_window(
                         )));
                     }
                     let out = if f.is_empty() { out } else { out.flip(f.as_slice()) };
-                    acc += out.to_device(Device::Cpu).to_kind(Kind::Double).reshape(patch);
+                    acc += out.to_device(device).to_kind(Kind::Double).reshape(patch);
                 }
                 let acc = acc / flips.len() as f64;
                 let _ = sum
@@ -150,8 +152,13 @@ pub fn sliding_window(
             }
         }
     }
-    let logits =
-        (sum / wsum).narrow(0, 0, s[0]).narrow(1, 0, s[1]).narrow(2, 0, s[2]).to_kind(Kind::Float).contiguous();
+    let logits = (sum / wsum)
+        .narrow(0, 0, s[0])
+        .narrow(1, 0, s[1])
+        .narrow(2, 0, s[2])
+        .to_kind(Kind::Float)
+        .to_device(Device::Cpu)
+        .contiguous();
     let probs = logits.sigmoid();
     Ok(Prediction { logits, probs })
 }

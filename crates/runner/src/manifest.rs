@@ -49,6 +49,79 @@ pub struct Manifest {
 /// The LiTS manifest compiled into the binary (data-manifests/lits.yaml).
 pub const LITS: &str = include_str!("../../../data-manifests/lits.yaml");
 
+/// The LUNA16 rules compiled into the binary (data-manifests/luna16.yaml).
+pub const LUNA16: &str = include_str!("../../../data-manifests/luna16.yaml");
+
+/// How LUNA16's subsets make the split.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SubsetSplit {
+    /// Subsets whose scans train (those not sent to validation).
+    pub train_subsets: Vec<u32>,
+    /// Subsets the validation scans are taken from.
+    pub validation_subsets: Vec<u32>,
+    /// How many: the first ones by uid.
+    pub validation_cases: usize,
+    /// Held-out subsets.
+    pub test_subsets: Vec<u32>,
+}
+
+/// data-manifests/luna16.yaml: the split rule and the scan lists of the LUNA16 preparation.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Luna16Rules {
+    /// `luna16`.
+    pub dataset: String,
+    /// The split rule.
+    pub split: SubsetSplit,
+    /// Scans excluded everywhere.
+    pub outliers: Vec<String>,
+    /// Scans whose annotations.csv centres have x and y mirrored.
+    pub reverse: Vec<String>,
+    /// The paper's test scans (its records), to check the held-out subsets against.
+    pub paper_test: Vec<String>,
+}
+
+impl Luna16Rules {
+    /// Parses rules text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> anyhow::Result<Self> {
+        serde_norway::from_str(text).with_context(|| format!("{origin}: not LUNA16 rules"))
+    }
+
+    /// The split of the scans present (`uid -> subset`): outliers dropped, test = the held-out
+    /// subsets, validation = the first `validation_cases` uids of the validation subsets, train =
+    /// the rest of the training subsets. Scans of other subsets are left out.
+    pub fn resolve(&self, scans: &[(String, u32)]) -> Manifest {
+        let outliers: std::collections::HashSet<&str> = self.outliers.iter().map(String::as_str).collect();
+        let mut kept: Vec<(String, u32)> =
+            scans.iter().filter(|(u, _)| !outliers.contains(u.as_str())).cloned().collect();
+        kept.sort();
+        let in_set = |set: &[u32], s: u32| set.contains(&s);
+        let validation: Vec<String> = kept
+            .iter()
+            .filter(|(_, s)| in_set(&self.split.validation_subsets, *s))
+            .take(self.split.validation_cases)
+            .map(|(u, _)| u.clone())
+            .collect();
+        let test: Vec<String> =
+            kept.iter().filter(|(_, s)| in_set(&self.split.test_subsets, *s)).map(|(u, _)| u.clone()).collect();
+        let train: Vec<String> = kept
+            .iter()
+            .filter(|(u, s)| in_set(&self.split.train_subsets, *s) && !validation.contains(u))
+            .map(|(u, _)| u.clone())
+            .collect();
+        let ids = |v: &[String]| v.iter().cloned().map(CaseId::Text).collect::<Vec<_>>();
+        let mut cases = ids(&train);
+        cases.extend(ids(&validation));
+        cases.extend(ids(&test));
+        Manifest {
+            dataset: self.dataset.clone(),
+            cases,
+            split: Split { train: ids(&train), validation: ids(&validation), test: ids(&test) },
+        }
+    }
+}
+
 impl Manifest {
     /// Parses manifest text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> anyhow::Result<Self> {
@@ -119,6 +192,23 @@ mod tests {
         assert_eq!(Manifest::ids(&m.split.test), (0..28).map(|i| i.to_string()).collect::<Vec<_>>());
         assert_eq!(Manifest::ids(&m.split.validation), (28..33).map(|i| i.to_string()).collect::<Vec<_>>());
         assert_eq!(Manifest::ids(&m.split.train), (33..131).map(|i| i.to_string()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn luna16_rules_resolve_the_subset_split() {
+        let r = Luna16Rules::parse(LUNA16, "luna16.yaml").unwrap();
+        assert_eq!(r.paper_test.len(), 159);
+        assert_eq!((r.outliers.len(), r.reverse.len()), (72, 11));
+        let outlier = r.outliers[0].clone();
+        let mut scans: Vec<(String, u32)> = (0..30).map(|i| (format!("1.{i:02}"), i % 10)).collect();
+        scans.push((outlier.clone(), 8));
+        let m = r.resolve(&scans);
+        let ids = |l: &[CaseId]| Manifest::ids(l);
+        assert_eq!(ids(&m.split.test), ["1.08", "1.09", "1.18", "1.19", "1.28", "1.29"]);
+        assert_eq!(ids(&m.split.validation), ["1.06", "1.07", "1.16", "1.17", "1.26"]);
+        assert_eq!(m.split.train.len(), 30 - 6 - 5);
+        assert!(!ids(&m.cases).contains(&outlier), "outliers are excluded");
+        m.validate().unwrap();
     }
 
     #[test]

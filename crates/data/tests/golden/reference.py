@@ -285,6 +285,31 @@ def morphology(d):
                     nib.save(nib.Nifti1Image(r, img.affine), os.path.join(d, f"{op}{k}_{name}"))
 
 
+def polygons(path):
+    """skimage.draw: the pixels of polygon() (centres inside) and of line() along every edge
+    (the outline), per contour of the JSON list [[x, y], ...] (pixel offsets, all >= 0)."""
+    from skimage.draw import line, polygon
+
+    with open(path) as f:
+        contours = json.load(f)
+    out = []
+    for pts in contours:
+        xs = np.array([p[0] for p in pts], float)
+        ys = np.array([p[1] for p in pts], float)
+        shape = (int(ys.max()) + 2, int(xs.max()) + 2)
+        inside = set()
+        rr, cc = polygon(ys, xs, shape)
+        inside.update(zip(rr.tolist(), cc.tolist()))
+        outline = set()
+        n = len(pts)
+        for i in range(n):
+            (x0, y0), (x1, y1) = pts[i], pts[(i + 1) % n]
+            rr, cc = line(int(y0), int(x0), int(y1), int(x1))
+            outline.update(zip(rr.tolist(), cc.tolist()))
+        out.append({"inside": sorted(inside), "outline": sorted(outline)})
+    print(json.dumps(out))
+
+
 def paths():
     import importlib.util
 
@@ -303,6 +328,7 @@ def paths():
         "mr_small": pydicom.data.get_testdata_file("MR_small.dcm"),
         "jpeg_lossy": pydicom.data.get_testdata_file("JPEG-lossy.dcm"),
         "pydicom_data": store,
+        "site_packages": os.path.dirname(pkg("nibabel")),
     }
 
 
@@ -321,6 +347,8 @@ def main():
         ccl(sys.argv[2])
     elif cmd == "morphology":
         morphology(sys.argv[2])
+    elif cmd == "polygons":
+        polygons(sys.argv[2])
     elif cmd == "paths":
         print(json.dumps(paths()))
     else:
