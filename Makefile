@@ -12,7 +12,7 @@ export PYTHON_SYS_EXECUTABLE := $(abspath $(PY))
 export IW_PYTHON := $(abspath $(PY))
 CARGO_FLAGS := --release --workspace
 
-.PHONY: setup build test lint bench reproduce-lits ablation clean-venv
+.PHONY: setup build test lint bench reproduce-lits reproduce-luna16 reproduce-mets ablation clean-venv
 
 setup: $(STAMP) build
 
@@ -47,6 +47,16 @@ SCALE ?=
 SEEDS ?=
 reproduce-lits: setup
 	./target/release/iw reproduce lits $(if $(LITS_DIR),--lits-dir $(LITS_DIR)) $(if $(SCALE),--scale $(SCALE)) $(if $(SEEDS),--seeds $(SEEDS))
+
+# make reproduce-luna16 [LUNA16_DIR=<raw LUNA16 + tcia-lidc-xml>] [SCALE=...] [SEEDS=N]
+# Without LUNA16_DIR: synthetic LUNA16-format scans with real LIDC readers' contours, CPU scale.
+reproduce-luna16: setup
+	./target/release/iw reproduce luna16 $(if $(LUNA16_DIR),--luna16-dir $(LUNA16_DIR)) $(if $(SCALE),--scale $(SCALE)) $(if $(SEEDS),--seeds $(SEEDS))
+
+# make reproduce-mets [METS_DIR=<nnU-Net-layout brain MR, FLAIR channel 0>] [SCALE=...] [SEEDS=N]
+# Without METS_DIR: synthetic brain MR with metastases on the MNI152 template, CPU scale.
+reproduce-mets: setup
+	./target/release/iw reproduce mets $(if $(METS_DIR),--mets-dir $(METS_DIR)) $(if $(SCALE),--scale $(SCALE)) $(if $(SEEDS),--seeds $(SEEDS))
 
 # make ablation EXP=experiments/ablations/<file>.yaml [SET='k=v ...'] [SCALE=cpu|paper]
 # One experiment (train, predict, evaluate) and its report in runs-ablation/.

@@ -38,9 +38,14 @@ pub struct BankNodule {
     pub diameter_voxels: f64,
 }
 
+/// A contour as stored: slice (index or z), inclusion, pixel points.
+type RawContour<K> = (K, bool, Vec<(i64, i64)>);
+/// One scan's annotations: patient, pixel spacing, contours per annotation id.
+type ScanAnnotations = (String, f64, BTreeMap<i64, Vec<RawContour<f64>>>);
+
 struct Ann {
     id: i64,
-    rois: Vec<(i64, bool, Vec<(i64, i64)>)>,
+    rois: Vec<RawContour<i64>>,
     centre_mm: [f64; 3],
     radius_mm: f64,
     centre_px: [f64; 3],
@@ -137,7 +142,7 @@ pub fn load_bank(db: &Path, min_readers: usize) -> Result<Vec<BankNodule>> {
         })
         .map_err(err)?;
     // scan -> (patient, spacing, annotations)
-    let mut scans: BTreeMap<i64, (String, f64, BTreeMap<i64, Vec<(f64, bool, Vec<(i64, i64)>)>>)> = BTreeMap::new();
+    let mut scans: BTreeMap<i64, ScanAnnotations> = BTreeMap::new();
     for row in rows {
         let (ann, scan, patient, spacing, inclusion, z, coords) = row.map_err(err)?;
         let Some(points) = parse_coords(&coords) else {
@@ -160,8 +165,7 @@ pub fn load_bank(db: &Path, min_readers: usize) -> Result<Vec<BankNodule>> {
         };
         let mut list: Vec<Ann> = Vec::new();
         for (id, contours) in anns {
-            let rois: Vec<(i64, bool, Vec<(i64, i64)>)> =
-                contours.into_iter().map(|(zv, inc, p)| (k_of(zv), inc, p)).collect();
+            let rois: Vec<RawContour<i64>> = contours.into_iter().map(|(zv, inc, p)| (k_of(zv), inc, p)).collect();
             let (mut sum, mut n) = ([0.0f64; 3], 0.0);
             let (mut lo, mut hi) = ([f64::INFINITY; 3], [f64::NEG_INFINITY; 3]);
             for (k, _, pts) in &rois {

@@ -32,8 +32,9 @@ pub struct SamplerConfig {
     pub batch_size: usize,
     /// Probability that a patch is centred on a lesion voxel (paper: 0.5).
     pub lesion_fraction: f64,
-    /// Intensity window (CT: LiTS [-300, 300]).
-    pub window: [f64; 2],
+    /// Intensity window (CT: LiTS [-300, 300]); `None`: the intensities as prepared (already
+    /// scaled per modality by `iw prepare nnunet`), padded with the case's minimum.
+    pub window: Option<[f64; 2]>,
     /// Seed of the stream.
     pub seed: u64,
     /// Weight bounds; `None`: no weights computed.
@@ -48,7 +49,7 @@ impl Default for SamplerConfig {
             patch_dhw: [128, 128, 128],
             batch_size: 2,
             lesion_fraction: 0.5,
-            window: [-300.0, 300.0],
+            window: Some([-300.0, 300.0]),
             seed: 0xBADCAFE,
             weights: Some(WeightBounds::default()),
             regions: false,
@@ -160,7 +161,7 @@ pub struct Patch {
 pub fn cut_patch(
     case: &crate::prepared::PreparedCase,
     patch_dhw: [usize; 3],
-    window: [f64; 2],
+    window: Option<[f64; 2]>,
     center_zyx: [usize; 3],
 ) -> Patch {
     let n = patch_dhw.iter().product::<usize>();
@@ -172,7 +173,7 @@ pub fn cut_patch(
 fn cut_patch_into(
     case: &crate::prepared::PreparedCase,
     patch: [usize; 3],
-    window: [f64; 2],
+    window: Option<[f64; 2]>,
     center_zyx: [usize; 3],
     image: &mut [f32],
     mask: &mut [f32],
@@ -180,24 +181,32 @@ fn cut_patch_into(
 ) {
     let shape = case.meta.shape_zyx;
     let start = [0, 1, 2].map(|a| center_zyx[a] as i64 - (patch[a] / 2) as i64);
-    let lo = case.meta.intensity_min.max(window[0]);
-    let hi = case.meta.intensity_max.min(window[1]);
-    let scale = if hi > lo { 1.0 / (hi - lo) } else { 0.0 };
-    let (wlo, whi) = (window[0] as f32, window[1] as f32);
-    let (lo, scale) = (lo as f32, scale as f32);
-    cut(case.image(), shape, start, patch, image, 0.0f32, |v| (v.clamp(wlo, whi) - lo) * scale);
+    match window {
+        Some(window) => {
+            let (lo, scale, wlo, whi) = window_map(case, window);
+            cut(case.image(), shape, start, patch, image, 0.0f32, |v| (v.clamp(wlo, whi) - lo) * scale);
+        }
+        None => cut(case.image(), shape, start, patch, image, case.meta.intensity_min as f32, |v| v),
+    }
     cut(case.mask(), shape, start, patch, mask, 0.0f32, |v| v as f32);
     cut(case.weight_labels().0, shape, start, patch, labels, 0u16, |v| v);
 }
 
 /// The whole case's intensities scaled as the patches are: clipped to `window`, min-max by the
 /// case's clipped range (for inference).
-pub fn scaled_image(case: &crate::prepared::PreparedCase, window: [f64; 2]) -> Vec<f32> {
+/// `None`: the intensities as prepared.
+pub fn scaled_image(case: &crate::prepared::PreparedCase, window: Option<[f64; 2]>) -> Vec<f32> {
+    let Some(window) = window else { return case.image().to_vec() };
+    let (lo, scale, wlo, whi) = window_map(case, window);
+    case.image().iter().map(|&v| (v.clamp(wlo, whi) - lo) * scale).collect()
+}
+
+/// Clip bounds, offset and scale of the window mapping of one case.
+fn window_map(case: &crate::prepared::PreparedCase, window: [f64; 2]) -> (f32, f32, f32, f32) {
     let lo = case.meta.intensity_min.max(window[0]);
     let hi = case.meta.intensity_max.min(window[1]);
-    let scale = if hi > lo { (1.0 / (hi - lo)) as f32 } else { 0.0 };
-    let (wlo, whi, lo) = (window[0] as f32, window[1] as f32, lo as f32);
-    case.image().iter().map(|&v| (v.clamp(wlo, whi) - lo) * scale).collect()
+    let scale = if hi > lo { 1.0 / (hi - lo) } else { 0.0 };
+    (lo as f32, scale as f32, window[0] as f32, window[1] as f32)
 }
 
 /// Batch `index` of the stream `(dataset, config)`.

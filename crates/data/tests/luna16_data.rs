@@ -108,7 +108,7 @@ fn consensus_keeps_voxels_two_of_four_readers_marked_near_an_annotation() {
     let ann = [Annotation { series_uid: "s".into(), center_xyz_mm: [14.0, 12.0, -1.0], diameter_mm: 5.0 }];
     let centres = annotation_voxels(&ann, &g, false);
     assert_eq!(centres, vec![[4.5, 12.0, 14.0]]);
-    let (t, stats) = consensus_target(&[read.clone()], shape, &g, &centres, 2);
+    let (t, stats) = consensus_target(std::slice::from_ref(&read), shape, &g, &centres, 2);
     // Columns 12..=16 are marked by at least two readers (10..=14, 12..=16, 14..=18), rows 10..=14.
     for z in 0..10 {
         for y in 0..40 {

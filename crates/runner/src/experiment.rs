@@ -19,13 +19,14 @@ pub struct DatasetCfg {
     pub name: String,
     /// Prepared-data folder (`iw prepare`).
     pub prepared: PathBuf,
-    /// Intensity window before per-case min-max scaling (CT, HU).
-    pub window: [f64; 2],
+    /// Intensity window before per-case min-max scaling (CT, HU); `null`: use the intensities
+    /// as prepared (MR scaled per modality by `iw prepare nnunet`).
+    pub window: Option<[f64; 2]>,
 }
 
 impl Default for DatasetCfg {
     fn default() -> Self {
-        DatasetCfg { name: "lits".into(), prepared: PathBuf::from("data/lits/prepared"), window: [-300.0, 300.0] }
+        DatasetCfg { name: "lits".into(), prepared: PathBuf::from("data/lits/prepared"), window: Some([-300.0, 300.0]) }
     }
 }
 

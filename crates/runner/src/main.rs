@@ -7,6 +7,7 @@ mod experiment;
 mod luna16_cmds;
 mod manifest;
 mod model_cmd;
+mod nnunet_cmds;
 mod progress;
 mod python_data;
 mod reproduce;
@@ -172,6 +173,29 @@ enum ModelCommand {
     },
 }
 
+/// What every `iw reproduce` takes.
+#[derive(clap::Args, Debug)]
+struct ReproduceArgs {
+    /// paper (real data, GPU), cpu (a 2-core machine), smoke (tiny cases, plumbing only).
+    #[arg(long)]
+    scale: Option<String>,
+    /// Seeds per configuration.
+    #[arg(long)]
+    seeds: Option<usize>,
+    /// Results folder (default: results/<dataset>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Work folder (data and runs).
+    #[arg(long, default_value = "work")]
+    work: PathBuf,
+    /// Only these configurations (comma-separated; default: the paper's ten).
+    #[arg(long)]
+    only: Option<String>,
+    /// Only write (or find) the prepared data, then stop.
+    #[arg(long)]
+    data_only: bool,
+}
+
 #[derive(Subcommand, Debug)]
 enum ReproduceCommand {
     /// The LiTS table: with --lits-dir (or LITS_DIR) the real data at paper scale, otherwise a
@@ -180,24 +204,26 @@ enum ReproduceCommand {
         /// Raw LiTS folder (default: the LITS_DIR environment variable; none: synthetic data).
         #[arg(long, env = "LITS_DIR")]
         lits_dir: Option<PathBuf>,
-        /// paper (real data, GPU), cpu (a 2-core machine), smoke (two tiny cases, plumbing only).
-        #[arg(long)]
-        scale: Option<String>,
-        /// Seeds per configuration.
-        #[arg(long)]
-        seeds: Option<usize>,
-        /// Results folder.
-        #[arg(long, default_value = "results/lits")]
-        out: PathBuf,
-        /// Work folder (data and runs).
-        #[arg(long, default_value = "work")]
-        work: PathBuf,
-        /// Only these configurations (comma-separated; default: the paper's ten).
-        #[arg(long)]
-        only: Option<String>,
-        /// Only write (or find) the prepared data, then stop.
-        #[arg(long)]
-        data_only: bool,
+        #[command(flatten)]
+        args: ReproduceArgs,
+    },
+    /// The LUNA16 table: with --luna16-dir (or LUNA16_DIR) the real data (official layout plus
+    /// tcia-lidc-xml) at paper scale, otherwise synthetic LUNA16-format scans at CPU scale.
+    Luna16 {
+        /// Raw LUNA16 folder (default: the LUNA16_DIR environment variable; none: synthetic data).
+        #[arg(long, env = "LUNA16_DIR")]
+        luna16_dir: Option<PathBuf>,
+        #[command(flatten)]
+        args: ReproduceArgs,
+    },
+    /// The brain-metastases table: with --mets-dir (or METS_DIR) a dataset in the nnU-Net layout
+    /// (FLAIR as channel 0), otherwise synthetic brain MR (`iw synth mets`) at CPU scale.
+    Mets {
+        /// Raw folder in the nnU-Net layout (default: METS_DIR; none: synthetic data).
+        #[arg(long, env = "METS_DIR")]
+        mets_dir: Option<PathBuf>,
+        #[command(flatten)]
+        args: ReproduceArgs,
     },
 }
 
@@ -247,6 +273,26 @@ enum SynthCommand {
         #[arg(long, default_value_t = 2)]
         threads: usize,
     },
+    /// Brain MR with multiple metastases in the nnU-Net layout (dataset.json, imagesTr/
+    /// mets_NNN_0000.nii.gz FLAIR-like, labelsTr/mets_NNN.nii.gz), on the MNI152 template and
+    /// tissue maps that nilearn ships; about half the lesions under 5 voxels in diameter.
+    Mets {
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Number of cases.
+        #[arg(long, default_value_t = 20)]
+        cases: usize,
+        /// Seed (a case depends only on the seed and its index).
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Downsampling of the 1 mm template (2: 2 mm voxels, 98 x 116 x 94).
+        #[arg(long, default_value_t = 2)]
+        downsample: usize,
+        /// Worker threads.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -281,6 +327,40 @@ enum PrepareCommand {
         /// Split rules and scan lists (default: data-manifests/luna16.yaml).
         #[arg(long)]
         rules: Option<PathBuf>,
+    },
+    /// Any dataset in the nnU-Net v2 / Decathlon layout: dataset.json, imagesTr/<case>_0000.nii.gz
+    /// (or a DICOM series folder imagesTr/<case>_0000/), labelsTr/<case>.nii.gz. One channel is
+    /// the image, chosen labels are the lesion; intensities scaled per modality (CT: kept in HU
+    /// for the experiment's window; FLAIR: [50, 99] percentiles; other MR: z-score), cropped to
+    /// the non-zero image. Resumable; unusable cases are reported by id and skipped.
+    Nnunet {
+        /// Raw folder (holds dataset.json).
+        #[arg(long)]
+        raw: PathBuf,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Dataset name for reports (default: the raw folder's name).
+        #[arg(long)]
+        dataset: Option<String>,
+        /// Channel used as the image.
+        #[arg(long, default_value_t = 0)]
+        channel: usize,
+        /// Lesion labels, numbers or dataset.json names, comma-separated (default: every non-zero label).
+        #[arg(long, value_delimiter = ',')]
+        label: Vec<String>,
+        /// none | ct | zscore | percentile | percentile:LO,HI (default: from the channel name).
+        #[arg(long)]
+        scaling: Option<iw_data::nnunet::Scaling>,
+        /// Margin (voxels) of the crop to the non-zero image.
+        #[arg(long, default_value_t = 0)]
+        crop_margin: usize,
+        /// Do not crop.
+        #[arg(long)]
+        no_crop: bool,
+        /// Manifest (default: RAW/manifest.yaml, else a split in the LiTS proportions).
+        #[arg(long)]
+        manifest: Option<PathBuf>,
     },
 }
 
@@ -321,8 +401,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Model(ModelCommand::Summary { experiment, width, depth, patch }) => {
             model_cmd::summary(experiment.as_deref(), width, depth, patch)
         }
-        Command::Reproduce(ReproduceCommand::Lits { lits_dir, scale, seeds, out, work, only, data_only }) => {
-            reproduce::lits(lits_dir.as_deref(), scale.as_deref(), seeds, &out, &work, only.as_deref(), data_only)
+        Command::Reproduce(cmd) => {
+            let (dataset, raw, a) = match cmd {
+                ReproduceCommand::Lits { lits_dir, args } => (reproduce::Dataset::Lits, lits_dir, args),
+                ReproduceCommand::Luna16 { luna16_dir, args } => (reproduce::Dataset::Luna16, luna16_dir, args),
+                ReproduceCommand::Mets { mets_dir, args } => (reproduce::Dataset::Mets, mets_dir, args),
+            };
+            let out = a.out.unwrap_or_else(|| PathBuf::from("results").join(dataset.key()));
+            reproduce::reproduce(
+                dataset,
+                raw.as_deref(),
+                a.scale.as_deref(),
+                a.seeds,
+                &out,
+                &a.work,
+                a.only.as_deref(),
+                a.data_only,
+            )
         }
         Command::Synth(SynthCommand::Lits { out, cases, seed, shape, threads }) => {
             data_cmds::synth_lits(&out, cases, seed, shape, threads)
@@ -336,6 +431,29 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Prepare(PrepareCommand::Luna16 { raw, out, rules }) => {
             luna16_cmds::prepare_luna16(&raw, &out, rules.as_deref())
         }
+        Command::Synth(SynthCommand::Mets { out, cases, seed, downsample, threads }) => {
+            nnunet_cmds::synth_mets(&out, cases, seed, downsample, threads)
+        }
+        Command::Prepare(PrepareCommand::Nnunet {
+            raw,
+            out,
+            dataset,
+            channel,
+            label,
+            scaling,
+            crop_margin,
+            no_crop,
+            manifest,
+        }) => nnunet_cmds::prepare_nnunet(&nnunet_cmds::NnunetArgs {
+            raw: &raw,
+            out: &out,
+            dataset: dataset.as_deref(),
+            channel,
+            labels: label,
+            scaling,
+            crop_nonzero: (!no_crop).then_some(crop_margin),
+            manifest: manifest.as_deref(),
+        }),
     }
 }
 

@@ -4,15 +4,21 @@ use anyhow::{bail, Context};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The Python to ask: `IW_PYTHON`, else `.venv/bin/python` under the current folder, else
-/// `python3`.
+/// The Python to ask: `IW_PYTHON`, else the `.venv` of the current folder or of the checkout
+/// the binary was built in (target/release/iw), else `python3`.
 fn python() -> PathBuf {
     if let Ok(p) = std::env::var("IW_PYTHON") {
         return PathBuf::from(p);
     }
-    let venv = Path::new(".venv/bin/python");
-    if venv.exists() {
-        return venv.to_path_buf();
+    let mut roots = vec![PathBuf::from(".")];
+    if let Ok(exe) = std::env::current_exe() {
+        roots.extend(exe.ancestors().skip(1).take(4).map(Path::to_path_buf));
+    }
+    for r in roots {
+        let venv = r.join(".venv/bin/python");
+        if venv.exists() {
+            return venv;
+        }
     }
     PathBuf::from("python3")
 }

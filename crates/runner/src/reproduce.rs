@@ -1,4 +1,5 @@
-//! `iw reproduce lits`: data, the ten configurations (several seeds), the report, a README.
+//! `iw reproduce lits|luna16|mets`: data, the ten configurations (several seeds), the report,
+//! a README.
 use crate::data_cmds::{prepare_lits, synth_lits};
 use crate::experiment::Experiment;
 use crate::run::{run_all, run_dir};
@@ -10,11 +11,74 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// Synthetic data per scale: cases and shape.
-fn synthetic_data(scale: &str) -> (usize, [usize; 3]) {
-    match scale {
-        "smoke" => (2, [48, 48, 24]),
-        _ => (20, [128, 128, 64]),
+/// The datasets `iw reproduce` knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dataset {
+    /// LiTS (volume-N.nii / segmentation-N.nii).
+    Lits,
+    /// LUNA16 (subsets, lung masks, annotations.csv, LIDC XML).
+    Luna16,
+    /// Brain metastases (nnU-Net layout; synthetic only: the paper's data are private).
+    Mets,
+}
+
+impl Dataset {
+    /// Folder under experiments/ and the default results/ name.
+    pub fn key(self) -> &'static str {
+        match self {
+            Dataset::Lits => "lits",
+            Dataset::Luna16 => "luna16",
+            Dataset::Mets => "mets",
+        }
+    }
+    fn title(self) -> &'static str {
+        match self {
+            Dataset::Lits => "LiTS",
+            Dataset::Luna16 => "LUNA16",
+            Dataset::Mets => "Brain metastases",
+        }
+    }
+    /// The paper's small-lesion threshold, voxels.
+    fn paper_small(self) -> f64 {
+        match self {
+            Dataset::Lits => 12.0,
+            Dataset::Luna16 => 8.0,
+            Dataset::Mets => 5.0,
+        }
+    }
+    /// Synthetic data per scale: cases and shape (x, y, z).
+    fn synthetic_data(self, scale: &str) -> (usize, [usize; 3]) {
+        match (self, scale) {
+            (Dataset::Lits, "smoke") => (2, [48, 48, 24]),
+            (Dataset::Lits, _) => (20, [128, 128, 64]),
+            (Dataset::Luna16, "smoke") => (10, [64, 64, 48]),
+            (Dataset::Luna16, _) => (30, [128, 128, 80]),
+            (Dataset::Mets, "smoke") => (3, [0, 0, 4]),
+            (Dataset::Mets, _) => (20, [0, 0, 2]),
+        }
+    }
+    fn prepare(self, raw: &Path, prepared: &Path) -> anyhow::Result<()> {
+        match self {
+            Dataset::Lits => prepare_lits(raw, prepared, None),
+            Dataset::Luna16 => crate::luna16_cmds::prepare_luna16(raw, prepared, None),
+            Dataset::Mets => crate::nnunet_cmds::prepare_nnunet(&crate::nnunet_cmds::NnunetArgs {
+                raw,
+                out: prepared,
+                dataset: Some("mets"),
+                channel: 0,
+                labels: vec![],
+                scaling: None,
+                crop_nonzero: Some(0),
+                manifest: None,
+            }),
+        }
+    }
+    fn synth(self, raw: &Path, cases: usize, shape: [usize; 3]) -> anyhow::Result<()> {
+        match self {
+            Dataset::Lits => synth_lits(raw, cases, 0, shape, 2),
+            Dataset::Luna16 => crate::luna16_cmds::synth_luna16(raw, cases, 0, shape, None, 2),
+            Dataset::Mets => crate::nnunet_cmds::synth_mets(raw, cases, 0, shape[2], 2),
+        }
     }
 }
 
@@ -25,9 +89,11 @@ fn mean_sd(v: &[f64]) -> (f64, f64) {
     (m, sd)
 }
 
-/// Runs the reproduction.
-pub fn lits(
-    lits_dir: Option<&Path>,
+/// Runs the reproduction of `dataset`.
+#[allow(clippy::too_many_arguments)]
+pub fn reproduce(
+    dataset: Dataset,
+    raw_dir: Option<&Path>,
     scale: Option<&str>,
     seeds: Option<usize>,
     out: &Path,
@@ -36,34 +102,41 @@ pub fn lits(
     data_only: bool,
 ) -> anyhow::Result<()> {
     let t0 = Instant::now();
-    let real = lits_dir.is_some();
+    let real = raw_dir.is_some();
     let scale = scale.unwrap_or(if real { "paper" } else { "cpu" }).to_string();
     if !["paper", "cpu", "smoke"].contains(&scale.as_str()) {
         bail!("--scale must be paper, cpu or smoke, not {scale:?}");
     }
     let seeds = seeds.unwrap_or(if scale == "cpu" { 3 } else { 1 });
     let repo = PathBuf::from("experiments");
-    if !repo.join("lits").is_dir() {
-        bail!("experiments/lits not found: run from the repository root");
+    let key = dataset.key();
+    let title = dataset.title();
+    if !repo.join(key).is_dir() {
+        bail!("experiments/{key} not found: run from the repository root");
     }
     // Data.
-    let (prepared, data_note) = match lits_dir {
+    let (prepared, data_note) = match raw_dir {
         Some(raw) => {
-            let prepared = work.join("lits/prepared");
-            prepare_lits(raw, &prepared, None)?;
-            (prepared, format!("the LiTS training set from `{}` (real data), the paper's split", raw.display()))
+            let prepared = work.join(format!("{key}/prepared"));
+            dataset.prepare(raw, &prepared)?;
+            (prepared, format!("the {title} data from `{}` (real data), the paper's split", raw.display()))
         }
         None => {
-            let base = work.join(format!("lits-synth-{scale}"));
+            let base = work.join(format!("{key}-synth-{scale}"));
             let (raw, prepared) = (base.join("raw"), base.join("prepared"));
-            let (cases, shape) = synthetic_data(&scale);
+            let (cases, shape) = dataset.synthetic_data(&scale);
             if !raw.join("synthetic.json").is_file() {
-                synth_lits(&raw, cases, 0, shape, 2)?;
+                dataset.synth(&raw, cases, shape)?;
             }
             if !prepared.join("dataset.json").is_file() {
-                prepare_lits(&raw, &prepared, None)?;
+                dataset.prepare(&raw, &prepared)?;
             }
-            (prepared, format!("SYNTHETIC LiTS-format data (`iw synth lits`, {cases} cases of {} x {} x {} voxels, seed 0), not the real LiTS", shape[0], shape[1], shape[2]))
+            let size = if dataset == Dataset::Mets {
+                format!("the MNI152 template at {} mm", shape[2])
+            } else {
+                format!("{} x {} x {} voxels", shape[0], shape[1], shape[2])
+            };
+            (prepared, format!("SYNTHETIC {title}-format data (`iw synth {key}`, {cases} cases of {size}, seed 0), not the real data"))
         }
     };
     if data_only {
@@ -76,11 +149,12 @@ pub fn lits(
         Some(list) => list.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
         None => iw_losses::PAPER_CONFIGURATIONS.iter().map(|s| s.to_string()).collect(),
     };
-    let runs = work.join(format!("runs-{scale}"));
+    let runs =
+        work.join(if dataset == Dataset::Lits { format!("runs-{scale}") } else { format!("runs-{key}-{scale}") });
     let mut example_cfg = String::new();
     for k in 0..seeds {
         for name in &names {
-            let file = repo.join("lits").join(format!("{name}.yaml"));
+            let file = repo.join(key).join(format!("{name}.yaml"));
             let mut exp = Experiment::load_with(&file, &overlay, &[])?;
             exp.dataset.prepared = prepared.clone();
             exp.training.seed += k as u64;
@@ -102,7 +176,8 @@ pub fn lits(
     let synthetic_meta: Option<serde_json::Value> =
         std::fs::read_to_string(prepared.join("synthetic.json")).ok().and_then(|t| serde_json::from_str(&t).ok());
     let small_below = synthetic_meta.as_ref().and_then(|m| m["small_below_equivalent"].as_f64());
-    let opts = EvalOptions { small_below, ..EvalOptions::default() };
+    let opts =
+        EvalOptions { small_below: Some(small_below.unwrap_or(dataset.paper_small())), ..EvalOptions::default() };
     let all: Vec<MethodRecords> = load_records_dir(&runs)?.into_iter().filter(|m| names.contains(&m.method)).collect();
     let rows = all.iter().map(|m| evaluate_method(m, &opts)).collect::<Result<Vec<_>, _>>()?;
     std::fs::write(out.join("table.md"), format_table(&rows))?;
@@ -152,30 +227,36 @@ pub fn lits(
     }
     let synthetic = iw_data::prepared::PreparedDataset::info(&prepared)?.synthetic;
     let mut readme = String::new();
-    let _ =
-        writeln!(readme, "# LiTS comparison: {}\n", if synthetic { "synthetic data, CPU scale" } else { "real data" });
+    let _ = writeln!(
+        readme,
+        "# {title} comparison: {}\n",
+        if synthetic { format!("synthetic data, {scale} scale") } else { "real data".to_string() }
+    );
     if synthetic {
-        let _ = writeln!(readme, "**These numbers come from synthetic data, not from LiTS.** They check the pipeline and the method's behaviour on LiTS-like phantoms; they are not comparable to the paper's table.\n");
+        let _ = writeln!(readme, "**These numbers come from synthetic data, not from {title}.** They check the pipeline and the method's behaviour on {title}-like phantoms; they are not comparable to the paper's table.\n");
     }
     let _ = writeln!(readme, "- Data: {data_note}.");
     let _ = writeln!(
         readme,
         "- Scale: `{scale}` ({}); {seeds} seed(s) per configuration; configurations: {}.",
         if overlay.is_empty() {
-            "experiments/lits at paper scale".to_string()
+            format!("experiments/{key} at paper scale")
         } else {
-            format!("experiments/lits overlaid with {}", overlay[0].display())
+            format!("experiments/{key} overlaid with {}", overlay[0].display())
         },
         names.join(", ")
     );
     let _ = writeln!(
         readme,
         "- Small lesions: diameter below {} voxels{}.",
-        opts.small_below.map_or("12".to_string(), |v| format!("{v:.2}")),
+        opts.small_below.map_or("-".to_string(), |v| format!("{v:.2}")),
         if small_below.is_some() {
-            " (the paper's 12 LiTS voxels at the phantom's resolution: synthetic.json's small_below_equivalent)"
+            format!(
+                " (the paper's {} voxels at the phantom's resolution: synthetic.json's small_below_equivalent)",
+                dataset.paper_small()
+            )
         } else {
-            ""
+            String::new()
         }
     );
     // Compute time of the runs, from their run.json (this call may have skipped finished stages).
@@ -192,7 +273,7 @@ pub fn lits(
     }
     let _ = writeln!(
         readme,
-        "- Versions: iw {} (git {}), libtorch {}; compute time of the runs {:.1} min (train + predict + evaluate, from their run.json); command `iw reproduce lits --scale {scale} --seeds {seeds}`.",
+        "- Versions: iw {} (git {}), libtorch {}; compute time of the runs {:.1} min (train + predict + evaluate, from their run.json); command `iw reproduce {key} --scale {scale} --seeds {seeds}`.",
         env!("CARGO_PKG_VERSION"),
         env!("IW_GIT_REVISION"),
         env!("IW_TORCH_VERSION"),
@@ -204,16 +285,18 @@ pub fn lits(
         runs.display()
     );
     let _ = writeln!(readme, "## Table (all seeds pooled as cases)\n\n{}\n", format_table(&rows));
-    let _ = writeln!(readme, "![FROC](froc_lits.png)\n");
+    if let Some(r) = rows.first() {
+        let _ = writeln!(readme, "![FROC](froc_{}.png)\n", r.dataset);
+    }
     let _ = writeln!(readme, "## Does iw raise small-lesion average recall? (mean ± sd over seeds)\n\n{science}");
     let _ = writeln!(readme, "## Per seed\n\n{seeds_table}");
-    if let Ok(findings) = std::fs::read_to_string(repo.join("lits").join(format!("FINDINGS-{scale}.md"))) {
+    if let Ok(findings) = std::fs::read_to_string(repo.join(key).join(format!("FINDINGS-{scale}.md"))) {
         let _ = writeln!(readme, "{findings}");
     }
     let _ = writeln!(readme, "## Resolved configuration (first run)\n\n```yaml\n{example_cfg}```");
     std::fs::write(out.join("README.md"), readme)?;
     println!(
-        "wrote {} (table.md, table.csv, froc_lits.png/.svg, README.md) in {:.1} min",
+        "wrote {} (table.md, table.csv, FROC figures, README.md) in {:.1} min",
         out.display(),
         t0.elapsed().as_secs_f64() / 60.0
     );

@@ -1,0 +1,209 @@
+//! `iw synth mets` and `iw prepare nnunet`.
+use crate::data_cmds::{prepare_all, PrepareJob};
+use crate::manifest::{CaseId, Manifest};
+use crate::progress::bar;
+use anyhow::{bail, Context};
+use iw_data::io::write_file_atomically;
+use iw_data::nnunet::{find_nnunet, prepare_case, NnOptions, Scaling};
+use iw_data::synth_mets::{mets_case, BrainTemplate};
+use iw_data::write_volume;
+use serde_json::json;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// `iw synth mets`.
+pub fn synth_mets(out: &Path, cases: usize, seed: u64, factor: usize, threads: usize) -> anyhow::Result<()> {
+    if cases < 3 {
+        bail!("--cases must be at least 3");
+    }
+    if !(1..=4).contains(&factor) {
+        bail!("--downsample must be 1, 2, 3 or 4");
+    }
+    let hint = "nilearn ships the MNI152 templates: run `make setup`";
+    let data = "datasets/data/mni_icbm152_";
+    let t1 = crate::python_data::package_file("nilearn", &format!("{data}t1_tal_nlin_sym_09a_converted.nii.gz"), hint)?;
+    let gm = crate::python_data::package_file("nilearn", &format!("{data}gm_tal_nlin_sym_09a_converted.nii.gz"), hint)?;
+    let wm = crate::python_data::package_file("nilearn", &format!("{data}wm_tal_nlin_sym_09a_converted.nii.gz"), hint)?;
+    let tpl = BrainTemplate::load(&t1, &gm, &wm, factor)?;
+    for d in ["imagesTr", "labelsTr"] {
+        std::fs::create_dir_all(out.join(d)).with_context(|| format!("creating {}", out.join(d).display()))?;
+    }
+    let pb = bar(cases as u64, "synth mets");
+    let next = AtomicUsize::new(0);
+    let diameters = Mutex::new(vec![Vec::new(); cases]);
+    let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+    std::thread::scope(|s| {
+        for _ in 0..threads.max(1) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= cases || failure.lock().expect("lock").is_some() {
+                    break;
+                }
+                let c = mets_case(seed.wrapping_mul(1_000_003).wrapping_add(i as u64), &tpl);
+                let (ip, lp) = (
+                    out.join(format!("imagesTr/mets_{i:03}_0000.nii.gz")),
+                    out.join(format!("labelsTr/mets_{i:03}.nii.gz")),
+                );
+                // The labels last: a case with its label file is complete.
+                if !lp.exists() {
+                    if let Err(e) = write_volume(&ip, &c.image).and_then(|_| write_volume(&lp, &c.labels)) {
+                        *failure.lock().expect("lock") = Some(e.into());
+                        break;
+                    }
+                }
+                diameters.lock().expect("lock")[i] = c.diameters;
+                pb.inc(1);
+            });
+        }
+    });
+    if let Some(e) = failure.into_inner().expect("lock") {
+        return Err(e);
+    }
+    pb.finish_and_clear();
+    let diameters = diameters.into_inner().expect("lock");
+    let all: Vec<f64> = diameters.iter().flatten().copied().collect();
+    let small = all.iter().filter(|&&d| d < 5.0).count();
+    let dataset = json!({
+        "name": "SyntheticBrainMets",
+        "description": "Synthetic FLAIR-like brain MR with multiple metastases on the MNI152 2009a template (iw synth mets). NOT patient data.",
+        "channel_names": {"0": "FLAIR"},
+        "labels": {"background": 0, "metastasis": 1},
+        "numTraining": cases,
+        "file_ending": ".nii.gz",
+    });
+    write_file_atomically(&out.join("dataset.json"), serde_json::to_string_pretty(&dataset)?.as_bytes())?;
+    let meta = json!({
+        "synthetic": true,
+        "generator": "iw synth mets",
+        "iw_version": env!("CARGO_PKG_VERSION"),
+        "git_revision": env!("IW_GIT_REVISION"),
+        "seed": seed,
+        "cases": cases,
+        "downsample": factor,
+        "spacing_xyz_mm": tpl.geometry.spacing_xyz_mm,
+        "lesions_per_case": diameters.iter().map(Vec::len).collect::<Vec<_>>(),
+        "lesions_below_5_voxels": small,
+        "lesions": all.len(),
+        "small_below_equivalent": 5.0,
+        "template": t1.display().to_string(),
+        "note": "Lesion diameters are in voxels of these volumes; the paper's small threshold for metastases (5 voxels) applies as is.",
+    });
+    write_file_atomically(&out.join("synthetic.json"), serde_json::to_string_pretty(&meta)?.as_bytes())?;
+    let mut manifest = Manifest::proportional("mets", cases);
+    let name = |c: &CaseId| CaseId::Text(format!("mets_{:03}", c.to_string().parse::<usize>().unwrap_or(0)));
+    manifest.cases = manifest.cases.iter().map(name).collect();
+    for part in [&mut manifest.split.train, &mut manifest.split.validation, &mut manifest.split.test] {
+        *part = part.iter().map(name).collect();
+    }
+    let yaml = format!(
+        "# Synthetic brain-metastases dataset written by `iw synth mets` (seed {seed}); split in the LiTS proportions.\n{}",
+        serde_norway::to_string(&manifest)?
+    );
+    write_file_atomically(&out.join("manifest.yaml"), yaml.as_bytes())?;
+    println!(
+        "wrote {cases} synthetic brain MR cases ({} metastases, {small} below 5 voxels in diameter) to {} (nnU-Net layout)",
+        all.len(),
+        out.display()
+    );
+    Ok(())
+}
+
+/// Options of `iw prepare nnunet` as given on the command line.
+pub struct NnunetArgs<'a> {
+    /// Raw folder.
+    pub raw: &'a Path,
+    /// Output folder.
+    pub out: &'a Path,
+    /// Dataset name (default: the folder name, lower case).
+    pub dataset: Option<&'a str>,
+    /// Channel index.
+    pub channel: usize,
+    /// Foreground labels: numbers or names (empty: all non-zero).
+    pub labels: Vec<String>,
+    /// Scaling (default: from the channel's name).
+    pub scaling: Option<Scaling>,
+    /// Crop margin around the non-zero image; `None`: no crop.
+    pub crop_nonzero: Option<usize>,
+    /// Manifest (default: RAW/manifest.yaml, else a split in the LiTS proportions).
+    pub manifest: Option<&'a Path>,
+}
+
+/// `iw prepare nnunet`.
+pub fn prepare_nnunet(a: &NnunetArgs) -> anyhow::Result<()> {
+    let ds = find_nnunet(a.raw)?;
+    if ds.cases.is_empty() {
+        bail!("{}: no labelled case (imagesTr/<case>_0000.* with labelsTr/<case>.*)", a.raw.display());
+    }
+    if !ds.unlabelled.is_empty() {
+        eprintln!("warning: {} case(s) without labels left out: {}", ds.unlabelled.len(), ds.unlabelled.join(", "));
+    }
+    let Some(channel_name) = ds.channels.get(&a.channel) else {
+        bail!("{}: dataset.json names no channel {} (channels: {:?})", a.raw.display(), a.channel, ds.channels);
+    };
+    let mut foreground = Vec::new();
+    for l in &a.labels {
+        match l.parse::<i64>() {
+            Ok(n) => foreground.push(n),
+            Err(_) => match ds.labels.get(l) {
+                Some(&n) => foreground.push(n),
+                None => bail!("label {l:?} is not in dataset.json (labels: {:?})", ds.labels),
+            },
+        }
+    }
+    let scaling = a.scaling.unwrap_or_else(|| Scaling::for_channel(channel_name));
+    let opts = NnOptions { channel: a.channel, foreground: foreground.clone(), scaling, crop_nonzero: a.crop_nonzero };
+    let name = a.dataset.map(str::to_string).unwrap_or_else(|| {
+        a.raw.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_else(|| "nnunet".into())
+    });
+    let (manifest, text) = match a.manifest.map(Path::to_path_buf).or_else(|| {
+        let p = a.raw.join("manifest.yaml");
+        p.is_file().then_some(p)
+    }) {
+        Some(p) => (Manifest::read(&p)?, std::fs::read_to_string(&p)?),
+        None => {
+            let ids: Vec<CaseId> = ds.cases.keys().cloned().map(CaseId::Text).collect();
+            let mut m = Manifest::proportional(&name, ids.len());
+            let map =
+                |l: &[CaseId]| l.iter().map(|c| ids[c.to_string().parse::<usize>().expect("index")].clone()).collect();
+            m.split = crate::manifest::Split {
+                train: map(&m.split.train),
+                validation: map(&m.split.validation),
+                test: map(&m.split.test),
+            };
+            m.cases = ids;
+            let t = format!(
+                "# Split of {} in the LiTS proportions (sorted case ids), by `iw prepare nnunet`.\n{}",
+                a.raw.display(),
+                serde_norway::to_string(&m)?
+            );
+            (m, t)
+        }
+    };
+    let ids = Manifest::ids(&manifest.cases);
+    let missing: Vec<String> = ids.iter().filter(|id| !ds.cases.contains_key(*id)).cloned().collect();
+    if !missing.is_empty() {
+        eprintln!(
+            "warning: {} case(s) of the manifest are missing from {}: {}",
+            missing.len(),
+            a.raw.display(),
+            missing.join(", ")
+        );
+    }
+    let todo: Vec<String> = ids.into_iter().filter(|id| ds.cases.contains_key(id)).collect();
+    println!(
+        "channel {} ({channel_name}), scaling {scaling:?}, lesion labels {}",
+        a.channel,
+        if foreground.is_empty() { "all non-zero".to_string() } else { format!("{foreground:?}") }
+    );
+    let synthetic = a.raw.join("synthetic.json").is_file();
+    let job = PrepareJob {
+        name: "nnunet",
+        raw: a.raw,
+        out: a.out,
+        dataset: &manifest.dataset,
+        manifest_text: &text,
+        synthetic,
+    };
+    prepare_all(&job, &todo, &missing, |cases_dir, id| Ok(prepare_case(cases_dir, &ds.cases[id], &opts)?))
+}
