@@ -141,7 +141,10 @@ def prepare(quick):
         "case_gt": os.path.join(DATA, f"case_gt_{tag}.nii"),
         "case_prob": os.path.join(DATA, f"case_prob_{tag}.nii"),
         "case_logit": os.path.join(DATA, f"case_logit_{tag}.nii"),
+        "lung_labels": os.path.join(DATA, f"lung_labels_{tag}.nii"),
     }
+    if not os.path.exists(files["lung_labels"]):
+        save_nifti(lung_labels(shape), files["lung_labels"], spacing=(0.7, 0.7, 1.25))
     if not os.path.exists(files["case_logit"]):
         gt, prob, logit = prediction_case((100, 256, 256) if quick else (400, 512, 512), 5)
         save_nifti(gt, files["case_gt"])
@@ -159,6 +162,32 @@ def prepare(quick):
         patch = lesion_mask((128, 128, 128), 20, 4, r_max=12.0, whole=True)
         save_nifti(cc3d.connected_components(patch, connectivity=26).astype(np.uint16), files["patch_labels"])
     return files
+
+
+def lung_labels(shape_zyx):
+    """Two lungs (3, 4) with vessel-like holes and a trachea (5), as seg-lungs-LUNA16 labels."""
+    d, h, w = shape_zyx
+    z, y, x = np.ogrid[:d, :h, :w]
+    lab = np.zeros(shape_zyx, np.uint8)
+    for value, cx in ((3, 0.3), (4, 0.7)):
+        e = ((z - d / 2) / (0.45 * d)) ** 2 + ((y - h / 2) / (0.35 * h)) ** 2 + ((x - cx * w) / (0.18 * w)) ** 2
+        lab[e <= 1] = value
+    rng = np.random.default_rng(7)
+    lab[rng.random(shape_zyx) < 0.05] = 0
+    lab[(z > d // 2) & (np.abs(y - h // 2) <= 6) & (np.abs(x - w // 2) <= 6)] = 5
+    return lab
+
+
+def scipy_lung_mask(lab):
+    """The same steps with scipy.ndimage (crates/data/tests/golden/reference.py: morphology)."""
+    from scipy import ndimage
+
+    vals, counts = np.unique(lab[lab != 0], return_counts=True)
+    keep = np.delete(vals, np.lexsort((vals, counts))[0]) if len(vals) >= 3 else vals
+    m = np.isin(lab, keep)
+    m = ndimage.binary_dilation(m, iterations=10)
+    m = ndimage.binary_erosion(m, iterations=10)
+    return ndimage.binary_dilation(m, iterations=3)
 
 
 def numpy_inverse_weights(labels, w_min=1.0, w_max=2e5):
@@ -253,6 +282,11 @@ def main():
         mine = json.loads(subprocess.run([BIN_MODELS, task, *args], check=True, capture_output=True, text=True, env=TORCH_ENV).stdout)["median_s"]
         theirs = json.loads(subprocess.run([sys.executable, peer, task, *args], check=True, capture_output=True, text=True, env=TORCH_ENV).stdout)["median_s"]
         rows.append((desc, mine, [("PyTorch (Python)", theirs)]))
+
+    lab = np.ascontiguousarray(np.asarray(nib.load(files["lung_labels"]).dataobj).T)
+    t_ours = ours("lungmask", files["lung_labels"], a.reps)
+    t_scipy, _ = timeit(lambda: scipy_lung_mask(lab), max(1, a.reps // 2))
+    rows.append((f"LUNA16 lung mask (drop trachea, 10 dilations + 10 erosions + 3 dilations), {'x'.join(map(str, lab.shape[::-1]))}", t_ours, [("scipy.ndimage", t_scipy)]))
 
     path = files["ct_gz"]
     t_ours = ours("read", path, a.reps)

@@ -5,6 +5,7 @@
 //! bench_data ccl MASK [--connectivity 26] [--reps 7]
 //! bench_data weights LABELS [--reps 7]
 //! bench_data read PATH [--reps 7]
+//! bench_data lungmask LABELS [--reps 7]   (LUNA16 lung mask: drop the trachea, close 10, dilate 3)
 //! bench_data sampler PREPARED [--batches 60] [--workers 2] [--patch 128]   (seconds per batch)
 //! ```
 use iw_data::{inverse_weights, label, read_volume, Connectivity, WeightBounds};
@@ -50,6 +51,10 @@ fn main() {
             time(reps, || inverse_weights(labels.view(), WeightBounds::default()))
         }
         "read" => time(reps, || read_volume(path).expect("reading").shape_zyx()),
+        "lungmask" => {
+            let labels = read_volume(path).expect("reading the labels").to_f32().data;
+            time(reps, || iw_data::luna16::lung_mask(&labels).expect("lung labels").len())
+        }
         "sampler" => {
             use iw_data::prepared::PreparedDataset;
             use iw_data::sampler::{BatchStream, SamplerConfig};

@@ -167,12 +167,19 @@ pub fn find_layout(root: &Path) -> Result<Layout> {
 /// The LUNA16 lung mask from the labels of seg-lungs-LUNA16: every non-zero label but the
 /// smallest (the trachea) when there are three or more, closed (10) and dilated (3).
 pub fn lung_mask(labels: &Array3<f32>) -> Option<Array3<bool>> {
+    // Label histogram: a table for the usual small labels, a map for anything else.
+    let mut small = [0u64; 256];
     let mut counts: BTreeMap<i64, u64> = BTreeMap::new();
     for &v in labels.iter() {
         if v != 0.0 {
-            *counts.entry(v.round() as i64).or_default() += 1;
+            let l = v.round() as i64;
+            match usize::try_from(l) {
+                Ok(i) if i < 256 => small[i] += 1,
+                _ => *counts.entry(l).or_default() += 1,
+            }
         }
     }
+    counts.extend(small.iter().enumerate().filter(|(_, &c)| c > 0).map(|(l, &c)| (l as i64, c)));
     if counts.is_empty() {
         return None;
     }

@@ -6,60 +6,79 @@
 //! mask (a monotone path between two voxels of a box stays in the box), and k erosions keep
 //! exactly the voxels whose L1 distance to the nearest background voxel, counting the voxels
 //! outside the volume as background (`border_value=0`), exceeds k. Both come from one exact
-//! two-pass city-block distance transform (Rosenfeld and Pfaltz).
+//! city-block distance transform, computed as separable 1D sweeps.
 use ndarray::{Array3, ArrayView3};
 
-const FAR: u32 = u32::MAX / 4;
-
-/// City-block distance of every voxel to the nearest voxel where `seed` is true; `border`:
-/// whether the voxels outside the volume count as seeds.
-fn city_block(seed: &Array3<bool>, border: bool) -> Array3<u32> {
+/// City-block distance (saturated at 255) of every voxel to the nearest voxel where `seed` is
+/// true; `border`: whether the voxels outside the volume count as seeds. The L1 ball is the
+/// Minkowski sum of three axis segments, so the transform is exact as three 1D min-plus sweeps:
+/// along z and y they run over whole planes and rows at once (vectorised), along x per row.
+fn city_block(seed: &Array3<bool>, border: bool) -> Array3<u8> {
     let (d, h, w) = seed.dim();
-    let mut dist = seed.mapv(|s| if s { 0 } else { FAR });
-    let edge = if border { 1 } else { FAR };
-    let slice = dist.as_slice_mut().expect("standard layout");
-    let (sy, sz) = (w, w * h);
-    for z in 0..d {
-        for y in 0..h {
-            for x in 0..w {
-                let i = z * sz + y * sy + x;
-                let mut v = slice[i];
-                v = v.min(if x > 0 { slice[i - 1] + 1 } else { edge });
-                v = v.min(if y > 0 { slice[i - sy] + 1 } else { edge });
-                v = v.min(if z > 0 { slice[i - sz] + 1 } else { edge });
-                slice[i] = v;
+    let mut dist: Vec<u8> = seed.iter().map(|&s| if s { 0 } else { u8::MAX }).collect();
+    let edge: u8 = if border { 1 } else { u8::MAX };
+    let step = |a: &mut [u8], b: &[u8]| {
+        for (x, &y) in a.iter_mut().zip(b) {
+            *x = (*x).min(y.saturating_add(1));
+        }
+    };
+    // z, then y: sweeps over planes / rows.
+    for (len, count, outer) in [(h * w, d, 1), (w, h, d)] {
+        for o in 0..outer {
+            let block = &mut dist[o * len * count..(o + 1) * len * count];
+            if border {
+                for v in &mut block[..len] {
+                    *v = (*v).min(edge);
+                }
+                for v in &mut block[(count - 1) * len..] {
+                    *v = (*v).min(edge);
+                }
+            }
+            for k in 1..count {
+                let (prev, cur) = block.split_at_mut(k * len);
+                step(&mut cur[..len], &prev[(k - 1) * len..]);
+            }
+            for k in (0..count.saturating_sub(1)).rev() {
+                let (cur, next) = block.split_at_mut((k + 1) * len);
+                step(&mut cur[k * len..], &next[..len]);
             }
         }
     }
-    for z in (0..d).rev() {
-        for y in (0..h).rev() {
-            for x in (0..w).rev() {
-                let i = z * sz + y * sy + x;
-                let mut v = slice[i];
-                v = v.min(if x + 1 < w { slice[i + 1] + 1 } else { edge });
-                v = v.min(if y + 1 < h { slice[i + sy] + 1 } else { edge });
-                v = v.min(if z + 1 < d { slice[i + sz] + 1 } else { edge });
-                slice[i] = v;
-            }
+    // x: along each row; `outside` is the distance of the voxel just past either end.
+    let outside: u8 = if border { 0 } else { u8::MAX };
+    for row in dist.chunks_exact_mut(w) {
+        let mut run = outside;
+        for v in row.iter_mut() {
+            run = (*v).min(run.saturating_add(1));
+            *v = run;
+        }
+        let mut run = outside;
+        for v in row.iter_mut().rev() {
+            run = (*v).min(run.saturating_add(1));
+            *v = run;
         }
     }
-    dist
+    Array3::from_shape_vec((d, h, w), dist).expect("shape")
 }
 
 /// `iterations` binary dilations by the 6-connected cross.
+/// Up to 254 iterations (distances are kept in bytes).
 pub fn dilate(mask: ArrayView3<'_, bool>, iterations: u32) -> Array3<bool> {
+    assert!(iterations < 255, "at most 254 iterations");
     if iterations == 0 {
         return mask.to_owned();
     }
-    city_block(&mask.to_owned(), false).mapv(|v| v <= iterations)
+    city_block(&mask.to_owned(), false).mapv(|v| u32::from(v) <= iterations)
 }
 
 /// `iterations` binary erosions by the 6-connected cross; outside the volume is background.
+/// Up to 254 iterations.
 pub fn erode(mask: ArrayView3<'_, bool>, iterations: u32) -> Array3<bool> {
+    assert!(iterations < 255, "at most 254 iterations");
     if iterations == 0 {
         return mask.to_owned();
     }
-    city_block(&mask.mapv(|m| !m), true).mapv(|v| v > iterations)
+    city_block(&mask.mapv(|m| !m), true).mapv(|v| u32::from(v) > iterations)
 }
 
 /// Binary closing as the LUNA16 preparation does it: `iterations` dilations, then as many
