@@ -13,7 +13,7 @@
 use crate::error::{Error, Result};
 use crate::io::read_volume;
 use crate::lits::Skip;
-use crate::prepared::{crop, write_case, CaseMeta};
+use crate::prepared::{crop, write_case_channels, CaseMeta};
 use crate::volume::Volume;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -222,12 +222,10 @@ impl Scaling {
 /// How a case is prepared.
 #[derive(Debug, Clone)]
 pub struct NnOptions {
-    /// The channel used as the image.
-    pub channel: usize,
+    /// The channels that make the image, each with its scaling.
+    pub channels: Vec<(usize, Scaling)>,
     /// Label values that are lesion (empty: every non-zero label).
     pub foreground: Vec<i64>,
-    /// Its scaling.
-    pub scaling: Scaling,
     /// Crop to the bounding box of the non-zero image (nnU-Net's crop), + this margin; `None`:
     /// no crop.
     pub crop_nonzero: Option<usize>,
@@ -235,28 +233,31 @@ pub struct NnOptions {
 
 /// Prepares one case into `cases_dir/<id>`.
 pub fn prepare_case(cases_dir: &Path, case: &NnCase, opts: &NnOptions) -> Result<std::result::Result<CaseMeta, Skip>> {
-    let Some(img_path) = case.channels.get(&opts.channel) else {
-        return Ok(Err(Skip(format!("no image for channel {}", opts.channel))));
-    };
     let label_path = case.label.as_ref().expect("labelled cases only");
-    let mut image = read_volume(img_path)?.to_f32();
     let labels = read_volume(label_path)?.to_f32();
-    let shape = image.shape_zyx();
-    if labels.shape_zyx() != shape {
-        let (a, b) = (shape, labels.shape_zyx());
-        return Ok(Err(Skip(format!(
-            "image {} x {} x {} and labels {} x {} x {} (x, y, z) differ",
-            a[2], a[1], a[0], b[2], b[1], b[0]
-        ))));
+    let shape = labels.shape_zyx();
+    let mut images = Vec::new();
+    let mut sources = Vec::new();
+    for &(c, _) in &opts.channels {
+        let Some(path) = case.channels.get(&c) else {
+            return Ok(Err(Skip(format!("no image for channel {c}"))));
+        };
+        let image = read_volume(path)?.to_f32();
+        let s = image.shape_zyx();
+        if s != shape {
+            return Ok(Err(Skip(format!(
+                "channel {c} {} x {} x {} and labels {} x {} x {} (x, y, z) differ",
+                s[2], s[1], s[0], shape[2], shape[1], shape[0]
+            ))));
+        }
+        let (a, b) = (image.geometry.spacing_xyz_mm, labels.geometry.spacing_xyz_mm);
+        if (0..3).any(|i| (a[i] - b[i]).abs() > 1e-3) {
+            return Ok(Err(Skip(format!("channel {c} spacing {a:?} and label spacing {b:?} (mm) differ"))));
+        }
+        sources.push(path.display().to_string());
+        images.push(image);
     }
-    let spacing_differs =
-        (0..3).any(|a| (image.geometry.spacing_xyz_mm[a] - labels.geometry.spacing_xyz_mm[a]).abs() > 1e-3);
-    if spacing_differs {
-        return Ok(Err(Skip(format!(
-            "image spacing {:?} and label spacing {:?} (mm) differ",
-            image.geometry.spacing_xyz_mm, labels.geometry.spacing_xyz_mm
-        ))));
-    }
+    sources.push(label_path.display().to_string());
     let mask = labels.data.mapv(|v| {
         let l = v.round() as i64;
         u8::from(if opts.foreground.is_empty() { l != 0 } else { opts.foreground.contains(&l) })
@@ -265,8 +266,8 @@ pub fn prepare_case(cases_dir: &Path, case: &NnCase, opts: &NnOptions) -> Result
         None => ([0; 3], shape),
         Some(margin) => {
             let (mut lo, mut hi) = ([usize::MAX; 3], [0usize; 3]);
-            for ((z, y, x), &v) in image.data.indexed_iter() {
-                if v != 0.0 || mask[[z, y, x]] != 0 {
+            for ((z, y, x), &m) in mask.indexed_iter() {
+                if m != 0 || images.iter().any(|i| i.data[[z, y, x]] != 0.0) {
                     for (a, c) in [z, y, x].into_iter().enumerate() {
                         lo[a] = lo[a].min(c);
                         hi[a] = hi[a].max(c);
@@ -279,11 +280,13 @@ pub fn prepare_case(cases_dir: &Path, case: &NnCase, opts: &NnOptions) -> Result
             ([0, 1, 2].map(|a| lo[a].saturating_sub(margin)), [0, 1, 2].map(|a| (hi[a] + 1 + margin).min(shape[a])))
         }
     };
-    opts.scaling.apply(&mut image);
-    let img = crop(&image, start, end);
+    let mut cropped = Vec::new();
+    for (image, &(_, scaling)) in images.iter_mut().zip(&opts.channels) {
+        scaling.apply(image);
+        cropped.push(crop(image, start, end));
+    }
     let m = mask.slice(ndarray::s![start[0]..end[0], start[1]..end[1], start[2]..end[2]]).to_owned();
-    let sources = vec![img_path.display().to_string(), label_path.display().to_string()];
-    Ok(Ok(write_case(cases_dir, &case.id, &img, &m, start, shape, sources)?))
+    Ok(Ok(write_case_channels(cases_dir, &case.id, &cropped, &m, start, shape, sources)?))
 }
 
 #[cfg(test)]

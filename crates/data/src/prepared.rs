@@ -4,7 +4,8 @@
 //! <root>/dataset.json            what the dataset is (name, synthetic or not, window, cases)
 //! <root>/cases.csv               one row per case: id, shape, spacing, tumours, tumour voxels
 //! <root>/cases/<id>/case.json    CaseMeta: geometry, crop, intensity range, components
-//! <root>/cases/<id>/image.f32    intensities (HU for CT), C-order [z, y, x], little-endian
+//! <root>/cases/<id>/image.f32    intensities (HU for CT), C-order [c, z, y, x], little-endian
+//!                                (c: the image channels, one for CT)
 //! <root>/cases/<id>/mask.u8      lesion mask (0/1)
 //! <root>/cases/<id>/labels.u16   lesion components (26-connected, labelled once per case)
 //! <root>/cases/<id>/lesions.u32  flat voxel indices of every component, grouped by label
@@ -53,17 +54,31 @@ pub struct CaseMeta {
     pub source_shape_zyx: [usize; 3],
     /// Source files.
     pub sources: Vec<String>,
-    /// Smallest intensity of the crop.
+    /// Image channels (1 for CT; several for multi-sequence MR), stored one after the other.
+    #[serde(default = "one")]
+    pub channels: usize,
+    /// Smallest intensity of the crop (over all channels).
     pub intensity_min: f64,
-    /// Largest intensity of the crop.
+    /// Largest intensity of the crop (over all channels).
     pub intensity_max: f64,
+    /// Smallest intensity of each channel (the padding value of that channel).
+    #[serde(default)]
+    pub channel_min: Vec<f64>,
     /// Lesion components, label order.
     pub components: Vec<ComponentMeta>,
     /// Largest label (0: no lesion).
     pub max_label: u32,
 }
 
+fn one() -> usize {
+    1
+}
+
 impl CaseMeta {
+    /// Smallest intensity of channel `c`.
+    pub fn channel_min(&self, c: usize) -> f64 {
+        self.channel_min.get(c).copied().unwrap_or(self.intensity_min)
+    }
     /// Number of lesions.
     pub fn lesions(&self) -> usize {
         self.components.len()
@@ -97,8 +112,24 @@ pub fn write_case(
     source_shape_zyx: [usize; 3],
     sources: Vec<String>,
 ) -> Result<CaseMeta> {
+    write_case_channels(cases_dir, id, std::slice::from_ref(image), mask, crop_start_zyx, source_shape_zyx, sources)
+}
+
+/// [`write_case`] for an image of several channels (one volume each, one grid).
+pub fn write_case_channels(
+    cases_dir: &Path,
+    id: &str,
+    channels: &[Volume<f32>],
+    mask: &Array3<u8>,
+    crop_start_zyx: [usize; 3],
+    source_shape_zyx: [usize; 3],
+    sources: Vec<String>,
+) -> Result<CaseMeta> {
+    assert!(!channels.is_empty(), "an image has at least one channel");
+    let image = &channels[0];
     let shape = image.shape_zyx();
     assert_eq!(mask.shape(), &shape[..], "mask and image of a case have one shape");
+    assert!(channels.iter().all(|c| c.shape_zyx() == shape), "the channels of a case have one shape");
     let cc = label(mask.view(), Connectivity::C26);
     if cc.count() > u16::MAX as usize {
         return Err(Error::InvalidArgument(format!(
@@ -122,9 +153,15 @@ pub fn write_case(
         }
     }
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-    for &v in image.data.iter() {
-        lo = lo.min(v as f64);
-        hi = hi.max(v as f64);
+    let mut channel_min = Vec::new();
+    for c in channels {
+        let mut m = f64::INFINITY;
+        for &v in c.data.iter() {
+            m = m.min(v as f64);
+            hi = hi.max(v as f64);
+        }
+        lo = lo.min(m);
+        channel_min.push(m);
     }
     let g = &image.geometry;
     let meta = CaseMeta {
@@ -136,8 +173,10 @@ pub fn write_case(
         crop_start_zyx,
         source_shape_zyx,
         sources,
+        channels: channels.len(),
         intensity_min: lo,
         intensity_max: hi,
+        channel_min,
         components: cc
             .components
             .iter()
@@ -154,8 +193,11 @@ pub fn write_case(
     let tmp = cases_dir.join(format!(".tmp-{id}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
-    let img = image.data.as_standard_layout();
-    write_raw(&tmp.join("image.f32"), img.as_slice().expect("standard layout"))?;
+    let mut img: Vec<f32> = Vec::with_capacity(channels.len() * image.data.len());
+    for c in channels {
+        img.extend(c.data.iter());
+    }
+    write_raw(&tmp.join("image.f32"), &img)?;
     let m = mask.as_standard_layout();
     write_raw(&tmp.join("mask.u8"), m.as_slice().expect("standard layout"))?;
     write_raw(&tmp.join("labels.u16"), &labels)?;
@@ -219,16 +261,21 @@ impl PreparedCase {
         let lesion_voxels: u64 = meta.components.iter().map(|c| c.voxels).sum();
         Ok(PreparedCase {
             weight_labels: None,
-            image: map(&dir.join("image.f32"), 4 * n)?,
+            image: map(&dir.join("image.f32"), 4 * n * meta.channels.max(1))?,
             mask: map(&dir.join("mask.u8"), n)?,
             labels: map(&dir.join("labels.u16"), 2 * n)?,
             lesions: map(&dir.join("lesions.u32"), 4 * lesion_voxels as usize)?,
             meta,
         })
     }
-    /// Intensities, flat C-order.
+    /// Intensities, flat C-order `[c, z, y, x]`.
     pub fn image(&self) -> &[f32] {
         bytemuck::cast_slice(&self.image)
+    }
+    /// Intensities of channel `c`, flat C-order `[z, y, x]`.
+    pub fn channel(&self, c: usize) -> &[f32] {
+        let n = self.meta.voxels();
+        &self.image()[c * n..(c + 1) * n]
     }
     /// Lesion mask, flat C-order.
     pub fn mask(&self) -> &[u8] {
@@ -313,6 +360,19 @@ impl PreparedDataset {
         let info = Self::info(root)?;
         let cases_dir = root.join("cases");
         let cases = ids.iter().map(|id| PreparedCase::open(&cases_dir, id)).collect::<Result<Vec<_>>>()?;
+        if let Some(first) = cases.first() {
+            if let Some(c) = cases.iter().find(|c| c.meta.channels != first.meta.channels) {
+                return Err(Error::format(
+                    &cases_dir.join(&c.meta.id),
+                    format!("{} image channels, case {} has {}", c.meta.channels, first.meta.id, first.meta.channels),
+                ));
+            }
+        }
         Ok(PreparedDataset { root: root.to_path_buf(), info, cases })
+    }
+
+    /// Image channels of the cases (1 when there are none).
+    pub fn channels(&self) -> usize {
+        self.cases.first().map_or(1, |c| c.meta.channels)
     }
 }

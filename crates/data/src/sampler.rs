@@ -73,7 +73,9 @@ pub struct PatchOrigin {
 pub struct Batch {
     /// Its index in the stream.
     pub index: u64,
-    /// Scaled intensities.
+    /// Image channels.
+    pub channels: usize,
+    /// Scaled intensities, `[batch, channel, z, y, x]`.
     pub image: Vec<f32>,
     /// Lesion mask (0/1).
     pub mask: Vec<f32>,
@@ -165,7 +167,8 @@ pub fn cut_patch(
     center_zyx: [usize; 3],
 ) -> Patch {
     let n = patch_dhw.iter().product::<usize>();
-    let mut p = Patch { image: vec![0.0; n], mask: vec![0.0; n], labels: vec![0; n] };
+    let c = case.meta.channels.max(1);
+    let mut p = Patch { image: vec![0.0; c * n], mask: vec![0.0; n], labels: vec![0; n] };
     cut_patch_into(case, patch_dhw, window, center_zyx, &mut p.image, &mut p.mask, &mut p.labels);
     p
 }
@@ -181,12 +184,16 @@ fn cut_patch_into(
 ) {
     let shape = case.meta.shape_zyx;
     let start = [0, 1, 2].map(|a| center_zyx[a] as i64 - (patch[a] / 2) as i64);
-    match window {
-        Some(window) => {
-            let (lo, scale, wlo, whi) = window_map(case, window);
-            cut(case.image(), shape, start, patch, image, 0.0f32, |v| (v.clamp(wlo, whi) - lo) * scale);
+    let np = patch.iter().product::<usize>();
+    for c in 0..case.meta.channels.max(1) {
+        let (src, dst) = (case.channel(c), &mut image[c * np..(c + 1) * np]);
+        match window {
+            Some(window) => {
+                let (lo, scale, wlo, whi) = window_map(case, window);
+                cut(src, shape, start, patch, dst, 0.0f32, |v| (v.clamp(wlo, whi) - lo) * scale);
+            }
+            None => cut(src, shape, start, patch, dst, case.meta.channel_min(c) as f32, |v| v),
         }
-        None => cut(case.image(), shape, start, patch, image, case.meta.intensity_min as f32, |v| v),
     }
     cut(case.mask(), shape, start, patch, mask, 0.0f32, |v| v as f32);
     cut(case.weight_labels().0, shape, start, patch, labels, 0u16, |v| v);
@@ -194,7 +201,7 @@ fn cut_patch_into(
 
 /// The whole case's intensities scaled as the patches are: clipped to `window`, min-max by the
 /// case's clipped range (for inference).
-/// `None`: the intensities as prepared.
+/// `None`: the intensities as prepared. All channels, `[c, z, y, x]`.
 pub fn scaled_image(case: &crate::prepared::PreparedCase, window: Option<[f64; 2]>) -> Vec<f32> {
     let Some(window) = window else { return case.image().to_vec() };
     let (lo, scale, wlo, whi) = window_map(case, window);
@@ -216,9 +223,11 @@ pub fn sample_batch(ds: &PreparedDataset, cfg: &SamplerConfig, case_dist: &Weigh
     let patch = cfg.patch_dhw;
     let n = patch.iter().product::<usize>();
     let b = cfg.batch_size;
+    let ch = ds.channels();
     let mut batch = Batch {
         index,
-        image: vec![0.0; b * n],
+        channels: ch,
+        image: vec![0.0; b * ch * n],
         mask: vec![0.0; b * n],
         labels: vec![0; b * n],
         weights: if cfg.weights.is_some() { vec![0.0; b * n] } else { Vec::new() },
@@ -235,7 +244,7 @@ pub fn sample_batch(ds: &PreparedDataset, cfg: &SamplerConfig, case_dist: &Weigh
             patch,
             cfg.window,
             o.center_zyx,
-            &mut batch.image[range.clone()],
+            &mut batch.image[k * ch * n..(k + 1) * ch * n],
             &mut batch.mask[range.clone()],
             &mut batch.labels[range.clone()],
         );

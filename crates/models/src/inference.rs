@@ -93,26 +93,45 @@ fn gaussian_map(p: [i64; 3]) -> Result<Tensor> {
     Ok(g.f_clamp_min_tensor(&min_pos)?)
 }
 
-/// Runs `predictor` (`[1, 1, d, h, w]` -> `[1, 1, d, h, w]` logits on `device`) over the volume
-/// `x` (`[D, H, W]`, any device) and returns averaged logits and probabilities on the CPU.
+/// Runs `predictor` (`[1, C, d, h, w]` -> `[1, 1, d, h, w]` logits on `device`) over the volume
+/// `x` (`[D, H, W]`, or `[C, D, H, W]` for C channels; any device) and returns averaged logits
+/// and probabilities (`[D, H, W]`) on the CPU.
 pub fn sliding_window(
     x: &Tensor,
     cfg: &InferenceConfig,
     device: Device,
     mut predictor: impl FnMut(&Tensor) -> Result<Tensor>,
 ) -> Result<Prediction> {
-    let s = x.size();
-    if s.len() != 3 {
-        return Err(Error::Shape(format!("sliding_window takes a [D, H, W] volume, got {s:?}")));
-    }
+    // [D, H, W] or [C, D, H, W].
+    let x = match x.size().len() {
+        3 => x.unsqueeze(0),
+        4 => x.shallow_clone(),
+        _ => {
+            return Err(Error::Shape(format!(
+                "sliding_window takes a [D, H, W] or [C, D, H, W] volume, got {:?}",
+                x.size()
+            )))
+        }
+    };
+    let c = x.size()[0];
+    let s = x.size()[1..].to_vec();
     if cfg.divisor < 1 || cfg.patch_dhw.iter().chain(&cfg.stride_dhw).any(|&v| v < 1) {
         return Err(Error::Config(format!("patch, stride and divisor must be positive: {cfg:?}")));
     }
     let x = x.to_device(Device::Cpu).to_kind(Kind::Float);
-    let min = x.min().double_value(&[]);
-    // Tiles are cut and averaged on `device` (one copy of the volume there, none per tile).
-    let padded = pad_to_multiple(&x, cfg.divisor, min)?.to_device(device);
-    let ps = padded.size();
+    // Each channel padded with its minimum; tiles are cut and averaged on `device` (one copy
+    // of the volume there, none per tile).
+    let padded = Tensor::stack(
+        &(0..c)
+            .map(|k| {
+                let ch = x.get(k);
+                pad_to_multiple(&ch, cfg.divisor, ch.min().double_value(&[]))
+            })
+            .collect::<Result<Vec<_>>>()?,
+        0,
+    )
+    .to_device(device);
+    let ps = padded.size()[1..].to_vec();
     let patch: [i64; 3] = [0, 1, 2].map(|a| cfg.patch_dhw[a].min(ps[a]));
     let weight = if cfg.gaussian { gaussian_map(patch)? } else { Tensor::ones(patch, (Kind::Double, Device::Cpu)) }
         .to_device(device);
@@ -126,13 +145,13 @@ pub fn sliding_window(
     for &z in &starts(ps[0], patch[0], cfg.stride_dhw[0]) {
         for &y in &starts(ps[1], patch[1], cfg.stride_dhw[1]) {
             for &xx in &starts(ps[2], patch[2], cfg.stride_dhw[2]) {
-                let tile = padded.narrow(0, z, patch[0]).narrow(1, y, patch[1]).narrow(2, xx, patch[2]);
-                let input = tile.reshape([1, 1, patch[0], patch[1], patch[2]]);
+                let tile = padded.narrow(1, z, patch[0]).narrow(2, y, patch[1]).narrow(3, xx, patch[2]);
+                let input = tile.reshape([1, c, patch[0], patch[1], patch[2]]);
                 let mut acc = Tensor::zeros(patch, (Kind::Double, device));
                 for f in &flips {
                     let inp = if f.is_empty() { input.shallow_clone() } else { input.flip(f.as_slice()) };
                     let out = tch::no_grad(|| predictor(&inp))?;
-                    if out.size() != inp.size() {
+                    if out.size() != [1, 1, patch[0], patch[1], patch[2]] {
                         return Err(Error::Shape(format!(
                             "predictor returned {:?} for an input of {:?}",
                             out.size(),

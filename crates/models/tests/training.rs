@@ -84,6 +84,25 @@ fn resume_from_checkpoint_is_exact() {
     assert!(e.contains("last.safetensors") && e.contains("not a readable checkpoint"), "{e}");
 }
 
+/// Several channels: every tile carries all of them, and the volume's padding uses each
+/// channel's own minimum.
+#[test]
+fn sliding_window_passes_every_channel() {
+    let _guard = RNG.lock().unwrap_or_else(|e| e.into_inner());
+    tch::manual_seed(4);
+    let vol = Tensor::randn([2, 21, 30, 17], (Kind::Float, Device::Cpu));
+    let cfg =
+        InferenceConfig { patch_dhw: [16, 16, 16], stride_dhw: [8, 12, 8], divisor: 8, gaussian: false, mirror: true };
+    let p = sliding_window(&vol, &cfg, Device::Cpu, |x| {
+        assert_eq!(x.size()[..2], [1, 2]);
+        Ok((x.narrow(1, 0, 1) - x.narrow(1, 1, 1) * 2.0).shallow_clone())
+    })
+    .unwrap();
+    let want = vol.get(0) - vol.get(1) * 2.0;
+    assert_eq!(p.logits.size(), vec![21, 30, 17]);
+    assert!((&p.logits - &want).abs().max().double_value(&[]) < 1e-5);
+}
+
 #[test]
 fn sliding_window_reconstructs_identity_exactly() {
     let _guard = RNG.lock().unwrap_or_else(|e| e.into_inner());

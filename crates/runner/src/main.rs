@@ -328,11 +328,12 @@ enum PrepareCommand {
         #[arg(long)]
         rules: Option<PathBuf>,
     },
-    /// Any dataset in the nnU-Net v2 / Decathlon layout: dataset.json, imagesTr/<case>_0000.nii.gz
-    /// (or a DICOM series folder imagesTr/<case>_0000/), labelsTr/<case>.nii.gz. One channel is
-    /// the image, chosen labels are the lesion; intensities scaled per modality (CT: kept in HU
-    /// for the experiment's window; FLAIR: [50, 99] percentiles; other MR: z-score), cropped to
-    /// the non-zero image. Resumable; unusable cases are reported by id and skipped.
+    /// Any dataset in the nnU-Net v2 / Decathlon layout: dataset.json, imagesTr/<case>_XXXX.nii.gz
+    /// (one file per channel, or a DICOM series folder imagesTr/<case>_0000/), labelsTr/<case>.nii.gz.
+    /// The chosen channels make the image (the model gets as many input channels), chosen labels
+    /// the lesion; each channel scaled per modality (CT: kept in HU for the experiment's window;
+    /// FLAIR: [50, 99] percentiles; other MR: z-score), cropped to the non-zero image.
+    /// Resumable; unusable cases are reported by id and skipped.
     Nnunet {
         /// Raw folder (holds dataset.json).
         #[arg(long)]
@@ -343,9 +344,9 @@ enum PrepareCommand {
         /// Dataset name for reports (default: the raw folder's name).
         #[arg(long)]
         dataset: Option<String>,
-        /// Channel used as the image.
-        #[arg(long, default_value_t = 0)]
-        channel: usize,
+        /// Channels that make the image, comma-separated (default: all, as nnU-Net).
+        #[arg(long, value_delimiter = ',')]
+        channels: Vec<usize>,
         /// Lesion labels, numbers or dataset.json names, comma-separated (default: every non-zero label).
         #[arg(long, value_delimiter = ',')]
         label: Vec<String>,
@@ -438,7 +439,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             raw,
             out,
             dataset,
-            channel,
+            channels,
             label,
             scaling,
             crop_margin,
@@ -448,7 +449,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             raw: &raw,
             out: &out,
             dataset: dataset.as_deref(),
-            channel,
+            channels,
             labels: label,
             scaling,
             crop_nonzero: (!no_crop).then_some(crop_margin),

@@ -117,8 +117,8 @@ pub struct NnunetArgs<'a> {
     pub out: &'a Path,
     /// Dataset name (default: the folder name, lower case).
     pub dataset: Option<&'a str>,
-    /// Channel index.
-    pub channel: usize,
+    /// Channel indices (empty: all, in order).
+    pub channels: Vec<usize>,
     /// Foreground labels: numbers or names (empty: all non-zero).
     pub labels: Vec<String>,
     /// Scaling (default: from the channel's name).
@@ -138,9 +138,15 @@ pub fn prepare_nnunet(a: &NnunetArgs) -> anyhow::Result<()> {
     if !ds.unlabelled.is_empty() {
         eprintln!("warning: {} case(s) without labels left out: {}", ds.unlabelled.len(), ds.unlabelled.join(", "));
     }
-    let Some(channel_name) = ds.channels.get(&a.channel) else {
-        bail!("{}: dataset.json names no channel {} (channels: {:?})", a.raw.display(), a.channel, ds.channels);
-    };
+    let chosen: Vec<usize> =
+        if a.channels.is_empty() { ds.channels.keys().copied().collect() } else { a.channels.clone() };
+    let mut channels = Vec::new();
+    for &c in &chosen {
+        let Some(name) = ds.channels.get(&c) else {
+            bail!("{}: dataset.json names no channel {c} (channels: {:?})", a.raw.display(), ds.channels);
+        };
+        channels.push((c, name.clone(), a.scaling.unwrap_or_else(|| Scaling::for_channel(name))));
+    }
     let mut foreground = Vec::new();
     for l in &a.labels {
         match l.parse::<i64>() {
@@ -151,8 +157,11 @@ pub fn prepare_nnunet(a: &NnunetArgs) -> anyhow::Result<()> {
             },
         }
     }
-    let scaling = a.scaling.unwrap_or_else(|| Scaling::for_channel(channel_name));
-    let opts = NnOptions { channel: a.channel, foreground: foreground.clone(), scaling, crop_nonzero: a.crop_nonzero };
+    let opts = NnOptions {
+        channels: channels.iter().map(|(c, _, s)| (*c, *s)).collect(),
+        foreground: foreground.clone(),
+        crop_nonzero: a.crop_nonzero,
+    };
     let name = a.dataset.map(str::to_string).unwrap_or_else(|| {
         a.raw.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_else(|| "nnunet".into())
     });
@@ -191,9 +200,10 @@ pub fn prepare_nnunet(a: &NnunetArgs) -> anyhow::Result<()> {
         );
     }
     let todo: Vec<String> = ids.into_iter().filter(|id| ds.cases.contains_key(id)).collect();
+    let described: Vec<String> = channels.iter().map(|(c, n, s)| format!("{c} ({n}, scaling {s:?})")).collect();
     println!(
-        "channel {} ({channel_name}), scaling {scaling:?}, lesion labels {}",
-        a.channel,
+        "channels {}; lesion labels {}",
+        described.join(", "),
         if foreground.is_empty() { "all non-zero".to_string() } else { format!("{foreground:?}") }
     );
     let synthetic = a.raw.join("synthetic.json").is_file();

@@ -65,7 +65,7 @@ impl Dataset {
                 raw,
                 out: prepared,
                 dataset: Some("mets"),
-                channel: 0,
+                channels: vec![0],
                 labels: vec![],
                 scaling: None,
                 crop_nonzero: Some(0),

@@ -58,8 +58,23 @@ fn device_of(exp: &Experiment) -> anyhow::Result<Device> {
     Ok(parse_device(&exp.training.device)?)
 }
 
+/// Image channels of the prepared dataset (the model's input channels).
+fn dataset_channels(exp: &Experiment) -> anyhow::Result<usize> {
+    let root = &exp.dataset.prepared;
+    let info = iw_data::prepared::PreparedDataset::info(root)?;
+    Ok(match info.cases.first() {
+        Some(id) => PreparedCase::open(&root.join("cases"), id)?.meta.channels.max(1),
+        None => 1,
+    })
+}
+
 fn trainer_for(exp: &Experiment, device: Device) -> anyhow::Result<Trainer> {
-    let model = UNetConfig { width: exp.model.width, depth: exp.model.depth, ..UNetConfig::default() };
+    let model = UNetConfig {
+        in_channels: dataset_channels(exp)? as i64,
+        width: exp.model.width,
+        depth: exp.model.depth,
+        ..UNetConfig::default()
+    };
     let opt = OptimizerConfig {
         momentum: exp.training.momentum,
         nesterov: exp.training.nesterov,
@@ -174,7 +189,7 @@ pub fn train(exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
         let lr = lr_at(&schedule, epoch);
         let batch = stream.next().context("the sampler stopped")?;
         let shape = [b, 1, d, h, w];
-        let image = Tensor::from_slice(&batch.image).reshape(shape).to_device(device);
+        let image = Tensor::from_slice(&batch.image).reshape([b, batch.channels as i64, d, h, w]).to_device(device);
         let target = Tensor::from_slice(&batch.mask).reshape(shape).to_device(device);
         let labels = Tensor::from_slice(&batch.labels.iter().map(|&l| l as i64).collect::<Vec<_>>())
             .reshape(shape)
@@ -273,7 +288,9 @@ pub fn predict(exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
         pb.set_message(format!("case {id}"));
         let case = PreparedCase::open(&exp.dataset.prepared.join("cases"), id)?;
         let [d, h, w] = case.meta.shape_zyx;
-        let vol = Tensor::from_slice(&scaled_image(&case, exp.dataset.window)).reshape([d as i64, h as i64, w as i64]);
+        let c = case.meta.channels.max(1) as i64;
+        let vol =
+            Tensor::from_slice(&scaled_image(&case, exp.dataset.window)).reshape([c, d as i64, h as i64, w as i64]);
         let p = sliding_window(&vol, &icfg, device, |x| Ok(trainer.forward(x, false)))?;
         let g = case.meta.geometry();
         for (name, t) in [("prob", &p.probs), ("logit", &p.logits)] {

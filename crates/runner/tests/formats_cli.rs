@@ -148,7 +148,7 @@ fn mets_synth_and_nnunet_prepare() {
     ok(&iw(&["prepare", "nnunet", "--raw", p(&raw), "--out", p(&pz), "--scaling", "zscore", "--dataset", "mz"]));
     assert_eq!(json(&pz.join("dataset.json"))["dataset"], "mets", "the raw manifest names the dataset");
     // Errors name the problem.
-    let e = err(&iw(&["prepare", "nnunet", "--raw", p(&raw), "--out", p(&pz), "--channel", "1"]));
+    let e = err(&iw(&["prepare", "nnunet", "--raw", p(&raw), "--out", p(&pz), "--channels", "1"]));
     assert!(e.contains("names no channel 1"), "{e}");
     let e = err(&iw(&["prepare", "nnunet", "--raw", p(&raw), "--out", p(&pz), "--label", "edema"]));
     assert!(e.contains("label \"edema\" is not in dataset.json"), "{e}");
@@ -157,6 +157,45 @@ fn mets_synth_and_nnunet_prepare() {
     std::fs::write(raw.join("dataset.json"), "{\"labels\": {}}").unwrap();
     let e = err(&iw(&["prepare", "nnunet", "--raw", p(&raw), "--out", p(&pz)]));
     assert!(e.contains("dataset.json") && e.contains("channel_names"), "{e}");
+}
+
+/// Two channels (FLAIR and a T1-like second sequence): both are prepared, each with its own
+/// scaling, and a model with two input channels trains and predicts on them.
+#[test]
+fn multi_channel_nnunet_dataset_trains() {
+    let dir = tempfile::tempdir().unwrap();
+    let (raw, prep) = (dir.path().join("raw"), dir.path().join("prep"));
+    ok(&iw(&["synth", "mets", "--out", p(&raw), "--cases", "3", "--downsample", "4", "--seed", "1"]));
+    for i in 0..3 {
+        let flair = iw_data::read_volume(raw.join(format!("imagesTr/mets_{i:03}_0000.nii.gz"))).unwrap().to_f32();
+        let t1 = flair.with_data(flair.data.mapv(|v| if v > 0.0 { 3000.0 - v } else { 0.0 }));
+        iw_data::write_volume(raw.join(format!("imagesTr/mets_{i:03}_0001.nii.gz")), &t1).unwrap();
+    }
+    let mut ds = json(&raw.join("dataset.json"));
+    ds["channel_names"] = serde_json::json!({"0": "FLAIR", "1": "T1w"});
+    std::fs::write(raw.join("dataset.json"), ds.to_string()).unwrap();
+    let s = ok(&iw(&["prepare", "nnunet", "--raw", p(&raw), "--out", p(&prep)]));
+    assert!(s.contains("0 (FLAIR, scaling Percentile(50.0, 99.0)), 1 (T1w, scaling ZScore)"), "{s}");
+    let case = json(&prep.join("cases/mets_000/case.json"));
+    assert_eq!(case["channels"], 2);
+    assert_eq!(case["channel_min"][0], 0.0);
+    assert!(case["channel_min"][1].as_f64().unwrap() < -1.0, "z-scored channel");
+    let runs = dir.path().join("runs");
+    let s = ok(&iw(&[
+        "run",
+        "experiments/mets/iwdl.yaml",
+        "--overlay",
+        "experiments/scales/smoke.yaml",
+        "--set",
+        &format!("dataset.prepared={}", p(&prep)),
+        "--out",
+        p(&runs),
+    ]));
+    assert!(s.contains("train: 6 steps"), "{s}");
+    let test_id = std::fs::read_to_string(prep.join("manifest.yaml")).unwrap();
+    assert!(test_id.contains("test:"));
+    let preds: Vec<_> = std::fs::read_dir(runs.join("mets/iwdl/experiment_0/test_predictions")).unwrap().collect();
+    assert_eq!(preds.len(), 2, "prob and logit of the one test case");
 }
 
 /// A case whose image is a DICOM series folder (imagesTr/<case>_0000/) with a NIfTI label.
