@@ -8,8 +8,9 @@
 //! imagesTr/<case>_0000/        or a DICOM series folder (a case = a folder)
 //! labelsTr/<case>.nii.gz       integer labels
 //! ```
-//! MSD's 4D multi-channel images are not read (convert them with
-//! `nnUNetv2_convert_MSD_dataset`, which writes one file per channel).
+//! MSD's own layout (`training: [{image, label}]` in dataset.json) is read for 3D images (the
+//! single-modality tasks, e.g. Task03_Liver, which is LiTS); its 4D multi-sequence images are
+//! not (`nnUNetv2_convert_MSD_dataset` writes them as one file per channel).
 use crate::error::{Error, Result};
 use crate::io::read_volume;
 use crate::lits::Skip;
@@ -87,6 +88,30 @@ pub fn find_nnunet(root: &Path) -> Result<NnDataset> {
     } else {
         return Err(Error::format(&dj, "no `labels` object"));
     }
+    // MSD's own layout: a `training` list of {image, label} (3D images: single-modality tasks
+    // such as Task03_Liver, which is LiTS).
+    if let Some(list) = v.get("training").and_then(|t| t.as_array()) {
+        let mut cases = BTreeMap::new();
+        for e in list {
+            let (Some(img), Some(lab)) =
+                (e.get("image").and_then(|x| x.as_str()), e.get("label").and_then(|x| x.as_str()))
+            else {
+                return Err(Error::format(&dj, "a `training` entry without `image` and `label`"));
+            };
+            let img = root.join(img.trim_start_matches("./"));
+            let lab = root.join(lab.trim_start_matches("./"));
+            let name = img.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let id = name.trim_end_matches(".gz").trim_end_matches(".nii").to_string();
+            if !img.exists() || !lab.is_file() {
+                return Err(Error::format(
+                    &dj,
+                    format!("training case {id}: {} or {} is missing", img.display(), lab.display()),
+                ));
+            }
+            cases.insert(id.clone(), NnCase { id, channels: BTreeMap::from([(0, img)]), label: Some(lab) });
+        }
+        return Ok(NnDataset { channels, labels, cases, unlabelled: Vec::new() });
+    }
     let ending = v.get("file_ending").and_then(|e| e.as_str()).unwrap_or(".nii.gz").to_string();
     let images = root.join("imagesTr");
     let labels_dir = root.join("labelsTr");
@@ -111,7 +136,10 @@ pub fn find_nnunet(root: &Path) -> Result<NnDataset> {
             if name.ends_with(&ending) {
                 return Err(Error::format(
                     &p,
-                    format!("image name must be <case>_<XXXX>{ending} (the channel in four digits)"),
+                    format!(
+                        "image name must be <case>_<XXXX>{ending} (the channel in four digits); a Decathlon \
+                         (MSD) task? nnUNetv2_convert_MSD_dataset converts it (one file per channel)"
+                    ),
                 ));
             }
             continue;

@@ -251,3 +251,38 @@ fn round_trip_luna16_and_mets() {
         assert!(readme.contains(&format!("diameter below {small} voxels")), "{readme}");
     }
 }
+
+/// The Decathlon's own layout (Task03_Liver is LiTS): `training` list in dataset.json, MSD
+/// label names; the tumours found equal those of `iw prepare lits` on the same files.
+#[test]
+fn msd_layout_matches_the_lits_preparation() {
+    let dir = tempfile::tempdir().unwrap();
+    let (lits, msd) = (dir.path().join("lits"), dir.path().join("Task03_Liver"));
+    ok(&iw(&["synth", "lits", "--out", p(&lits), "--cases", "3", "--shape", "48,48,24", "--seed", "4"]));
+    std::fs::create_dir_all(msd.join("imagesTr")).unwrap();
+    std::fs::create_dir_all(msd.join("labelsTr")).unwrap();
+    let mut training = Vec::new();
+    for i in 0..3 {
+        std::fs::copy(lits.join(format!("volume-{i}.nii")), msd.join(format!("imagesTr/liver_{i}.nii"))).unwrap();
+        std::fs::copy(lits.join(format!("segmentation-{i}.nii")), msd.join(format!("labelsTr/liver_{i}.nii"))).unwrap();
+        training.push(serde_json::json!({"image": format!("./imagesTr/liver_{i}.nii"), "label": format!("./labelsTr/liver_{i}.nii")}));
+    }
+    let ds = serde_json::json!({"name": "Liver", "modality": {"0": "CT"}, "labels": {"0": "background", "1": "liver", "2": "cancer"}, "training": training});
+    std::fs::write(msd.join("dataset.json"), ds.to_string()).unwrap();
+    let (pa, pb) = (dir.path().join("pa"), dir.path().join("pb"));
+    ok(&iw(&["prepare", "lits", "--raw", p(&lits), "--out", p(&pa)]));
+    let s = ok(&iw(&["prepare", "nnunet", "--raw", p(&msd), "--out", p(&pb), "--label", "cancer"]));
+    assert!(s.contains("prepared 3 case(s)") && s.contains("scaling None"), "{s}");
+    assert_eq!(json(&pb.join("dataset.json"))["dataset"], "task03_liver");
+    for i in 0..3 {
+        let a = json(&pa.join(format!("cases/{i}/case.json")));
+        let b = json(&pb.join(format!("cases/liver_{i}/case.json")));
+        let vox = |c: &serde_json::Value| -> Vec<u64> {
+            let mut v: Vec<u64> =
+                c["components"].as_array().unwrap().iter().map(|x| x["voxels"].as_u64().unwrap()).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(vox(&a), vox(&b), "case {i}: the same tumours");
+    }
+}
