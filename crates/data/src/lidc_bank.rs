@@ -94,23 +94,8 @@ pub fn reader_voxels(rois: &[BankRoi]) -> Vec<(i64, i64, i64)> {
     }
     let mut out = Vec::new();
     for (k, rs) in by_k {
-        let pts = rs.iter().flat_map(|r| r.points.iter());
-        let (mut x0, mut y0, mut x1, mut y1) = (i64::MAX, i64::MAX, i64::MIN, i64::MIN);
-        for &(x, y) in pts {
-            (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
-        }
-        let mut buf = ndarray::Array2::<u8>::zeros(((y1 - y0 + 1) as usize, (x1 - x0 + 1) as usize));
-        for pass in [true, false] {
-            for r in rs.iter().filter(|r| r.inclusion == pass) {
-                let p: Vec<(i64, i64)> = r.points.iter().map(|&(x, y)| (x - x0, y - y0)).collect();
-                crate::polygon::fill_polygon(&mut buf.view_mut(), &p, u8::from(pass));
-            }
-        }
-        for ((y, x), &v) in buf.indexed_iter() {
-            if v != 0 {
-                out.push((k, y as i64 + y0, x as i64 + x0));
-            }
-        }
+        let contours: Vec<(bool, &[(i64, i64)])> = rs.iter().map(|r| (r.inclusion, r.points.as_slice())).collect();
+        out.extend(crate::polygon::fill_contours(&contours, None).into_iter().map(|(x, y)| (k, y, x)));
     }
     out
 }

@@ -20,10 +20,10 @@ use crate::io::read_volume;
 use crate::lidc::{LidcRead, ReaderNodule};
 use crate::lits::Skip;
 use crate::morphology::{close, dilate};
-use crate::polygon::fill_polygon;
+use crate::polygon::fill_contours;
 use crate::prepared::{crop, write_case, CaseMeta};
 use crate::volume::Geometry;
-use ndarray::{Array2, Array3};
+use ndarray::Array3;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -218,29 +218,12 @@ pub fn nodule_voxels(nodule: &ReaderNodule, shape_zyx: [usize; 3], geometry: &Ge
     }
     let mut voxels = Vec::new();
     for (k, rois) in by_slice {
-        let pts = rois.iter().flat_map(|r| r.points.iter());
-        let (mut x0, mut y0, mut x1, mut y1) = (i64::MAX, i64::MAX, i64::MIN, i64::MIN);
-        for &(x, y) in pts {
-            (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
-        }
-        let (x0, y0) = (x0.max(0), y0.max(0));
-        let (x1, y1) = (x1.min(w as i64 - 1), y1.min(h as i64 - 1));
-        if x0 > x1 || y0 > y1 {
+        let contours: Vec<(bool, &[(i64, i64)])> = rois.iter().map(|r| (r.inclusion, r.points.as_slice())).collect();
+        let filled = fill_contours(&contours, Some((w as i64, h as i64)));
+        if filled.is_empty() {
             off += rois.len();
-            continue;
         }
-        let mut buf = Array2::<u8>::zeros(((y1 - y0 + 1) as usize, (x1 - x0 + 1) as usize));
-        for pass in [true, false] {
-            for r in rois.iter().filter(|r| r.inclusion == pass) {
-                let shifted: Vec<(i64, i64)> = r.points.iter().map(|&(x, y)| (x - x0, y - y0)).collect();
-                fill_polygon(&mut buf.view_mut(), &shifted, u8::from(pass));
-            }
-        }
-        for ((y, x), &v) in buf.indexed_iter() {
-            if v != 0 {
-                voxels.push((k * h + y + y0 as usize) * w + x + x0 as usize);
-            }
-        }
+        voxels.extend(filled.into_iter().map(|(x, y)| (k * h + y as usize) * w + x as usize));
     }
     (voxels, off)
 }

@@ -52,6 +52,31 @@ pub fn fill_polygon(image: &mut ArrayViewMut2<'_, u8>, polygon: &[(i64, i64)], v
     }
 }
 
+/// Fills the contours of one slice, `(inclusion, points)`: the inclusions first, then the
+/// exclusions cut out. Returns the filled pixels `(x, y)`, only those inside `[0, w) x [0, h)`
+/// when `bounds = Some((w, h))`.
+pub fn fill_contours(contours: &[(bool, &[(i64, i64)])], bounds: Option<(i64, i64)>) -> Vec<(i64, i64)> {
+    let pts = contours.iter().flat_map(|c| c.1.iter());
+    let (mut x0, mut y0, mut x1, mut y1) = (i64::MAX, i64::MAX, i64::MIN, i64::MIN);
+    for &(x, y) in pts {
+        (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+    }
+    if let Some((w, h)) = bounds {
+        (x0, y0, x1, y1) = (x0.max(0), y0.max(0), x1.min(w - 1), y1.min(h - 1));
+    }
+    if x0 > x1 || y0 > y1 {
+        return Vec::new();
+    }
+    let mut buf = ndarray::Array2::<u8>::zeros(((y1 - y0 + 1) as usize, (x1 - x0 + 1) as usize));
+    for pass in [true, false] {
+        for (_, points) in contours.iter().filter(|c| c.0 == pass) {
+            let shifted: Vec<(i64, i64)> = points.iter().map(|&(x, y)| (x - x0, y - y0)).collect();
+            fill_polygon(&mut buf.view_mut(), &shifted, u8::from(pass));
+        }
+    }
+    buf.indexed_iter().filter(|(_, &v)| v != 0).map(|((y, x), _)| (x as i64 + x0, y as i64 + y0)).collect()
+}
+
 /// Bresenham's line from `a` to `b`, both ends included.
 fn line(a: (i64, i64), b: (i64, i64), set: &mut impl FnMut(i64, i64)) {
     let (mut x, mut y) = a;

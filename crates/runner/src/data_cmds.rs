@@ -18,6 +18,59 @@ fn write_text_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
     Ok(iw_data::io::write_file_atomically(path, text.as_bytes())?)
 }
 
+/// A synthetic.json: what marks a dataset synthetic and how to make it again, then `fields`.
+pub fn synthetic_meta(generator: &str, seed: u64, cases: usize, fields: serde_json::Value) -> serde_json::Value {
+    let mut meta = json!({
+        "synthetic": true,
+        "generator": generator,
+        "iw_version": env!("CARGO_PKG_VERSION"),
+        "git_revision": env!("IW_GIT_REVISION"),
+        "seed": seed,
+        "cases": cases,
+    });
+    if let (Some(m), serde_json::Value::Object(f)) = (meta.as_object_mut(), fields) {
+        m.extend(f);
+    }
+    meta
+}
+
+/// The seed of case `i` of a synthetic dataset of seed `seed`.
+pub fn case_seed(seed: u64, i: usize) -> u64 {
+    seed.wrapping_mul(1_000_003).wrapping_add(i as u64)
+}
+
+/// Runs `f(0..cases)` on `threads` threads with a progress bar; stops at the first error.
+pub fn for_each_case(
+    cases: usize,
+    threads: usize,
+    label: &str,
+    f: impl Fn(usize) -> anyhow::Result<()> + Sync,
+) -> anyhow::Result<()> {
+    let pb = bar(cases as u64, label);
+    let next = AtomicUsize::new(0);
+    let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+    std::thread::scope(|s| {
+        for _ in 0..threads.max(1) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= cases || failure.lock().expect("lock").is_some() {
+                    break;
+                }
+                if let Err(e) = f(i) {
+                    *failure.lock().expect("lock") = Some(e);
+                    break;
+                }
+                pb.inc(1);
+            });
+        }
+    });
+    pb.finish_and_clear();
+    match failure.into_inner().expect("lock") {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
 /// `iw synth lits`.
 pub fn synth_lits(out: &Path, cases: usize, seed: u64, shape_xyz: [usize; 3], threads: usize) -> anyhow::Result<()> {
     if cases == 0 {
@@ -29,51 +82,33 @@ pub fn synth_lits(out: &Path, cases: usize, seed: u64, shape_xyz: [usize; 3], th
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let stats: TumourStats = serde_json::from_str(LITS_TUMOUR_STATS).expect("the shipped statistics parse");
     let opts = PhantomOptions { shape_xyz, ..PhantomOptions::default() };
-    let pb = bar(cases as u64, "synth lits");
-    let next = AtomicUsize::new(0);
     let tumours = Mutex::new(vec![0usize; cases]);
-    let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
-    std::thread::scope(|s| {
-        for _ in 0..threads.max(1) {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= cases || failure.lock().expect("lock").is_some() {
-                    break;
-                }
-                let (vp, sp) = (out.join(format!("volume-{i}.nii")), out.join(format!("segmentation-{i}.nii")));
-                let ph = lits_phantom(seed.wrapping_mul(1_000_003).wrapping_add(i as u64), &stats, &opts);
-                tumours.lock().expect("lock")[i] = ph.tumours;
-                // The segmentation last: a case with both files is complete.
-                if !(vp.exists() && sp.exists()) {
-                    if let Err(e) = write_volume(&vp, &ph.image).and_then(|_| write_volume(&sp, &ph.segmentation)) {
-                        *failure.lock().expect("lock") = Some(e.into());
-                        break;
-                    }
-                }
-                pb.inc(1);
-            });
+    for_each_case(cases, threads, "synth lits", |i| {
+        let (vp, sp) = (out.join(format!("volume-{i}.nii")), out.join(format!("segmentation-{i}.nii")));
+        let ph = lits_phantom(case_seed(seed, i), &stats, &opts);
+        tumours.lock().expect("lock")[i] = ph.tumours;
+        // The segmentation last: a case with both files is complete.
+        if !(vp.exists() && sp.exists()) {
+            write_volume(&vp, &ph.image)?;
+            write_volume(&sp, &ph.segmentation)?;
         }
-    });
-    if let Some(e) = failure.into_inner().expect("lock") {
-        return Err(e);
-    }
-    pb.finish_and_clear();
+        Ok(())
+    })?;
     let tumours = tumours.into_inner().expect("lock");
     let scale = opts.diameter_scale(&stats);
-    let meta = json!({
-        "synthetic": true,
-        "generator": "iw synth lits",
-        "iw_version": env!("CARGO_PKG_VERSION"),
-        "git_revision": env!("IW_GIT_REVISION"),
-        "seed": seed,
-        "cases": cases,
-        "shape_xyz": shape_xyz,
-        "spacing_xyz_mm": opts.spacing_xyz_mm(),
-        "tumours_per_case": tumours,
-        "diameter_scale": scale,
-        "small_below_equivalent": 12.0 * scale,
-        "note": "LiTS-format phantoms; tumour counts and diameters drawn from the LiTS test set. A LiTS diameter of d voxels spans d * diameter_scale phantom voxels, so the paper's small-lesion threshold (12 voxels) corresponds to small_below_equivalent here.",
-    });
+    let meta = synthetic_meta(
+        "iw synth lits",
+        seed,
+        cases,
+        json!({
+            "shape_xyz": shape_xyz,
+            "spacing_xyz_mm": opts.spacing_xyz_mm(),
+            "tumours_per_case": tumours,
+            "diameter_scale": scale,
+            "small_below_equivalent": 12.0 * scale,
+            "note": "LiTS-format phantoms; tumour counts and diameters drawn from the LiTS test set. A LiTS diameter of d voxels spans d * diameter_scale phantom voxels, so the paper's small-lesion threshold (12 voxels) corresponds to small_below_equivalent here.",
+        }),
+    );
     write_text_atomically(&out.join("synthetic.json"), &serde_json::to_string_pretty(&meta)?)?;
     let manifest = Manifest::proportional("lits", cases);
     let yaml = format!(

