@@ -327,3 +327,21 @@ fn fill_of_real_contours_matches_skimage() {
     assert!(contours.len() > 200);
     assert_eq!(extra, 0, "{extra} of {pixels} filled pixels are neither inside nor on the outline by skimage");
 }
+
+/// The committed LUNA16 rules and nodule statistics are what ../shared gives
+/// (scripts/derive_luna16_manifest.py --check), and the statistics match the paper's table
+/// (196 test nodules over 159 scans).
+#[test]
+fn luna16_files_are_derived_from_the_shared_material() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let o = std::process::Command::new(python())
+        .arg(root.join("scripts/derive_luna16_manifest.py"))
+        .arg("--check")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s: iw_data::synth::TumourStats =
+        serde_json::from_str(include_str!("../../../data-manifests/luna16-nodule-stats.json")).unwrap();
+    assert_eq!(s.tumours_per_case.len(), 159);
+    assert_eq!(s.diameters_voxels.len(), 196);
+}
