@@ -124,7 +124,7 @@ pub fn parse_lidc_xml(xml: &str, path: &Path) -> Result<LidcRead> {
 pub fn read_lidc_xml(path: &Path) -> Result<LidcRead> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let text = String::from_utf8_lossy(&bytes);
-    parse_lidc_xml(&text, path)
+    parse_lidc_xml(text.trim_start_matches('\u{feff}'), path)
 }
 
 fn esc(s: &str) -> String {
@@ -209,6 +209,14 @@ mod tests {
         // Written and read back.
         let again = parse_lidc_xml(&to_lidc_xml(&r), Path::new("b.xml")).unwrap();
         assert_eq!(again, r);
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bom.xml");
+        std::fs::write(&p, format!("\u{feff}{SAMPLE}")).unwrap();
+        assert_eq!(read_lidc_xml(&p).unwrap().series_uid, "1.2.3");
     }
 
     #[test]
