@@ -181,20 +181,21 @@ pub fn prepare_luna16(raw: &Path, out: &Path, rules_path: Option<&Path>) -> anyh
         let scan = &layout.scans[uid];
         let rows = layout.annotations.get(uid).unwrap_or(&no_rows);
         let xml = layout.xml.get(uid).unwrap_or(&no_xml);
-        let r = prepare_case(cases_dir, scan, rows, xml, reverse.contains(uid))?;
-        Ok(r.map(|(meta, c)| {
-            let j = json!({
-                "annotations": rows.len(),
-                "annotations_matched": c.annotations_matched,
-                "reader_nodules_matched": c.matched_per_reader,
-                "reader_nodules_far": c.unmatched,
-                "contours_off_scan": c.rois_off_scan,
-                "lesions": meta.lesions(),
-                "mirrored": reverse.contains(uid),
-            });
-            let _ = write_file_atomically(&consensus_dir.join(format!("{uid}.json")), j.to_string().as_bytes());
-            meta
-        }))
+        let (meta, c) = match prepare_case(cases_dir, scan, rows, xml, reverse.contains(uid))? {
+            Ok(done) => done,
+            Err(skip) => return Ok(Err(skip)),
+        };
+        let j = json!({
+            "annotations": rows.len(),
+            "annotations_matched": c.annotations_matched,
+            "reader_nodules_matched": c.matched_per_reader,
+            "reader_nodules_far": c.unmatched,
+            "contours_off_scan": c.rois_off_scan,
+            "lesions": meta.lesions(),
+            "mirrored": reverse.contains(uid),
+        });
+        write_file_atomically(&consensus_dir.join(format!("{uid}.json")), j.to_string().as_bytes())?;
+        Ok(Ok(meta))
     })?;
     // How the readers' nodules matched the annotations, over the scans prepared.
     let (mut rows, mut matched) = (0u64, 0u64);
