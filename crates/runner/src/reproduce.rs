@@ -201,28 +201,49 @@ pub fn reproduce(
             ));
         }
     }
-    let mut science = String::from("| base loss | small avg recall, without iw | with iw | difference (iw - base) | seeds where iw is higher | all lesions: without iw | with iw |\n|---|---|---|---|---|---|---|\n");
+    let mut science = String::from("| base loss | small avg recall, without iw | with iw | difference (iw - base) | seeds where iw is higher (of seeds with small lesions in every sample) | all lesions: without iw | with iw |\n|---|---|---|---|---|---|---|\n");
     for base in ["dl", "bce", "fl", "asl", "wce", "gdl"] {
         let iw = format!("iw{base}");
         let (Some(a), Some(b)) = (per_seed.get(base), per_seed.get(&iw)) else { continue };
         let n = a.len().min(b.len());
-        let sa: Vec<f64> = a[..n].iter().map(|x| x.1).collect();
-        let sb: Vec<f64> = b[..n].iter().map(|x| x.1).collect();
+        // Seeds where both small-lesion values exist (a bootstrap sample without small lesions
+        // makes the value undefined: too few small lesions in that seed's test set).
+        let both: Vec<usize> = (0..n).filter(|&k| a[k].1.is_finite() && b[k].1.is_finite()).collect();
+        let sa: Vec<f64> = both.iter().map(|&k| a[k].1).collect();
+        let sb: Vec<f64> = both.iter().map(|&k| b[k].1).collect();
         let d: Vec<f64> = sa.iter().zip(&sb).map(|(x, y)| y - x).collect();
-        let (ma, sda) = mean_sd(&sa);
-        let (mb, sdb) = mean_sd(&sb);
-        let (md, sdd) = mean_sd(&d);
-        let (aa, aas) = mean_sd(&a[..n].iter().map(|x| x.0).collect::<Vec<_>>());
-        let (ab, abs) = mean_sd(&b[..n].iter().map(|x| x.0).collect::<Vec<_>>());
+        let ms = |v: &[f64], signed: bool| -> String {
+            if v.is_empty() {
+                return "n/a".into();
+            }
+            let (m, sd) = mean_sd(v);
+            if signed {
+                format!("{m:+.3} ± {sd:.3}")
+            } else {
+                format!("{m:.3} ± {sd:.3}")
+            }
+        };
         let wins = d.iter().filter(|&&x| x > 0.0).count();
-        let _ = writeln!(science, "| {base} | {ma:.3} ± {sda:.3} | {mb:.3} ± {sdb:.3} | {md:+.3} ± {sdd:.3} | {wins} of {n} | {aa:.3} ± {aas:.3} | {ab:.3} ± {abs:.3} |");
+        let all_a: Vec<f64> = a[..n].iter().map(|x| x.0).filter(|v| v.is_finite()).collect();
+        let all_b: Vec<f64> = b[..n].iter().map(|x| x.0).filter(|v| v.is_finite()).collect();
+        let _ = writeln!(
+            science,
+            "| {base} | {} | {} | {} | {wins} of {} | {} | {} |",
+            ms(&sa, false),
+            ms(&sb, false),
+            ms(&d, true),
+            both.len(),
+            ms(&all_a, false),
+            ms(&all_b, false)
+        );
     }
     let mut seeds_table = String::from(
         "| method | seed | avg recall (all) | avg recall (small) | object Dice |\n|---|---|---|---|---|\n",
     );
     for (m, v) in &per_seed {
         for (k, (a, s, d)) in v.iter().enumerate() {
-            let _ = writeln!(seeds_table, "| {m} | {k} | {a:.3} | {s:.3} | {d:.3} |");
+            let f = |v: &f64| if v.is_finite() { format!("{v:.3}") } else { "n/a".into() };
+            let _ = writeln!(seeds_table, "| {m} | {k} | {} | {} | {} |", f(a), f(s), f(d));
         }
     }
     let synthetic = iw_data::prepared::PreparedDataset::info(&prepared)?.synthetic;
