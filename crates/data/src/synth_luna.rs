@@ -184,12 +184,8 @@ pub fn luna_phantom(
                 let d = d.map(|v| v / n);
                 let len = rng.gen_range(9.0..18.0) * (1.0 + r / 3.0);
                 let b = [0, 1, 2].map(|i| a[i] + d[i] * len);
-                let seg = Segment { a, b, r };
-                let mut tmp = Array3::from_elem(shape, false);
-                capsule(&mut img, &seg, 40.0, Some(&mut tmp));
-                if r > 1.3 {
-                    ndarray::Zip::from(&mut big_vessel).and(&tmp).for_each(|m, &t| *m |= t);
-                }
+                // Vessels thicker than 1.3 voxels are left out of the lung labels.
+                capsule(&mut img, &Segment { a, b, r }, 40.0, (r > 1.3).then_some(&mut big_vessel));
                 if depth < 4 && r * 0.72 >= 0.55 {
                     stack.push((b, r * 0.72, depth + 1, Some(d)));
                     stack.push((b, r * 0.72, depth + 1, Some(d)));
