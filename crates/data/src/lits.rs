@@ -6,7 +6,7 @@
 //! tumour mask, and labels its tumours once (26-connectivity).
 use crate::error::{Error, Result};
 use crate::io::read_volume;
-use crate::prepared::{crop, write_case, CaseMeta};
+use crate::prepared::{bounding_box, crop, write_case, CaseMeta};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -81,21 +81,10 @@ pub fn prepare_case(cases_dir: &Path, id: &str, raw: &RawCase) -> Result<std::re
         ))));
     }
     let labels = seg.to_f32().data;
-    let (mut lo, mut hi) = ([usize::MAX; 3], [0usize; 3]);
-    for ((z, y, x), &v) in labels.indexed_iter() {
-        if v >= 0.5 {
-            for (a, c) in [z, y, x].into_iter().enumerate() {
-                lo[a] = lo[a].min(c);
-                hi[a] = hi[a].max(c);
-            }
-        }
-    }
-    if lo[0] == usize::MAX {
+    let Some((start, end)) = bounding_box(labels.view(), 5, |_, &v| v >= 0.5) else {
         return Ok(Err(Skip("no liver label (1 or 2) in the segmentation".into())));
-    }
+    };
     let shape = image.shape_zyx();
-    let start = [0, 1, 2].map(|a| lo[a].saturating_sub(5));
-    let end = [0, 1, 2].map(|a| (hi[a] + 6).min(shape[a]));
     let img = crop(&image, start, end);
     let mask = labels
         .slice(ndarray::s![start[0]..end[0], start[1]..end[1], start[2]..end[2]])

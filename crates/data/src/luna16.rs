@@ -21,7 +21,7 @@ use crate::lidc::{LidcRead, ReaderNodule};
 use crate::lits::Skip;
 use crate::morphology::{close, dilate};
 use crate::polygon::fill_contours;
-use crate::prepared::{crop, write_case, CaseMeta};
+use crate::prepared::{bounding_box, crop, write_case, CaseMeta};
 use crate::volume::Geometry;
 use ndarray::Array3;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -329,17 +329,7 @@ pub fn prepare_case(
     let reads = xml.iter().map(|p| crate::lidc::read_lidc_xml(p)).collect::<Result<Vec<_>>>()?;
     let centres = annotation_voxels(annotations, &image.geometry, mirror);
     let (target, consensus) = consensus_target(&reads, shape, &image.geometry, &centres, READERS / 2);
-    let (mut lo, mut hi) = ([usize::MAX; 3], [0usize; 3]);
-    for ((z, y, x), &m) in lungs.indexed_iter() {
-        if m {
-            for (a, c) in [z, y, x].into_iter().enumerate() {
-                lo[a] = lo[a].min(c);
-                hi[a] = hi[a].max(c);
-            }
-        }
-    }
-    let start = [0, 1, 2].map(|a| lo[a].saturating_sub(5));
-    let end = [0, 1, 2].map(|a| (hi[a] + 6).min(shape[a]));
+    let (start, end) = bounding_box(lungs.view(), 5, |_, &m| m).expect("a non-empty lung mask dilated stays non-empty");
     let min = image.data.iter().copied().fold(f32::INFINITY, f32::min);
     let mut masked = image.clone();
     ndarray::Zip::from(&mut masked.data).and(&lungs).for_each(|v, &m| {

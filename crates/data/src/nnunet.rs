@@ -14,7 +14,7 @@
 use crate::error::{Error, Result};
 use crate::io::read_volume;
 use crate::lits::Skip;
-use crate::prepared::{crop, write_case_channels, CaseMeta};
+use crate::prepared::{bounding_box, crop, write_case_channels, CaseMeta};
 use crate::volume::Volume;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -293,19 +293,11 @@ pub fn prepare_case(cases_dir: &Path, case: &NnCase, opts: &NnOptions) -> Result
     let (start, end) = match opts.crop_nonzero {
         None => ([0; 3], shape),
         Some(margin) => {
-            let (mut lo, mut hi) = ([usize::MAX; 3], [0usize; 3]);
-            for ((z, y, x), &m) in mask.indexed_iter() {
-                if m != 0 || images.iter().any(|i| i.data[[z, y, x]] != 0.0) {
-                    for (a, c) in [z, y, x].into_iter().enumerate() {
-                        lo[a] = lo[a].min(c);
-                        hi[a] = hi[a].max(c);
-                    }
-                }
+            let inside = |[z, y, x]: [usize; 3], &m: &u8| m != 0 || images.iter().any(|i| i.data[[z, y, x]] != 0.0);
+            match bounding_box(mask.view(), margin, inside) {
+                Some(b) => b,
+                None => return Ok(Err(Skip("the image is zero everywhere".into()))),
             }
-            if lo[0] == usize::MAX {
-                return Ok(Err(Skip("the image is zero everywhere".into())));
-            }
-            ([0, 1, 2].map(|a| lo[a].saturating_sub(margin)), [0, 1, 2].map(|a| (hi[a] + 1 + margin).min(shape[a])))
         }
     };
     let mut cropped = Vec::new();

@@ -216,6 +216,29 @@ pub fn case_done(cases_dir: &Path, id: &str) -> bool {
     cases_dir.join(id).join("case.json").is_file()
 }
 
+/// The bounding box `[start, end)` (`[z, y, x]`) of the voxels of `a` where `inside(index, value)`
+/// holds, grown by `margin` voxels and clipped to the volume; `None` when no voxel does.
+pub fn bounding_box<T>(
+    a: ndarray::ArrayView3<'_, T>,
+    margin: usize,
+    inside: impl Fn([usize; 3], &T) -> bool,
+) -> Option<([usize; 3], [usize; 3])> {
+    let (mut lo, mut hi) = ([usize::MAX; 3], [0usize; 3]);
+    for ((z, y, x), v) in a.indexed_iter() {
+        if inside([z, y, x], v) {
+            for (k, c) in [z, y, x].into_iter().enumerate() {
+                lo[k] = lo[k].min(c);
+                hi[k] = hi[k].max(c);
+            }
+        }
+    }
+    if lo[0] == usize::MAX {
+        return None;
+    }
+    let shape = a.shape();
+    Some(([0, 1, 2].map(|k| lo[k].saturating_sub(margin)), [0, 1, 2].map(|k| (hi[k] + 1 + margin).min(shape[k]))))
+}
+
 /// Crops a volume and its mask to `[start, end)` (`[z, y, x]`).
 pub fn crop<T: crate::Element>(v: &Volume<T>, start: [usize; 3], end: [usize; 3]) -> Volume<T> {
     let data = v.data.slice(s![start[0]..end[0], start[1]..end[1], start[2]..end[2]]).to_owned();
