@@ -37,10 +37,11 @@ def bce(x, t, w):
 
 
 def wce(x, t, w):
-    with torch.no_grad():
-        p = torch.sigmoid(x).sum()
-        pos_w = (x.numel() - p) / p.clamp(min=1.0)
-    return F.binary_cross_entropy_with_logits(x, t, weight=w, pos_weight=pos_w)
+    # deep_pipe's adaptive WCE: pos_weight over the batch, with its gradient
+    p = torch.sigmoid(x).sum()
+    pos_w = (x.numel() - p) / p
+    loss = -(pos_w * t * F.logsigmoid(x) + (1 - t) * F.logsigmoid(-x))
+    return (loss if w is None else loss * w).mean()
 
 
 def dice(x, t, w):

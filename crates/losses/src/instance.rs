@@ -5,11 +5,13 @@
 //!
 //! ```text
 //! blob(b)  = (1 / K) sum_k L( x_b, [l_b == k], m_k ),   m_k = [l_b == k or l_b == 0]
-//! L_blob   = alpha * L(x, t, w) + beta * mean_b blob(b)        (alpha = 2, beta = 1)
+//! L_blob   = alpha * L(x, t, w) + beta * mean_{b: K_b > 0} blob(b)   (alpha = 2, beta = 1)
 //! ```
 //!
 //! i.e. each component is scored as if it were the only lesion, with the other components
-//! masked out. Samples without components contribute 0 to the mean, as in the reference code.
+//! masked out. The instance term averages over the samples that have components only, as the
+//! reference code does (`compute_blob_loss_multi` keeps a sample's term only when it has a
+//! blob); a batch without any component has an instance term of 0.
 //! The mask enters as a per-voxel weight (masked voxels contribute nothing to voxel means or to
 //! region sums); the reference multiplies the raw network output by the mask instead, which
 //! for a logit-space loss scores the masked voxels as p = 0.5 against background: we do not
@@ -97,7 +99,6 @@ where
         let w = weight.map(|w| w.f_narrow(0, i, 1)).transpose()?;
         let ids = present_labels(&l)?;
         if ids.is_empty() {
-            per_sample.push(Tensor::f_zeros([], (logits.kind(), logits.device()))?);
             continue;
         }
         let mut terms = Vec::with_capacity(ids.len());
@@ -108,6 +109,9 @@ where
             terms.push(restricted(&base, voxelwise, &x, &this.f_to_kind(logits.kind())?, &region, w.as_ref())?);
         }
         per_sample.push(Tensor::f_stack(&terms, 0)?.f_mean(logits.kind())?);
+    }
+    if per_sample.is_empty() {
+        return Ok(global * alpha);
     }
     let blob = Tensor::f_stack(&per_sample, 0)?.f_mean(logits.kind())?;
     Ok(global * alpha + blob * beta)

@@ -6,17 +6,21 @@
 //! ```text
 //! BCE   = mean( w * [ max(x, 0) - x t + ln(1 + e^-|x|) ] )
 //! WCE   = mean( w * [ -pos_w t ln p - (1 - t) ln(1 - p) ] ),
-//!         pos_w = (numel - sum p) / max(sum p, 1)   (adaptive, per batch, no gradient)
+//!         pos_w = (numel - sum p) / sum p           (adaptive, over the whole batch)
 //! focal = mean( w * alpha_t (1 - p_t)^gamma * BCE ),  p_t = p if t = 1 else 1 - p,
 //!         alpha_t = alpha if t = 1 else 1 - alpha;    1 - p_t = p + t - 2 p t (t in {0, 1})
 //! ```
 //!
 //! The cross-entropy terms use libtorch's fused, stable BCE-with-logits kernel, so logits of
 //! ±100 give finite values and gradients (focal's modulating factor is a probability in
-//! [0, 1]; at a saturated correct voxel it is exactly 0, and so is the term). WCE's `pos_w` follows METHOD.md (predicted mass,
-//! not target mass); it is treated as a constant of the batch (detached) and its denominator is
-//! kept at least one voxel, so an all-background prediction gives a large finite weight rather
-//! than infinity.
+//! [0, 1]; at a saturated correct voxel it is exactly 0, and so is the term).
+//!
+//! WCE is deep_pipe's `weighted_cross_entropy_with_logits(adaptive=True)`, the authors' code:
+//! `pos_w` is computed from the predicted mass (not the target's) over every voxel of the batch
+//! and is part of the graph, so the gradient also flows through it (no detach, no clamp). Its
+//! share of the gradient is large: every voxel's logit moves `sum p`, hence the weight of
+//! every foreground voxel. A prediction with `sum p` = 0 in the working precision (every logit
+//! below about -104 in f32) makes `pos_w` infinite, as in the reference.
 use crate::check::prepare;
 use crate::error::Result;
 use tch::{Reduction, Tensor};
@@ -27,19 +31,26 @@ pub fn bce(logits: &Tensor, target: &Tensor, weight: Option<&Tensor>) -> Result<
     Ok(logits.f_binary_cross_entropy_with_logits(&t, w.as_ref(), None::<&Tensor>, Reduction::Mean)?)
 }
 
-/// WCE's adaptive positive-class weight `(numel - sum p) / max(sum p, 1)`, a detached scalar.
+/// WCE's adaptive positive-class weight `(numel - sum p) / sum p` over the whole batch, with
+/// its gradient (deep_pipe's `adaptive=True`).
 pub fn wce_pos_weight(logits: &Tensor) -> Result<Tensor> {
-    tch::no_grad(|| -> Result<Tensor> {
-        let mass = logits.f_sigmoid()?.f_sum(logits.kind())?;
-        let numel = logits.numel() as f64;
-        Ok((mass.f_neg()? + numel).f_div(&mass.f_clamp_min(1.0)?)?)
-    })
+    let mass = logits.f_sigmoid()?.f_sum(logits.kind())?;
+    Ok((mass.f_neg()? + logits.numel() as f64).f_div(&mass)?)
 }
 
-/// BCE with a positive-class weight, mean over voxels.
+/// BCE with a positive-class weight `pos_weight` (a scalar tensor; gradients flow through it),
+/// mean over voxels: `mean( w * [ -pos_w t ln p - (1 - t) ln(1 - p) ] )`, in log-sigmoids.
 pub fn weighted_bce(logits: &Tensor, target: &Tensor, weight: Option<&Tensor>, pos_weight: &Tensor) -> Result<Tensor> {
     let (t, w) = prepare("weighted_bce", logits, target, weight)?;
-    Ok(logits.f_binary_cross_entropy_with_logits(&t, w.as_ref(), Some(pos_weight), Reduction::Mean)?)
+    // -ln p = -logsigmoid(x), -ln(1 - p) = -logsigmoid(-x): finite for any logit.
+    let pos = t.f_mul(&logits.f_log_sigmoid()?)?.f_mul(pos_weight)?;
+    let neg = t.f_neg()?.f_add_scalar(1.0)?.f_mul(&logits.f_neg()?.f_log_sigmoid()?)?;
+    let term = pos.f_add(&neg)?.f_neg()?;
+    let term = match &w {
+        Some(w) => term.f_mul(w)?,
+        None => term,
+    };
+    Ok(term.f_mean(term.kind())?)
 }
 
 /// Adaptive weighted cross-entropy (WCE), mean over voxels.

@@ -3,7 +3,7 @@
 //! targets and logits of ±100; finite-difference gradient checks in double precision; the
 //! tensor inverse weights against iw-data's; shape errors. Every test body runs on the CPU and,
 //! where a GPU is present, on CUDA (else it prints "skipped: no CUDA").
-use iw_losses::{inverse_weights, wce_pos_weight, weighted_bce, LossConfig, LossInputs};
+use iw_losses::{inverse_weights, wce_pos_weight, LossConfig, LossInputs};
 use std::collections::HashMap;
 use std::path::Path;
 use tch::{Device, Kind, Tensor};
@@ -29,7 +29,7 @@ const CONFIGS: [&str; 19] = [
     "cc-iwdl",
     "cc-bce",
 ];
-const CASES: [&str; 4] = ["random", "empty", "full", "extreme"];
+const CASES: [&str; 5] = ["random", "empty", "full", "extreme", "half"];
 
 fn golden() -> HashMap<String, Tensor> {
     let python = std::env::var("IW_PYTHON")
@@ -114,7 +114,7 @@ fn finite_in_float32_at_extreme_logits() {
 }
 
 /// Central differences in double precision at a few coordinates, for every configuration (WCE
-/// with its adaptive weight frozen, since by design no gradient flows through it).
+/// included: its adaptive weight is part of the graph, as in deep_pipe).
 #[test]
 fn gradients_match_finite_differences() {
     let g = golden();
@@ -125,24 +125,15 @@ fn gradients_match_finite_differences() {
         vec![vec![0, 0, 0, 0, 0], vec![0, 0, 3, 4, 5], vec![1, 0, 7, 8, 9], vec![1, 0, 2, 6, 1], vec![0, 0, 5, 2, 8]];
     for n in CONFIGS {
         let cfg = LossConfig::from_name(n).unwrap();
-        let f: Box<dyn Fn(&Tensor) -> Tensor> = if cfg.base == iw_losses::BaseLoss::Wce {
-            let pw = wce_pos_weight(&x).unwrap();
-            let w =
-                cfg.inverse_weighting.then(|| inverse_weights(&labels, None, 1.0, 2e5).unwrap().to_kind(Kind::Double));
-            let t = t.shallow_clone();
-            Box::new(move |xx: &Tensor| weighted_bce(xx, &t, w.as_ref(), &pw).unwrap())
-        } else {
-            let (t, labels, regions) = (t.shallow_clone(), labels.shallow_clone(), regions.shallow_clone());
-            Box::new(move |xx: &Tensor| {
-                cfg.compute(&LossInputs {
-                    logits: xx,
-                    target: &t,
-                    labels: Some(&labels),
-                    regions: Some(&regions),
-                    max_label: None,
-                })
-                .unwrap()
+        let f = |xx: &Tensor| {
+            cfg.compute(&LossInputs {
+                logits: xx,
+                target: &t,
+                labels: Some(&labels),
+                regions: Some(&regions),
+                max_label: None,
             })
+            .unwrap()
         };
         let xg = x.detach().set_requires_grad(true);
         f(&xg).backward();
@@ -161,6 +152,33 @@ fn gradients_match_finite_differences() {
             );
         }
     }
+}
+
+/// Issue 12, point 1: WCE's adaptive weight carries gradient, as deep_pipe's does. At a
+/// background voxel j the frozen-weight gradient is `p_j / N`; through `pos_w` it gains
+/// `-p_j (1 - p_j) A / S^2` (A = the foreground terms' sum, S = sum p). Early in training (most
+/// logits well below 0, a small lesion) that term dominates: the background gradient turns
+/// negative and is many times larger. The golden test above pins value and gradient to
+/// PyTorch's autograd; this one shows what a detach would change.
+#[test]
+fn r12_wce_gradient_flows_through_pos_weight() {
+    tch::manual_seed(12);
+    let x = Tensor::randn([2, 1, 16, 16, 16], (Kind::Double, Device::Cpu)) - 5.0;
+    let t = Tensor::zeros([2, 1, 16, 16, 16], (Kind::Double, Device::Cpu));
+    let _ = t.narrow(2, 4, 4).narrow(3, 4, 4).narrow(4, 4, 4).fill_(1.0);
+    let xg = x.detach().set_requires_grad(true);
+    iw_losses::wce(&xg, &t, None).unwrap().backward();
+    let full = xg.grad();
+    let xd = x.detach().set_requires_grad(true);
+    let frozen = wce_pos_weight(&xd).unwrap().detach();
+    iw_losses::weighted_bce(&xd, &t, None, &frozen).unwrap().backward();
+    let detached = xd.grad();
+    let bg = t.eq(0.0);
+    let (a, b) = (full.masked_select(&bg), detached.masked_select(&bg));
+    assert!(b.gt(0.0).all().int64_value(&[]) == 1, "frozen weight: background gradients are p / N > 0");
+    assert!(a.lt(0.0).all().int64_value(&[]) == 1, "through pos_w the background gradient changes sign");
+    let ratio = (a.abs().mean(Kind::Double) / b.abs().mean(Kind::Double)).double_value(&[]);
+    assert!(ratio > 10.0, "and is much larger: {ratio}");
 }
 
 #[test]

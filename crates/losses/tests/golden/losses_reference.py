@@ -34,9 +34,14 @@ def bce(x, t, w):
 
 
 def wce(x, t, w):
-    p = torch.sigmoid(x).detach()
-    pos_w = (x.numel() - p.sum()) / torch.clamp(p.sum(), min=1.0)
-    return (w * -(pos_w * t * F.logsigmoid(x) + (1 - t) * F.logsigmoid(-x))).mean()
+    # deep_pipe's weighted_cross_entropy_with_logits(logit, target, weight, adaptive=True)
+    # (dpipe/torch/functional.py, the authors' WCE), ported line by line: pos_weight over the
+    # whole batch, with its gradient.
+    pos_weight = (x.numel() - (torch.sigmoid(x)).sum()) / (torch.sigmoid(x)).sum()
+    max_val = - x.clamp(min=0)
+    loss = - pos_weight * t * (x + max_val - (max_val.exp() + (x + max_val).exp()).log()) \
+        + (1 - t) * (-max_val + (max_val.exp() + (x + max_val).exp()).log())
+    return (loss * w).mean()
 
 
 def focal(x, t, w, gamma=2.0, alpha=0.75):
@@ -92,14 +97,15 @@ def blob(fn, voxelwise, x, t, labels, w, alpha=2.0, beta=1.0):
     for b in range(x.shape[0]):
         ids = [int(i) for i in torch.unique(labels[b]) if i != 0]
         if not ids:
-            terms.append(torch.zeros((), dtype=x.dtype))
-            continue
+            continue  # compute_blob_loss_multi keeps a sample's term only if it has blobs
         per = []
         for k in ids:
             this = (labels[b:b + 1] == k).double()
             region = ((labels[b:b + 1] == k) | (labels[b:b + 1] == 0)).double()
             per.append(restricted(fn, voxelwise, x[b:b + 1], this, region, w[b:b + 1]))
         terms.append(torch.stack(per).mean())
+    if not terms:
+        return alpha * fn(x, t, w)
     return alpha * fn(x, t, w) + beta * torch.stack(terms).mean()
 
 
@@ -167,6 +173,10 @@ def cases():
     out["full"] = (torch.randn(shape, generator=g, dtype=torch.float64) * 3, torch.ones(shape, dtype=torch.float64))
     sign = torch.where(torch.rand(shape, generator=g) > 0.5, 1.0, -1.0).double()
     out["extreme"] = (100.0 * sign, t_rand)
+    # one sample with lesions, one without (blob loss averages over the first only)
+    t_half = t_rand.clone()
+    t_half[1] = 0
+    out["half"] = (torch.randn(shape, generator=g, dtype=torch.float64) * 3, t_half)
     res = {}
     for c, (x, t) in out.items():
         lab = comps(t)
