@@ -1,6 +1,8 @@
 //! The training step and checkpoints (METHOD.md, "Training").
 //!
-//! SGD with momentum 0.9 and Nesterov, no weight decay, lr 1e-2 times 0.1 at epoch 80 of 100,
+//! SGD with momentum 0.9 and Nesterov, no weight decay, lr 1e-2 times 0.1 once epoch 80 (0-based)
+//! has finished (deep_pipe's `Schedule(epoch2value_multiplier={80: 0.1})`: 81 epochs at 1e-2,
+//! then 19 at 1e-3),
 //! written out rather than taken from libtorch's C++ optimizer so that its momentum buffers are
 //! ours to checkpoint. PyTorch's update, step for step (dampening 0):
 //!
@@ -39,12 +41,14 @@ impl Default for OptimizerConfig {
     }
 }
 
-/// Step learning-rate schedule: `base * gamma^(number of milestones <= epoch)`.
+/// Step learning-rate schedule as deep_pipe's `Schedule`: the rate is multiplied by `gamma` when
+/// epoch `m` (0-based) of `milestones` has finished, so epoch `e` runs at
+/// `base * gamma^(number of milestones < e)`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LrSchedule {
     /// Initial learning rate (paper: 1e-2).
     pub base: f64,
-    /// Epochs at which the rate is multiplied by `gamma` (paper: [80]).
+    /// Epochs after which the rate is multiplied by `gamma` (paper: [80]).
     pub milestones: Vec<usize>,
     /// Factor (paper: 0.1).
     pub gamma: f64,
@@ -58,7 +62,7 @@ impl Default for LrSchedule {
 
 /// The learning rate of an epoch (0-based).
 pub fn lr_at(s: &LrSchedule, epoch: usize) -> f64 {
-    s.base * s.gamma.powi(s.milestones.iter().filter(|&&m| m <= epoch).count() as i32)
+    s.base * s.gamma.powi(s.milestones.iter().filter(|&&m| m < epoch).count() as i32)
 }
 
 /// What a checkpoint holds besides tensors.

@@ -20,6 +20,11 @@
 //! `depth` is the number of encoder levels (level channels 16, 64, 128, 256, ...; the bridge
 //! doubles the last). Checkpoint keys are the module paths (`down.1.0.act1.bn.weight`), the
 //! same as the PyTorch reference's state_dict in tests/golden/unet_reference.py.
+//!
+//! Initialisation is PyTorch's default, with which the paper trained (the authors' code sets
+//! none): every convolution's weight and bias uniform in `[-1/sqrt(fan_in), 1/sqrt(fan_in)]`,
+//! `fan_in = in_channels * k^3` (`kaiming_uniform_(a = sqrt(5))`); BatchNorm weight 1, bias 0.
+//! tch's own default (Kaiming-uniform with gain sqrt(2), zero bias) starts ~2.4x larger.
 use crate::error::{Error, Result};
 use tch::nn::{self, ModuleT};
 use tch::Tensor;
@@ -73,6 +78,13 @@ impl UNetConfig {
     }
 }
 
+/// A 3D convolution initialised as PyTorch's `nn.Conv3d` is (see the module docs).
+fn conv3d(p: nn::Path, ci: i64, co: i64, k: i64, padding: i64, bias: bool) -> nn::Conv3D {
+    let bound = 1.0 / ((ci * k * k * k) as f64).sqrt();
+    let uniform = nn::Init::Uniform { lo: -bound, up: bound };
+    nn::conv3d(p, ci, co, k, nn::ConvConfig { padding, bias, ws_init: uniform, bs_init: uniform, ..Default::default() })
+}
+
 fn bn(p: nn::Path, c: i64) -> nn::BatchNorm {
     nn::batch_norm3d(p, c, nn::BatchNormConfig { ws_init: nn::Init::Const(1.0), ..Default::default() })
 }
@@ -86,8 +98,7 @@ pub struct PreAct {
 
 impl PreAct {
     fn new(p: nn::Path, ci: i64, co: i64, k: i64, bias: bool) -> Self {
-        let cfg = nn::ConvConfig { padding: k / 2, bias, ..Default::default() };
-        PreAct { bn: bn(&p / "bn", ci), conv: nn::conv3d(&p / "conv", ci, co, k, cfg) }
+        PreAct { bn: bn(&p / "bn", ci), conv: conv3d(&p / "conv", ci, co, k, k / 2, bias) }
     }
 }
 
@@ -107,8 +118,7 @@ pub struct ResBlock {
 
 impl ResBlock {
     fn new(p: nn::Path, ci: i64, co: i64, k: i64) -> Self {
-        let shortcut = (ci != co)
-            .then(|| nn::conv3d(&p / "shortcut", ci, co, 1, nn::ConvConfig { bias: false, ..Default::default() }));
+        let shortcut = (ci != co).then(|| conv3d(&p / "shortcut", ci, co, 1, 0, false));
         ResBlock {
             act1: PreAct::new(&p / "act1", ci, co, k, false),
             act2: PreAct::new(&p / "act2", co, co, k, false),
@@ -178,13 +188,7 @@ impl ResUNet {
         let up = (0..d).map(|l| chain(p / "up" / l as i64, &[c[l + 1], c[l + 1], c[l]], 3)).collect();
         Ok(ResUNet {
             config,
-            init: nn::conv3d(
-                p / "init",
-                config.in_channels,
-                f,
-                3,
-                nn::ConvConfig { padding: 1, bias: false, ..Default::default() },
-            ),
+            init: conv3d(p / "init", config.in_channels, f, 3, 1, false),
             init_act: PreAct::new(p / "init_act", f, f, 3, true),
             down,
             lateral,

@@ -22,13 +22,18 @@ fn loss(logits: &Tensor, t: &Tensor) -> iw_models::Result<Tensor> {
     Ok(logits.binary_cross_entropy_with_logits::<Tensor>(t, None, None, tch::Reduction::Mean))
 }
 
+/// Issue 12, point 5: deep_pipe's `Schedule(initial=1e-2, epoch2value_multiplier={80: 0.1})`
+/// multiplies the rate in `epoch_finished(80)`: epochs 0..=80 (81 of them) run at 1e-2.
 #[test]
-fn schedule() {
+fn schedule_drops_after_epoch_80_as_deep_pipe() {
     let s = LrSchedule::default();
-    assert_eq!(lr_at(&s, 0), 1e-2);
-    assert_eq!(lr_at(&s, 79), 1e-2);
-    assert!((lr_at(&s, 80) - 1e-3).abs() < 1e-15);
-    assert!((lr_at(&s, 99) - 1e-3).abs() < 1e-15);
+    let at: Vec<f64> = (0..100).map(|e| lr_at(&s, e)).collect();
+    assert_eq!(at.iter().filter(|&&v| v == 1e-2).count(), 81);
+    assert_eq!((at[0], at[80]), (1e-2, 1e-2));
+    assert!(at[81..].iter().all(|&v| (v - 1e-3).abs() < 1e-15));
+    // Two milestones compound, each after its epoch.
+    let s = LrSchedule { base: 1.0, milestones: vec![1, 3], gamma: 0.5 };
+    assert_eq!((0..6).map(|e| lr_at(&s, e)).collect::<Vec<_>>(), [1.0, 1.0, 0.5, 0.5, 0.25, 0.25]);
 }
 
 #[test]

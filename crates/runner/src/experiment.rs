@@ -118,7 +118,8 @@ pub struct TrainingCfg {
     pub iterations: usize,
     /// Initial learning rate.
     pub lr: f64,
-    /// Epochs where the learning rate is multiplied by `lr_gamma`.
+    /// Epochs (0-based) after which the learning rate is multiplied by `lr_gamma` (deep_pipe's
+    /// `Schedule`: `[80]` gives 81 epochs at `lr`).
     pub lr_milestones: Vec<usize>,
     /// Learning-rate factor.
     pub lr_gamma: f64,
