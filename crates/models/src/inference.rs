@@ -1,14 +1,44 @@
-//! Sliding-window inference (METHOD.md, "Training": inference).
+//! Sliding-window inference (METHOD.md, "Training": inference), two grids.
 //!
-//! The volume is padded (with its minimum) to a multiple of `divisor`, covered by a grid of
-//! patches (`patch`, `stride`; the last patch of an axis ends at the border) and each patch is
-//! passed to any predictor (a closure: a network, or the identity in tests). Overlapping logits
-//! are averaged, with uniform weights (the paper) or nnU-Net's Gaussian importance map
-//! (sigma = patch / 8); mirroring test-time augmentation averages the 8 flips. Sums are kept in
-//! f64, so that uniform averaging of equal values is exact. Probabilities are the sigmoid of
-//! the averaged logits. Memory is one patch on the device plus the output arrays.
+//! **`Grid::Paper`** is the authors' predictor, deep_pipe's `patches_grid(160, 144)` around
+//! `divisible_shape(8, np.min)` (inverse_weighting's `model/unet.config`). Per axis of length
+//! `n`, with patch `p` and stride `s`:
+//!
+//! ```text
+//! m = max(n, p);  padded = m + (s - m + p) mod s          (= p + k s, the smallest >= n)
+//! pad (padded - n) / 2 (floor) before, the rest after, with 0 (patches_grid's padding_values)
+//! tiles start at 0, s, 2 s, ... while start + p <= padded   (regular; no tile flush with the border)
+//! each tile: padded (centred, with its own minimum) to a multiple of `divisor`, predicted,
+//!            cropped back (a no-op for p = 160, divisor 8)
+//! overlaps averaged (deep_pipe's combine: sum / count), sigmoid probabilities and logits
+//! averaged SEPARATELY (the authors ran `predict` and `predict_logit` as two passes)
+//! crop the centred window of the input's shape
+//! ```
+//!
+//! **`Grid::Flush`** (nnU-Net-like): the volume is padded at the end of each axis with each
+//! channel's minimum to a multiple of `divisor`; tiles start at 0, s, ... and the last one ends
+//! at the border; probabilities are the sigmoid of the averaged logits.
+//!
+//! Either grid can weight overlaps by nnU-Net's Gaussian importance map (sigma = patch / 8; off
+//! in the paper) and average the 8 mirrorings (test-time augmentation; off in the paper). Each
+//! tile goes to any predictor (a closure: a network, or the identity in tests). Sums are kept
+//! in f64, so that uniform averaging of equal values is exact. Memory: the padded volume and
+//! the accumulators on the device, one tile at a time through the predictor.
 use crate::error::{Error, Result};
 use tch::{Device, Kind, Tensor};
+
+/// How the volume is covered by tiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Grid {
+    /// deep_pipe's `patches_grid`: centred zero padding to `p + k s`, a regular grid,
+    /// probabilities and logits averaged separately (the authors' code).
+    #[default]
+    Paper,
+    /// Padding at the end to a multiple of `divisor` (each channel's minimum), the last tile
+    /// flush with the border, probabilities = sigmoid(averaged logits).
+    Flush,
+}
 
 /// Inference settings.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -17,8 +47,10 @@ pub struct InferenceConfig {
     pub patch_dhw: [i64; 3],
     /// Stride (paper: 144).
     pub stride_dhw: [i64; 3],
-    /// Pad the volume to a multiple of this (paper: 8).
+    /// Paper grid: each tile is padded to a multiple of this; flush grid: the volume (paper: 8).
     pub divisor: i64,
+    /// The tiling (paper: [`Grid::Paper`]).
+    pub grid: Grid,
     /// nnU-Net's Gaussian weighting of overlaps (off in the paper).
     pub gaussian: bool,
     /// Mirroring test-time augmentation over the 3 axes (off in the paper).
@@ -27,7 +59,14 @@ pub struct InferenceConfig {
 
 impl Default for InferenceConfig {
     fn default() -> Self {
-        InferenceConfig { patch_dhw: [160; 3], stride_dhw: [144; 3], divisor: 8, gaussian: false, mirror: false }
+        InferenceConfig {
+            patch_dhw: [160; 3],
+            stride_dhw: [144; 3],
+            divisor: 8,
+            grid: Grid::Paper,
+            gaussian: false,
+            mirror: false,
+        }
     }
 }
 
@@ -35,40 +74,13 @@ impl Default for InferenceConfig {
 pub struct Prediction {
     /// Averaged logits.
     pub logits: Tensor,
-    /// Sigmoid of the logits.
+    /// Averaged probabilities (paper grid) or the sigmoid of the averaged logits (flush grid).
     pub probs: Tensor,
 }
 
-/// Pads `x` (`[D, H, W]`) at the end of each axis to a multiple of `divisor` with `value`.
-pub fn pad_to_multiple(x: &Tensor, divisor: i64, value: f64) -> Result<Tensor> {
-    let s = x.size();
-    let pads: Vec<i64> = (0..3).rev().flat_map(|a| [0, (divisor - s[a] % divisor) % divisor]).collect();
-    x.f_constant_pad_nd(pads.as_slice())?.f_fill_value_outside(&s, value)
-}
-
-trait FillOutside {
-    fn f_fill_value_outside(&self, inner: &[i64], value: f64) -> Result<Tensor>;
-}
-
-impl FillOutside for Tensor {
-    /// constant_pad_nd pads with 0; put `value` in the padded region.
-    fn f_fill_value_outside(&self, inner: &[i64], value: f64) -> Result<Tensor> {
-        if value == 0.0 {
-            return Ok(self.shallow_clone());
-        }
-        let out = self.copy();
-        for a in 0..3 {
-            let n = self.size()[a];
-            if n > inner[a] {
-                let _ = out.f_narrow(a as i64, inner[a], n - inner[a])?.f_fill_(value)?;
-            }
-        }
-        Ok(out)
-    }
-}
-
-/// Patch starts along one axis: 0, stride, ... and a last one ending at the border.
-fn starts(n: i64, p: i64, stride: i64) -> Vec<i64> {
+/// Patch starts along one axis of the flush grid: 0, stride, ... and a last one ending at the
+/// border.
+fn flush_starts(n: i64, p: i64, stride: i64) -> Vec<i64> {
     if n <= p {
         return vec![0];
     }
@@ -76,6 +88,53 @@ fn starts(n: i64, p: i64, stride: i64) -> Vec<i64> {
     v.push(n - p);
     v.dedup();
     v
+}
+
+/// One axis of a grid: padding before and after the volume, the tile size and the tile starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct AxisGrid {
+    before: i64,
+    after: i64,
+    tile: i64,
+    starts: Vec<i64>,
+}
+
+/// deep_pipe's `patches_grid` shape rule for one axis: `m = max(n, p)`, padded to
+/// `m + (s - m + p) mod s`, the padding split `floor(delta / 2)` before (`pad_to_shape` with
+/// ratio 0.5), tiles at `0, s, ..` that fit.
+fn paper_axis(n: i64, p: i64, s: i64) -> AxisGrid {
+    let m = n.max(p);
+    let padded = m + (s - m + p).rem_euclid(s);
+    let delta = padded - n;
+    let starts = (0..).map(|i| i * s).take_while(|&st| st + p <= padded).collect();
+    AxisGrid { before: delta / 2, after: delta - delta / 2, tile: p, starts }
+}
+
+/// The flush grid's axis: padding at the end to a multiple of `divisor`, the last tile at the
+/// border.
+fn flush_axis(n: i64, p: i64, s: i64, divisor: i64) -> AxisGrid {
+    let after = (divisor - n % divisor) % divisor;
+    let tile = p.min(n + after);
+    AxisGrid { before: 0, after, tile, starts: flush_starts(n + after, tile, s) }
+}
+
+/// Pads the last three axes of `t` by `pads` (libtorch order: last axis first, before/after)
+/// with `value`.
+fn pad_with(t: &Tensor, pads: &[i64], value: f64) -> Result<Tensor> {
+    Ok(t.f_pad(pads, "constant", Some(value))?)
+}
+
+/// Pads `t` (`[1, C, d, h, w]`) centred to a multiple of `divisor` per axis with `value`
+/// (deep_pipe's `pad_to_divisible`, ratio 0.5); returns the padded tensor and the padding before.
+fn pad_divisible(t: &Tensor, divisor: i64, value: f64) -> Result<(Tensor, [i64; 3])> {
+    let s = t.size();
+    let delta: Vec<i64> = (0..3).map(|a| (divisor - s[2 + a] % divisor) % divisor).collect();
+    if delta.iter().all(|&d| d == 0) {
+        return Ok((t.shallow_clone(), [0; 3]));
+    }
+    let before = [delta[0] / 2, delta[1] / 2, delta[2] / 2];
+    let pads: Vec<i64> = (0..3).rev().flat_map(|a| [before[a], delta[a] - before[a]]).collect();
+    Ok((pad_with(t, &pads, value)?, before))
 }
 
 fn gaussian_map(p: [i64; 3]) -> Result<Tensor> {
@@ -118,40 +177,63 @@ pub fn sliding_window(
     if cfg.divisor < 1 || cfg.patch_dhw.iter().chain(&cfg.stride_dhw).any(|&v| v < 1) {
         return Err(Error::Config(format!("patch, stride and divisor must be positive: {cfg:?}")));
     }
+    if s.iter().any(|&n| n < 1) {
+        return Err(Error::Shape(format!("sliding_window: empty volume {s:?}")));
+    }
     let x = x.to_device(Device::Cpu).to_kind(Kind::Float);
-    // Each channel padded with its minimum; tiles are cut and averaged on `device` (one copy
-    // of the volume there, none per tile).
-    let padded = Tensor::stack(
-        &(0..c)
-            .map(|k| {
-                let ch = x.get(k);
-                pad_to_multiple(&ch, cfg.divisor, ch.min().double_value(&[]))
-            })
-            .collect::<Result<Vec<_>>>()?,
-        0,
-    )
+    let axes: Vec<AxisGrid> = (0..3)
+        .map(|a| match cfg.grid {
+            Grid::Paper => paper_axis(s[a], cfg.patch_dhw[a], cfg.stride_dhw[a]),
+            Grid::Flush => flush_axis(s[a], cfg.patch_dhw[a], cfg.stride_dhw[a], cfg.divisor),
+        })
+        .collect();
+    // The padded volume on `device`: 0 for the paper grid, each channel's minimum for the flush
+    // grid.
+    let pads: Vec<i64> = (0..3).rev().flat_map(|a| [axes[a].before, axes[a].after]).collect();
+    let before = [axes[0].before, axes[1].before, axes[2].before];
+    let padded = match cfg.grid {
+        Grid::Paper => pad_with(&x, &pads, 0.0)?,
+        Grid::Flush => Tensor::stack(
+            &(0..c)
+                .map(|k| {
+                    let ch = x.get(k);
+                    pad_with(&ch, &pads, ch.min().double_value(&[]))
+                })
+                .collect::<Result<Vec<_>>>()?,
+            0,
+        ),
+    }
     .to_device(device);
     let ps = padded.size()[1..].to_vec();
-    let patch: [i64; 3] = [0, 1, 2].map(|a| cfg.patch_dhw[a].min(ps[a]));
+    let patch = [axes[0].tile, axes[1].tile, axes[2].tile];
     let weight = if cfg.gaussian { gaussian_map(patch)? } else { Tensor::ones(patch, (Kind::Double, Device::Cpu)) }
         .to_device(device);
+    let paper = cfg.grid == Grid::Paper;
     let sum = Tensor::zeros(ps.as_slice(), (Kind::Double, device));
+    let psum = paper.then(|| Tensor::zeros(ps.as_slice(), (Kind::Double, device)));
     let wsum = Tensor::zeros(ps.as_slice(), (Kind::Double, device));
     let flips: Vec<Vec<i64>> = if cfg.mirror {
         vec![vec![], vec![2], vec![3], vec![4], vec![2, 3], vec![2, 4], vec![3, 4], vec![2, 3, 4]]
     } else {
         vec![vec![]]
     };
-    for &z in &starts(ps[0], patch[0], cfg.stride_dhw[0]) {
-        for &y in &starts(ps[1], patch[1], cfg.stride_dhw[1]) {
-            for &xx in &starts(ps[2], patch[2], cfg.stride_dhw[2]) {
+    let window =
+        |t: &Tensor, z: i64, y: i64, xx: i64| t.narrow(0, z, patch[0]).narrow(1, y, patch[1]).narrow(2, xx, patch[2]);
+    for &z in &axes[0].starts {
+        for &y in &axes[1].starts {
+            for &xx in &axes[2].starts {
                 let tile = padded.narrow(1, z, patch[0]).narrow(2, y, patch[1]).narrow(3, xx, patch[2]);
                 let input = tile.reshape([1, c, patch[0], patch[1], patch[2]]);
+                // Paper grid: the tile padded to a multiple of `divisor` with its own minimum.
+                let (input, inner) =
+                    if paper { pad_divisible(&input, cfg.divisor, input.min().double_value(&[]))? } else { (input, [0; 3]) };
+                let isz = input.size();
                 let mut acc = Tensor::zeros(patch, (Kind::Double, device));
+                let mut pacc = Tensor::zeros(patch, (Kind::Double, device));
                 for f in &flips {
                     let inp = if f.is_empty() { input.shallow_clone() } else { input.flip(f.as_slice()) };
                     let out = tch::no_grad(|| predictor(&inp))?;
-                    if out.size() != [1, 1, patch[0], patch[1], patch[2]] {
+                    if out.size() != [1, 1, isz[2], isz[3], isz[4]] {
                         return Err(Error::Shape(format!(
                             "predictor returned {:?} for an input of {:?}",
                             out.size(),
@@ -159,25 +241,55 @@ pub fn sliding_window(
                         )));
                     }
                     let out = if f.is_empty() { out } else { out.flip(f.as_slice()) };
-                    acc += out.to_device(device).to_kind(Kind::Double).reshape(patch);
+                    let out = out
+                        .to_device(device)
+                        .to_kind(Kind::Double)
+                        .reshape([isz[2], isz[3], isz[4]])
+                        .narrow(0, inner[0], patch[0])
+                        .narrow(1, inner[1], patch[1])
+                        .narrow(2, inner[2], patch[2]);
+                    if paper {
+                        pacc += out.sigmoid();
+                    }
+                    acc += out;
                 }
-                let acc = acc / flips.len() as f64;
-                let _ = sum
-                    .narrow(0, z, patch[0])
-                    .narrow(1, y, patch[1])
-                    .narrow(2, xx, patch[2])
-                    .f_add_(&(&acc * &weight))?;
-                let _ = wsum.narrow(0, z, patch[0]).narrow(1, y, patch[1]).narrow(2, xx, patch[2]).f_add_(&weight)?;
+                let n = flips.len() as f64;
+                let _ = window(&sum, z, y, xx).f_add_(&(acc / n * &weight))?;
+                if let Some(psum) = &psum {
+                    let _ = window(psum, z, y, xx).f_add_(&(pacc / n * &weight))?;
+                }
+                let _ = window(&wsum, z, y, xx).f_add_(&weight)?;
             }
         }
     }
-    let logits = (sum / wsum)
-        .narrow(0, 0, s[0])
-        .narrow(1, 0, s[1])
-        .narrow(2, 0, s[2])
-        .to_kind(Kind::Float)
-        .to_device(Device::Cpu)
-        .contiguous();
-    let probs = logits.sigmoid();
+    let crop = |t: Tensor| {
+        t.narrow(0, before[0], s[0])
+            .narrow(1, before[1], s[1])
+            .narrow(2, before[2], s[2])
+            .to_kind(Kind::Float)
+            .to_device(Device::Cpu)
+            .contiguous()
+    };
+    let logits = crop(&sum / &wsum);
+    let probs = match psum {
+        Some(psum) => crop(psum / &wsum),
+        None => logits.sigmoid(),
+    };
     Ok(Prediction { logits, probs })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// deep_pipe's shape rule on the paper's numbers: 160 + 144 k, the smallest that holds n.
+    #[test]
+    fn paper_axis_pads_to_160_plus_144k() {
+        for (n, padded, tiles) in [(1, 160, 1), (160, 160, 1), (161, 304, 2), (300, 304, 2), (305, 448, 3)] {
+            let a = paper_axis(n, 160, 144);
+            assert_eq!((a.before + n + a.after, a.starts.len()), (padded, tiles), "n = {n}");
+            assert_eq!(a.before, (padded - n) / 2, "centred, the odd voxel after");
+            assert_eq!(*a.starts.last().unwrap() + 160, padded, "the grid ends at the padded border");
+        }
+    }
 }

@@ -5,8 +5,8 @@
 //! * [`Trainer`]: forward, a loss closure, backward, SGD with Nesterov momentum written out
 //!   (so that its momentum buffers are checkpointed), the step schedule, gradient clipping,
 //!   a stop on non-finite losses; atomic checkpoints that resume a run exactly.
-//! * [`sliding_window`]: grid inference over any predictor, with optional Gaussian
-//!   weighting and mirroring.
+//! * [`sliding_window`]: grid inference over any predictor: the authors' grid
+//!   ([`Grid::Paper`]) or a border-flush one, with optional Gaussian weighting and mirroring.
 //! * [`parse_device`]: `auto | cpu | cuda[:N]`.
 #![deny(missing_docs)]
 
@@ -18,6 +18,6 @@ mod unet;
 
 pub use device::parse_device;
 pub use error::{Error, Result};
-pub use inference::{pad_to_multiple, sliding_window, InferenceConfig, Prediction};
+pub use inference::{sliding_window, Grid, InferenceConfig, Prediction};
 pub use train::{lr_at, Checkpoint, LrSchedule, OptimizerConfig, Trainer};
 pub use unet::{parameter_count, LayerInfo, PreAct, ResBlock, ResUNet, UNetConfig};

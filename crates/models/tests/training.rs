@@ -1,6 +1,6 @@
 //! The training step's contract: schedule, non-finite stop, exact resume from a checkpoint,
 //! and sliding-window inference reconstructing an identity predictor across seams.
-use iw_models::{lr_at, sliding_window, InferenceConfig, LrSchedule, OptimizerConfig, Trainer, UNetConfig};
+use iw_models::{lr_at, sliding_window, Grid, InferenceConfig, LrSchedule, OptimizerConfig, Trainer, UNetConfig};
 use tch::{Device, Kind, Tensor};
 
 /// libtorch's generator is global and tests run in parallel threads: tests that seed it hold
@@ -96,16 +96,24 @@ fn sliding_window_passes_every_channel() {
     let _guard = RNG.lock().unwrap_or_else(|e| e.into_inner());
     tch::manual_seed(4);
     let vol = Tensor::randn([2, 21, 30, 17], (Kind::Float, Device::Cpu));
-    let cfg =
-        InferenceConfig { patch_dhw: [16, 16, 16], stride_dhw: [8, 12, 8], divisor: 8, gaussian: false, mirror: true };
-    let p = sliding_window(&vol, &cfg, Device::Cpu, |x| {
-        assert_eq!(x.size()[..2], [1, 2]);
-        Ok((x.narrow(1, 0, 1) - x.narrow(1, 1, 1) * 2.0).shallow_clone())
-    })
-    .unwrap();
-    let want = vol.get(0) - vol.get(1) * 2.0;
-    assert_eq!(p.logits.size(), vec![21, 30, 17]);
-    assert!((&p.logits - &want).abs().max().double_value(&[]) < 1e-5);
+    for grid in [Grid::Paper, Grid::Flush] {
+        let cfg = InferenceConfig {
+            patch_dhw: [16, 16, 16],
+            stride_dhw: [8, 12, 8],
+            divisor: 8,
+            grid,
+            gaussian: false,
+            mirror: true,
+        };
+        let p = sliding_window(&vol, &cfg, Device::Cpu, |x| {
+            assert_eq!(x.size()[..2], [1, 2]);
+            Ok((x.narrow(1, 0, 1) - x.narrow(1, 1, 1) * 2.0).shallow_clone())
+        })
+        .unwrap();
+        let want = vol.get(0) - vol.get(1) * 2.0;
+        assert_eq!(p.logits.size(), vec![21, 30, 17]);
+        assert!((&p.logits - &want).abs().max().double_value(&[]) < 1e-5, "{grid:?}");
+    }
 }
 
 #[test]
@@ -113,8 +121,10 @@ fn sliding_window_reconstructs_identity_exactly() {
     let _guard = RNG.lock().unwrap_or_else(|e| e.into_inner());
     tch::manual_seed(3);
     let vol = Tensor::randn([37, 45, 29], (Kind::Float, Device::Cpu));
-    for (gaussian, mirror) in [(false, false), (false, true), (true, false)] {
-        let cfg = InferenceConfig { patch_dhw: [16, 16, 16], stride_dhw: [12, 10, 14], divisor: 8, gaussian, mirror };
+    let modes = [(false, false), (false, true), (true, false)];
+    for (grid, (gaussian, mirror)) in [Grid::Paper, Grid::Flush].into_iter().flat_map(|g| modes.map(|m| (g, m))) {
+        let cfg =
+            InferenceConfig { patch_dhw: [16, 16, 16], stride_dhw: [12, 10, 14], divisor: 8, grid, gaussian, mirror };
         let mut calls = 0;
         let p = sliding_window(&vol, &cfg, Device::Cpu, |x| {
             calls += 1;
@@ -124,11 +134,11 @@ fn sliding_window_reconstructs_identity_exactly() {
         assert_eq!(p.logits.size(), vec![37, 45, 29]);
         let diff = (&p.logits - &vol).abs().max().double_value(&[]);
         if gaussian {
-            assert!(diff < 1e-6, "gaussian: {diff}");
+            assert!(diff < 1e-6, "{grid:?} gaussian: {diff}");
         } else {
-            assert_eq!(diff, 0.0, "uniform averaging of an identity is exact (mirror {mirror})");
+            assert_eq!(diff, 0.0, "uniform averaging of an identity is exact ({grid:?}, mirror {mirror})");
         }
-        assert!((&p.probs - vol.sigmoid()).abs().max().double_value(&[]) < 1e-6);
+        assert!((&p.probs - vol.sigmoid()).abs().max().double_value(&[]) < 1e-6, "{grid:?}");
         assert!(calls >= 8, "several patches were used");
     }
     // The predictor's output shape is checked.
@@ -150,14 +160,64 @@ fn sliding_window_with_one_patch_equals_the_direct_forward() {
     let t = Trainer::new(Device::Cpu, small(), OptimizerConfig::default(), 1).unwrap();
     tch::manual_seed(5);
     let vol = Tensor::randn([16, 24, 16], (Kind::Float, Device::Cpu));
+    // The flush grid adds no padding here (every side a multiple of 8).
     let cfg = InferenceConfig {
         patch_dhw: [32, 32, 32],
         stride_dhw: [32, 32, 32],
         divisor: 8,
+        grid: Grid::Flush,
         gaussian: false,
         mirror: false,
     };
     let p = sliding_window(&vol, &cfg, Device::Cpu, |x| Ok(t.forward(x, false))).unwrap();
     let direct = tch::no_grad(|| t.forward(&vol.reshape([1, 1, 16, 24, 16]), false)).reshape([16, 24, 16]);
     assert!((&p.logits - &direct).abs().max().double_value(&[]) < 1e-5);
+}
+
+/// Issue 12, point 3: the paper grid against a port of deep_pipe's `patches_grid` +
+/// `divisible_shape` (tests/golden/grid_reference.py) on a fixed two-layer convolution: volumes
+/// larger and smaller than the patch, tiles that need padding to a multiple of 8, two channels;
+/// probabilities and logits averaged separately.
+#[test]
+fn paper_grid_matches_deep_pipe() {
+    let python = std::env::var("IW_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python"));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("grid.safetensors");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/grid_reference.py");
+    let o = std::process::Command::new(&python).arg(script).arg(&out).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let g: std::collections::HashMap<String, Tensor> = Tensor::read_safetensors(&out).unwrap().into_iter().collect();
+    let net = |x: &Tensor| -> iw_models::Result<Tensor> {
+        let h = x.conv3d(&g["w1"], Some(&g["b1"]), [1, 1, 1], [1, 1, 1], [1, 1, 1], 1).relu();
+        Ok(h.conv3d(&g["w2"], Some(&g["b2"]), [1, 1, 1], [1, 1, 1], [1, 1, 1], 1))
+    };
+    for i in 0..2 {
+        let v = |k: &str| Vec::<i64>::try_from(&g[&format!("{i}/{k}")]).unwrap();
+        let (patch, stride) = (v("patch"), v("stride"));
+        let cfg = InferenceConfig {
+            patch_dhw: [patch[0], patch[1], patch[2]],
+            stride_dhw: [stride[0], stride[1], stride[2]],
+            divisor: 8,
+            grid: Grid::Paper,
+            gaussian: false,
+            mirror: false,
+        };
+        let mut sizes = std::collections::BTreeSet::new();
+        let p = sliding_window(&g[&format!("{i}/x")], &cfg, Device::Cpu, |x| {
+            sizes.insert(x.size());
+            net(x)
+        })
+        .unwrap();
+        let (want_l, want_p) = (&g[&format!("{i}/logits")], &g[&format!("{i}/probs")]);
+        assert_eq!(p.logits.size(), want_l.size());
+        let dl = (p.logits.to_kind(Kind::Double) - want_l).abs().max().double_value(&[]);
+        let dp = (p.probs.to_kind(Kind::Double) - want_p).abs().max().double_value(&[]);
+        assert!(dl < 1e-5 && dp < 1e-6, "case {i}: logits {dl}, probs {dp}; tiles {sizes:?}");
+        // Averaging probabilities is not the sigmoid of averaged logits where tiles overlap.
+        let sep = (p.logits.sigmoid() - &p.probs).abs().max().double_value(&[]);
+        assert!(sep > 1e-4, "case {i}: probabilities are averaged separately ({sep})");
+        assert!(sizes.iter().all(|s| s[2..].iter().all(|&n| n % 8 == 0)), "tiles padded to a multiple of 8: {sizes:?}");
+    }
 }
