@@ -1,12 +1,14 @@
-//! Binary morphology with the 6-connected cross, as `scipy.ndimage.binary_dilation` /
-//! `binary_erosion` with their default structure and `border_value=0`, for any number of
-//! iterations in O(N) each.
+//! Binary morphology with the 6-connected cross, as the authors' LUNA16 preparation calls it:
+//! `skimage.morphology.binary_dilation` / `binary_erosion` with their default (cross) footprint,
+//! i.e. `scipy.ndimage.binary_dilation` with `border_value=0` and `scipy.ndimage.binary_erosion`
+//! with `border_value=1` (skimage erodes as if the outside were foreground, so the volume's edge
+//! never erodes a mask that touches it), for any number of iterations in O(N) each.
 //!
 //! k dilations by the cross reach exactly the voxels within city-block (L1) distance k of the
 //! mask (a monotone path between two voxels of a box stays in the box), and k erosions keep
-//! exactly the voxels whose L1 distance to the nearest background voxel, counting the voxels
-//! outside the volume as background (`border_value=0`), exceeds k. Both come from one exact
-//! city-block distance transform, computed as separable 1D sweeps.
+//! exactly the voxels whose L1 distance to the nearest background voxel inside the volume
+//! exceeds k. Both come from one exact city-block distance transform, computed as separable 1D
+//! sweeps.
 use ndarray::{Array3, ArrayView3};
 
 /// City-block distance (saturated at 255) of every voxel to the nearest voxel where `seed` is
@@ -71,18 +73,18 @@ pub fn dilate(mask: ArrayView3<'_, bool>, iterations: u32) -> Array3<bool> {
     city_block(&mask.to_owned(), false).mapv(|v| u32::from(v) <= iterations)
 }
 
-/// `iterations` binary erosions by the 6-connected cross; outside the volume is background.
-/// Up to 254 iterations.
+/// `iterations` binary erosions by the 6-connected cross; outside the volume counts as
+/// foreground (skimage's `binary_erosion`, scipy's `border_value=1`). Up to 254 iterations.
 pub fn erode(mask: ArrayView3<'_, bool>, iterations: u32) -> Array3<bool> {
     assert!(iterations < 255, "at most 254 iterations");
     if iterations == 0 {
         return mask.to_owned();
     }
-    city_block(&mask.mapv(|m| !m), true).mapv(|v| u32::from(v) > iterations)
+    city_block(&mask.mapv(|m| !m), false).mapv(|v| u32::from(v) > iterations)
 }
 
-/// Binary closing as the LUNA16 preparation does it: `iterations` dilations, then as many
-/// erosions (so, as scipy's, it erodes from the volume's border).
+/// Binary closing as the authors' LUNA16 preparation does it (`mask2closed_mask`):
+/// `iterations` dilations, then as many erosions; the volume's border does not erode.
 pub fn close(mask: ArrayView3<'_, bool>, iterations: u32) -> Array3<bool> {
     erode(dilate(mask, iterations).view(), iterations)
 }
@@ -92,12 +94,13 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// One dilation / erosion step by the cross, literally.
+    /// One dilation / erosion step by the cross, literally (outside: background for a
+    /// dilation, foreground for an erosion).
     fn step(m: &Array3<bool>, dilation: bool) -> Array3<bool> {
         let (d, h, w) = m.dim();
         let get = |z: i64, y: i64, x: i64| -> bool {
             if z < 0 || y < 0 || x < 0 || z >= d as i64 || y >= h as i64 || x >= w as i64 {
-                false
+                !dilation
             } else {
                 m[[z as usize, y as usize, x as usize]]
             }
@@ -128,14 +131,15 @@ mod tests {
         }
     }
 
+    /// Issue 12, point 7: a mask touching the volume's border keeps its border slices.
     #[test]
-    fn closing_fills_a_gap_and_erodes_from_the_border() {
+    fn closing_fills_a_gap_and_keeps_the_border() {
         let mut m = Array3::from_elem((5, 20, 20), false);
         m.slice_mut(ndarray::s![.., 5..15, 5..9]).fill(true);
         m.slice_mut(ndarray::s![.., 5..15, 10..15]).fill(true);
         let c = close(m.view(), 2);
         assert!(c[[2, 8, 9]], "the one-voxel gap is closed");
-        // Border voxels along z erode away (outside the volume is background).
-        assert!(!c[[0, 8, 9]]);
+        assert!(c[[0, 8, 9]] && c[[4, 8, 9]], "the first and last slices are not eroded");
+        assert_eq!(c.slice(ndarray::s![0, .., ..]), c.slice(ndarray::s![2, .., ..]));
     }
 }

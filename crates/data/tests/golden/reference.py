@@ -257,32 +257,40 @@ def ccl(d):
 
 
 def morphology(d):
-    """The LUNA16 lung-mask steps with scipy.ndimage (default cross structure, border 0) on
-    every labels_*.nii, and plain k-iteration dilations / erosions of every mask_*.nii."""
+    """The authors' LUNA16 lung-mask steps (LUNA16_preprocessing.ipynb: drop_trachea,
+    mask2closed_mask(margin=10), mask2dilated_mask(margin=3), each step one call of
+    skimage.morphology's binary_dilation / binary_erosion) on every labels_*.nii, and
+    k-iteration scipy dilations (border 0) and erosions (border_value=1, skimage's) of every
+    mask_*.nii."""
     import nibabel as nib
     from scipy import ndimage
+    from skimage.morphology import binary_dilation, binary_erosion
 
     for name in sorted(os.listdir(d)):
         path = os.path.join(d, name)
         if name.startswith("labels_") and name.endswith(".nii"):
             img = nib.load(path)
-            lab = np.rint(np.asarray(img.dataobj)).astype(np.int64)
-            vals, counts = np.unique(lab[lab != 0], return_counts=True)
-            keep = vals
-            if len(vals) >= 3:
-                keep = np.delete(vals, np.lexsort((vals, counts))[0])
-            m = np.isin(lab, keep)
-            m = ndimage.binary_dilation(m, iterations=10)
-            m = ndimage.binary_erosion(m, iterations=10)
-            m = ndimage.binary_dilation(m, iterations=3)
-            nib.save(nib.Nifti1Image(m.astype(np.uint8), img.affine), os.path.join(d, "lungs_" + name))
+            lung_mask = np.rint(np.asarray(img.dataobj)).astype(np.int64)
+            # drop_trachea, verbatim: the smallest label of np.unique (0 included)
+            labels, volumes = np.unique(lung_mask, return_counts=True)
+            trachea_label = labels[np.argmin(volumes)]
+            lung_mask[lung_mask == trachea_label] = 0
+            mask = lung_mask
+            for _ in range(10):
+                mask = binary_dilation(mask)
+            for _ in range(10):
+                mask = binary_erosion(mask)
+            for _ in range(3):
+                mask = binary_dilation(mask)
+            nib.save(nib.Nifti1Image(mask.astype(np.uint8), img.affine), os.path.join(d, "lungs_" + name))
         elif name.startswith("mask_") and name.endswith(".nii"):
             img = nib.load(path)
             m = np.asarray(img.dataobj) != 0
             for k in (1, 3, 7):
-                for op, f in (("dilate", ndimage.binary_dilation), ("erode", ndimage.binary_erosion)):
-                    r = f(m, iterations=k).astype(np.uint8)
-                    nib.save(nib.Nifti1Image(r, img.affine), os.path.join(d, f"{op}{k}_{name}"))
+                r = ndimage.binary_dilation(m, iterations=k).astype(np.uint8)
+                nib.save(nib.Nifti1Image(r, img.affine), os.path.join(d, f"dilate{k}_{name}"))
+                r = ndimage.binary_erosion(m, iterations=k, border_value=1).astype(np.uint8)
+                nib.save(nib.Nifti1Image(r, img.affine), os.path.join(d, f"erode{k}_{name}"))
 
 
 def polygons(path):
