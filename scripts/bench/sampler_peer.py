@@ -55,12 +55,19 @@ def sample(cases, rng, patch, window=(-300.0, 300.0)):
         k = rng.integers(len(comps))
         start = sum(x["voxels"] for x in comps[:k])
         flat = c["lesions"][start + rng.integers(comps[k]["voxels"])]
+        center = np.unravel_index(flat, meta["shape_zyx"])
     else:
-        flat = rng.integers(np.prod(meta["shape_zyx"]))
-    center = np.unravel_index(flat, meta["shape_zyx"])
+        # the authors' sample_center_uniformly: where the whole patch fits, else the centre
+        shape = np.array(meta["shape_zyx"])
+        if np.all(np.array(patch) <= shape):
+            center = np.array([rng.integers(m) for m in shape - patch + 1]) + np.array(patch) // 2
+        else:
+            center = shape // 2
     lo, hi = max(meta["intensity_min"], window[0]), min(meta["intensity_max"], window[1])
     img = (np.clip(crop(c["image"], center, patch, window[0]), *window) - lo) / (hi - lo)
-    img[crop(c["mask"], center, patch, 2) == 2] = 0.0  # padding -> the scaled minimum
+    outside = crop(c["mask"], center, patch, 2) == 2
+    if outside.any():  # padding -> the minimum of the cropped patch (deep_pipe's np.min)
+        img[outside] = img[~outside].min()
     mask = crop(c["mask"], center, patch, 0).astype(np.float32)
     lab = crop(c["labels"], center, patch, 0)
     return img.astype(np.float32), mask, weights(lab)

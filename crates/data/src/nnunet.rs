@@ -306,7 +306,7 @@ pub fn prepare_case(cases_dir: &Path, case: &NnCase, opts: &NnOptions) -> Result
         cropped.push(crop(image, start, end));
     }
     let m = mask.slice(ndarray::s![start[0]..end[0], start[1]..end[1], start[2]..end[2]]).to_owned();
-    Ok(Ok(write_case_channels(cases_dir, &case.id, &cropped, &m, start, shape, sources)?))
+    Ok(Ok(write_case_channels(cases_dir, &case.id, &cropped, &m, start, shape, sources, None)?))
 }
 
 #[cfg(test)]

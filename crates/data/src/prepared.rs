@@ -68,6 +68,10 @@ pub struct CaseMeta {
     pub components: Vec<ComponentMeta>,
     /// Largest label (0: no lesion).
     pub max_label: u32,
+    /// How often the sampler draws this case, relative to the others; `None`: its number of
+    /// lesions. LUNA16 sets its annotations.csv rows (the authors' `n_tumors`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampling_weight: Option<f64>,
 }
 
 fn one() -> usize {
@@ -82,6 +86,10 @@ impl CaseMeta {
     /// Number of lesions.
     pub fn lesions(&self) -> usize {
         self.components.len()
+    }
+    /// The sampler's weight of this case: [`CaseMeta::sampling_weight`], else its lesions.
+    pub fn sampling_weight(&self) -> f64 {
+        self.sampling_weight.unwrap_or(self.lesions() as f64)
     }
     /// The crop's geometry.
     pub fn geometry(&self) -> Geometry {
@@ -112,10 +120,21 @@ pub fn write_case(
     source_shape_zyx: [usize; 3],
     sources: Vec<String>,
 ) -> Result<CaseMeta> {
-    write_case_channels(cases_dir, id, std::slice::from_ref(image), mask, crop_start_zyx, source_shape_zyx, sources)
+    write_case_channels(
+        cases_dir,
+        id,
+        std::slice::from_ref(image),
+        mask,
+        crop_start_zyx,
+        source_shape_zyx,
+        sources,
+        None,
+    )
 }
 
-/// [`write_case`] for an image of several channels (one volume each, one grid).
+/// [`write_case`] for an image of several channels (one volume each, one grid), with an optional
+/// sampling weight ([`CaseMeta::sampling_weight`]).
+#[allow(clippy::too_many_arguments)]
 pub fn write_case_channels(
     cases_dir: &Path,
     id: &str,
@@ -124,6 +143,7 @@ pub fn write_case_channels(
     crop_start_zyx: [usize; 3],
     source_shape_zyx: [usize; 3],
     sources: Vec<String>,
+    sampling_weight: Option<f64>,
 ) -> Result<CaseMeta> {
     assert!(!channels.is_empty(), "an image has at least one channel");
     let image = &channels[0];
@@ -188,6 +208,7 @@ pub fn write_case_channels(
             })
             .collect(),
         max_label: cc.count() as u32,
+        sampling_weight,
     };
     let final_dir = cases_dir.join(id);
     let tmp = cases_dir.join(format!(".tmp-{id}-{}", std::process::id()));

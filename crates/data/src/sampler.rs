@@ -1,10 +1,16 @@
-//! The paper's patch sampler, with a pool of worker threads (METHOD.md, "Training").
+//! The paper's patch sampler, with a pool of worker threads (METHOD.md, "Training"), as the
+//! authors' code does it (inverse_weighting's `batch_iter.py` on deep_pipe).
 //!
-//! For each patch of a batch: a case is drawn with probability proportional to its number of
-//! lesions; with probability `lesion_fraction` (0.5) the centre is a uniform voxel of a uniformly
-//! chosen lesion, otherwise a uniform voxel of the volume. The patch `[c - p/2, c - p/2 + p)` is
-//! cut out; parts outside the volume are padded with the image minimum (0 after the intensity
-//! scaling) and with 0 in the mask and labels. Intensities: clip to the window, then min-max to
+//! For each patch of a batch: a case is drawn with probability proportional to its sampling
+//! weight (its number of lesions; for LUNA16 its annotations.csv rows, as the authors'
+//! `n_tumors`); with probability `lesion_fraction` (0.5) the centre is a uniform voxel of a
+//! uniformly chosen lesion, otherwise a background centre ([`BackgroundCentre`]; the paper's:
+//! uniform over the centres whose whole patch fits inside the volume, `randint(n - p + 1) + p / 2`
+//! per axis, or the volume's centre `n / 2` when the patch is longer than the volume on any axis:
+//! deep_pipe's `sample_box_center_uniformly` behind `sample_center_uniformly`). The patch
+//! `[c - p/2, c - p/2 + p)` is cut out; parts outside the volume are padded with the minimum of
+//! the cropped image patch (deep_pipe's `crop_to_box(x, box, padding_values=np.min)`, over all
+//! channels) and with 0 in the mask and labels. Intensities: clip to the window, then min-max to
 //! [0, 1] with the case's clipped range. Inverse weights come from the cropped label patch (not
 //! relabelled), exactly `iw_data::inverse_weights`.
 //!
@@ -41,6 +47,36 @@ pub struct SamplerConfig {
     pub weights: Option<WeightBounds>,
     /// Also compute the Voronoi regions of the lesions (CC loss).
     pub regions: bool,
+    /// Where background (non-lesion) patches are centred.
+    pub background: BackgroundCentre,
+}
+
+/// Where a background (not lesion-centred) patch is centred.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackgroundCentre {
+    /// The authors' rule: uniform over the centres whose patch fits inside the volume on every
+    /// axis; the volume's centre (every axis) when the patch is longer than the volume on any.
+    #[default]
+    Paper,
+    /// Per axis: uniform where the patch fits on that axis, the volume's centre on the others.
+    PerAxis,
+    /// Uniform over every voxel of the volume (patches may hang out by up to half their size).
+    AnyVoxel,
+}
+
+impl BackgroundCentre {
+    /// A background centre `[z, y, x]` in a volume of `shape` for a patch of `patch`.
+    pub fn draw(self, shape: [usize; 3], patch: [usize; 3], rng: &mut impl Rng) -> [usize; 3] {
+        let fits = |a: usize| patch[a] <= shape[a];
+        let uniform = |a: usize, rng: &mut dyn rand::RngCore| rng.gen_range(0..=shape[a] - patch[a]) + patch[a] / 2;
+        match self {
+            BackgroundCentre::Paper if (0..3).all(fits) => [0, 1, 2].map(|a| uniform(a, rng)),
+            BackgroundCentre::Paper => shape.map(|n| n / 2),
+            BackgroundCentre::PerAxis => [0, 1, 2].map(|a| if fits(a) { uniform(a, rng) } else { shape[a] / 2 }),
+            BackgroundCentre::AnyVoxel => shape.map(|n| rng.gen_range(0..n)),
+        }
+    }
 }
 
 impl Default for SamplerConfig {
@@ -53,6 +89,7 @@ impl Default for SamplerConfig {
             seed: 0xBADCAFE,
             weights: Some(WeightBounds::default()),
             regions: false,
+            background: BackgroundCentre::Paper,
         }
     }
 }
@@ -91,24 +128,20 @@ pub struct Batch {
     pub origins: Vec<PatchOrigin>,
 }
 
-fn draw_origin(
-    ds: &PreparedDataset,
-    case_dist: &WeightedIndex<f64>,
-    lesion_fraction: f64,
-    rng: &mut ChaCha8Rng,
-) -> PatchOrigin {
+fn draw_origin(ds: &PreparedDataset, cfg: &SamplerConfig, case_dist: &WeightedIndex<f64>, rng: &mut ChaCha8Rng) -> PatchOrigin {
     let ci = case_dist.sample(rng);
     let case = &ds.cases[ci];
-    let [d, h, w] = case.meta.shape_zyx;
-    let lesion = rng.gen::<f64>() < lesion_fraction && !case.meta.components.is_empty();
-    let flat = if lesion {
+    let [_, h, w] = case.meta.shape_zyx;
+    let lesion = rng.gen::<f64>() < cfg.lesion_fraction && !case.meta.components.is_empty();
+    let center_zyx = if lesion {
         let k = rng.gen_range(0..case.meta.components.len());
         let vox = case.lesion_voxels(k as u32 + 1);
-        vox[rng.gen_range(0..vox.len())] as usize
+        let flat = vox[rng.gen_range(0..vox.len())] as usize;
+        [flat / (h * w), flat / w % h, flat % w]
     } else {
-        rng.gen_range(0..d * h * w)
+        cfg.background.draw(case.meta.shape_zyx, cfg.patch_dhw, rng)
     };
-    PatchOrigin { case: ci, center_zyx: [flat / (h * w), flat / w % h, flat % w], lesion_centred: lesion }
+    PatchOrigin { case: ci, center_zyx, lesion_centred: lesion }
 }
 
 /// Copies the patch of `src` (`shape`) starting at `start` (may be negative) into `dst`,
@@ -149,7 +182,7 @@ fn cut<S: Copy, D: Copy>(
 /// One patch cut from a case, flat `[D, H, W]`.
 #[derive(Debug, Clone)]
 pub struct Patch {
-    /// Scaled intensities (0 outside the volume).
+    /// Scaled intensities, `[c, z, y, x]` (outside the volume: the patch's minimum).
     pub image: Vec<f32>,
     /// Lesion mask (0 outside).
     pub mask: Vec<f32>,
@@ -158,8 +191,9 @@ pub struct Patch {
 }
 
 /// Cuts the patch centred at `center_zyx` from `case`: `[c - p/2, c - p/2 + p)` per axis,
-/// intensities clipped to `window` and scaled to [0, 1] by the case's clipped range, padded with
-/// 0 (the scaled minimum) and 0 in mask and labels.
+/// intensities clipped to `window` and scaled to [0, 1] by the case's clipped range (`None`:
+/// as prepared); outside the volume the image takes the minimum of the cropped part (all
+/// channels, as deep_pipe's `padding_values=np.min`), mask and labels 0.
 pub fn cut_patch(
     case: &crate::prepared::PreparedCase,
     patch_dhw: [usize; 3],
@@ -185,15 +219,23 @@ fn cut_patch_into(
     let shape = case.meta.shape_zyx;
     let start = [0, 1, 2].map(|a| center_zyx[a] as i64 - (patch[a] / 2) as i64);
     let np = patch.iter().product::<usize>();
+    // Out-of-volume voxels are first marked with +inf; the centre lies inside the volume, so
+    // the crop is never empty and its minimum is finite.
+    const OUTSIDE: f32 = f32::INFINITY;
     for c in 0..case.meta.channels.max(1) {
         let (src, dst) = (case.channel(c), &mut image[c * np..(c + 1) * np]);
         match window {
             Some(window) => {
                 let (lo, scale, wlo, whi) = window_map(case, window);
-                cut(src, shape, start, patch, dst, 0.0f32, |v| (v.clamp(wlo, whi) - lo) * scale);
+                cut(src, shape, start, patch, dst, OUTSIDE, |v| (v.clamp(wlo, whi) - lo) * scale);
             }
-            None => cut(src, shape, start, patch, dst, case.meta.channel_min(c) as f32, |v| v),
+            None => cut(src, shape, start, patch, dst, OUTSIDE, |v| v),
         }
+    }
+    let inside = (0..3).all(|a| start[a] >= 0 && start[a] + patch[a] as i64 <= shape[a] as i64);
+    if !inside {
+        let min = image.iter().copied().filter(|v| *v != OUTSIDE).fold(f32::INFINITY, f32::min);
+        image.iter_mut().filter(|v| **v == OUTSIDE).for_each(|v| *v = min);
     }
     cut(case.mask(), shape, start, patch, mask, 0.0f32, |v| v as f32);
     cut(case.weight_labels().0, shape, start, patch, labels, 0u16, |v| v);
@@ -236,7 +278,7 @@ pub fn sample_batch(ds: &PreparedDataset, cfg: &SamplerConfig, case_dist: &Weigh
         origins: Vec::with_capacity(b),
     };
     for k in 0..b {
-        let o = draw_origin(ds, case_dist, cfg.lesion_fraction, &mut rng);
+        let o = draw_origin(ds, cfg, case_dist, &mut rng);
         let case = &ds.cases[o.case];
         let range = k * n..(k + 1) * n;
         cut_patch_into(
@@ -267,9 +309,10 @@ pub fn sample_batch(ds: &PreparedDataset, cfg: &SamplerConfig, case_dist: &Weigh
     batch
 }
 
-/// The case distribution of the paper: proportional to each case's number of lesions.
+/// The case distribution of the paper: proportional to each case's sampling weight (its number
+/// of lesions, or what the preparation recorded: [`crate::prepared::CaseMeta::sampling_weight`]).
 pub fn case_distribution(ds: &PreparedDataset) -> crate::Result<WeightedIndex<f64>> {
-    let w: Vec<f64> = ds.cases.iter().map(|c| c.meta.lesions() as f64).collect();
+    let w: Vec<f64> = ds.cases.iter().map(|c| c.meta.sampling_weight()).collect();
     WeightedIndex::new(&w)
         .map_err(|_| crate::Error::InvalidArgument("no training case has a lesion: nothing to sample".into()))
 }
@@ -343,5 +386,39 @@ impl Drop for BatchStream {
             }
             let _ = w.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 12, point 2: background centres as the authors' `sample_center_uniformly`:
+    /// `randint(n - p + 1) + p // 2` on every axis when the patch fits on all of them, else
+    /// `n // 2` on every axis; `per_axis` applies the rule axis by axis.
+    #[test]
+    fn r12_background_centres_follow_the_authors_rule() {
+        let mut rng = ChaCha8Rng::seed_from_u64(12);
+        let range = |rule: BackgroundCentre, shape: [usize; 3], patch: [usize; 3], rng: &mut ChaCha8Rng| {
+            let (mut lo, mut hi) = ([usize::MAX; 3], [0usize; 3]);
+            for _ in 0..4000 {
+                let c = rule.draw(shape, patch, rng);
+                for a in 0..3 {
+                    lo[a] = lo[a].min(c[a]);
+                    hi[a] = hi[a].max(c[a]);
+                }
+            }
+            (lo, hi)
+        };
+        // Fits everywhere: [p/2, n - p + p/2] on each axis, both ends reached.
+        let (shape, patch) = ([40, 50, 64], [16, 15, 32]);
+        for rule in [BackgroundCentre::Paper, BackgroundCentre::PerAxis] {
+            assert_eq!(range(rule, shape, patch, &mut rng), ([8, 7, 16], [32, 42, 48]), "{rule:?}");
+        }
+        // Longer than the volume on x: the paper puts every centre at the volume's centre.
+        let (shape, patch) = ([40, 50, 20], [16, 15, 32]);
+        assert_eq!(range(BackgroundCentre::Paper, shape, patch, &mut rng), ([20, 25, 10], [20, 25, 10]));
+        assert_eq!(range(BackgroundCentre::PerAxis, shape, patch, &mut rng), ([8, 7, 10], [32, 42, 10]));
+        assert_eq!(range(BackgroundCentre::AnyVoxel, shape, patch, &mut rng), ([0, 0, 0], [39, 49, 19]));
     }
 }

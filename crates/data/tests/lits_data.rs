@@ -1,5 +1,6 @@
 //! The LiTS data path: phantoms, preparation (crop, labels, lesion index, skips, resume) and
 //! the patch sampler (the paper's distribution, padding, weights, determinism).
+mod common;
 use iw_data::lits::{find_cases, prepare_case, RawCase};
 use iw_data::prepared::{case_done, DatasetInfo, PreparedCase, PreparedDataset};
 use iw_data::sampler::{case_distribution, cut_patch, sample_batch, BatchStream, SamplerConfig};
@@ -191,13 +192,16 @@ fn sampler_distribution_padding_weights() {
         assert!((c - n * p).abs() < 4.0 * sd + 1.0, "case frequency {c} vs expected {}", n * p);
     }
 
-    // Padding: a patch centred on the corner voxel.
+    // Padding: a patch centred on the corner voxel; outside the volume the image takes the
+    // minimum of the cropped part (deep_pipe's padding_values=np.min), mask and labels 0.
     let c = &ds.cases[0];
     let p = cut_patch(c, [8, 8, 8], cfg.window, [0, 0, 0]);
     let pv = ArrayView3::from_shape((8, 8, 8), &p.image[..]).unwrap();
+    let inside_min =
+        pv.indexed_iter().filter(|((z, y, x), _)| *z >= 4 && *y >= 4 && *x >= 4).map(|(_, &v)| v).fold(f32::MAX, f32::min);
     for ((z, y, x), &v) in pv.indexed_iter() {
         if z < 4 || y < 4 || x < 4 {
-            assert_eq!(v, 0.0);
+            assert_eq!(v, inside_min);
             assert_eq!(p.mask[(z * 8 + y) * 8 + x], 0.0);
             assert_eq!(p.labels[(z * 8 + y) * 8 + x], 0);
         }
@@ -207,6 +211,51 @@ fn sampler_distribution_padding_weights() {
     let hi = c.meta.intensity_max.min(300.0) as f32;
     let src = c.image()[0].clamp(-300.0, 300.0);
     assert!((pv[[4, 4, 4]] - (src - lo) / (hi - lo)).abs() < 1e-6);
+}
+
+/// Issue 12, point 2: patches equal the authors' extraction (deep_pipe's get_centered_box +
+/// crop_to_box, padding x with the crop's minimum over all channels, y and labels with 0),
+/// ported in tests/golden/reference.py, at the corners, inside, and with a patch longer than the
+/// volume on one axis; two channels, intensities as prepared.
+#[test]
+fn r12_patches_match_deep_pipe_crop_to_box() {
+    let dir = tempfile::tempdir().unwrap();
+    let (d, h, w) = (12usize, 15usize, 10usize);
+    let mut s = 7u64;
+    let mut rnd = move || {
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (s >> 40) as f32 / (1u64 << 24) as f32
+    };
+    let channels: Vec<iw_data::Volume<f32>> = (0..2)
+        .map(|k| {
+            let a = Array3::from_shape_simple_fn((d, h, w), || rnd() * 100.0 - 20.0 * k as f32);
+            iw_data::Volume::new(a, iw_data::Geometry::default())
+        })
+        .collect();
+    let mask = Array3::from_shape_fn((d, h, w), |(z, y, x)| u8::from((z / 3 + y / 4 + x / 3) % 3 == 0));
+    let cases = dir.path().join("cases");
+    std::fs::create_dir_all(&cases).unwrap();
+    iw_data::prepared::write_case_channels(&cases, "c", &channels, &mask, [0; 3], [d, h, w], vec![], None).unwrap();
+    let case = PreparedCase::open(&cases, "c").unwrap();
+    let patch = [8usize, 6, 16];
+    let centers: Vec<[usize; 3]> = vec![[0, 0, 0], [11, 14, 9], [6, 7, 5], [3, 14, 0], [9, 2, 8]];
+    let raw: Vec<u8> = case.image().iter().flat_map(|v| v.to_le_bytes()).collect();
+    std::fs::write(dir.path().join("x.f32"), raw).unwrap();
+    let lab: Vec<u8> = case.labels().iter().flat_map(|v| v.to_le_bytes()).collect();
+    std::fs::write(dir.path().join("y.u16"), lab).unwrap();
+    let spec = serde_json::json!({"shape": [2, d, h, w], "patch": patch, "centers": centers});
+    std::fs::write(dir.path().join("case.json"), spec.to_string()).unwrap();
+    common::reference(&["patches", dir.path().to_str().unwrap()]);
+    let want: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("patches.json")).unwrap()).unwrap();
+    for (c, want) in centers.iter().zip(&want) {
+        let p = cut_patch(&case, patch, None, *c);
+        let wx: Vec<f32> = want["x"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+        let wy: Vec<u16> = want["y"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u16).collect();
+        assert_eq!(p.image, wx, "image patch at {c:?}");
+        assert_eq!(p.labels, wy, "labels at {c:?}");
+        assert_eq!(p.mask, wy.iter().map(|&l| f32::from(u8::from(l > 0))).collect::<Vec<_>>(), "mask at {c:?}");
+    }
 }
 
 #[test]

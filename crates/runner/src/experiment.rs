@@ -92,6 +92,10 @@ impl Default for LossCfg {
 pub struct SamplerCfg {
     /// Probability of a lesion-centred patch (paper: 0.5; 0 = no lesion-centred sampling).
     pub lesion_fraction: f64,
+    /// Background patch centres: `paper` (uniform over the centres whose whole patch fits;
+    /// the volume's centre when the patch is longer on some axis), `per_axis` (that rule per
+    /// axis) or `any_voxel` (uniform over the volume).
+    pub background: iw_data::sampler::BackgroundCentre,
     /// Worker threads.
     pub workers: usize,
     /// Batches queued ahead.
@@ -100,7 +104,7 @@ pub struct SamplerCfg {
 
 impl Default for SamplerCfg {
     fn default() -> Self {
-        SamplerCfg { lesion_fraction: 0.5, workers: 2, queue: 4 }
+        SamplerCfg { lesion_fraction: 0.5, background: Default::default(), workers: 2, queue: 4 }
     }
 }
 
@@ -168,8 +172,12 @@ pub struct InferenceCfg {
     pub patch: [i64; 3],
     /// Stride.
     pub stride: [i64; 3],
-    /// Pad to a multiple of this.
+    /// `paper`: each tile padded to a multiple of this; `flush`: the volume.
     pub divisor: i64,
+    /// `paper` (deep_pipe's patches_grid: centred zero padding to patch + k stride, regular
+    /// tiles, probabilities and logits averaged separately) or `flush` (padding at the end, the
+    /// last tile at the border, probabilities = sigmoid of the averaged logits).
+    pub grid: iw_models::Grid,
     /// Gaussian weighting of overlaps (nnU-Net).
     pub gaussian: bool,
     /// Mirroring test-time augmentation.
@@ -178,7 +186,28 @@ pub struct InferenceCfg {
 
 impl Default for InferenceCfg {
     fn default() -> Self {
-        InferenceCfg { patch: [160; 3], stride: [144; 3], divisor: 8, gaussian: false, mirror: false }
+        InferenceCfg {
+            patch: [160; 3],
+            stride: [144; 3],
+            divisor: 8,
+            grid: iw_models::Grid::Paper,
+            gaussian: false,
+            mirror: false,
+        }
+    }
+}
+
+impl InferenceCfg {
+    /// The library's inference settings.
+    pub fn config(&self) -> iw_models::InferenceConfig {
+        iw_models::InferenceConfig {
+            patch_dhw: self.patch,
+            stride_dhw: self.stride,
+            divisor: self.divisor,
+            grid: self.grid,
+            gaussian: self.gaussian,
+            mirror: self.mirror,
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use iw_data::sampler::{scaled_image, BatchStream, SamplerConfig};
 use iw_data::{read_volume, write_volume, Connectivity, Volume};
 use iw_losses::LossInputs;
 use iw_models::{
-    lr_at, parse_device, sliding_window, InferenceConfig, LrSchedule, OptimizerConfig, Trainer, UNetConfig,
+    lr_at, parse_device, sliding_window, LrSchedule, OptimizerConfig, Trainer, UNetConfig,
 };
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -157,6 +157,7 @@ pub fn train(exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
         seed: t.seed,
         weights: None,
         regions: loss_cfg.needs_regions(),
+        background: exp.sampler.background,
     };
     // The log keeps the rows of the steps before the checkpoint.
     let log_path = dir.join("train_log.csv");
@@ -275,14 +276,7 @@ pub fn predict(exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
     let device = device_of(exp)?;
     let mut trainer = trainer_for(exp, device)?;
     trainer.load_checkpoint(&fin)?;
-    let i = &exp.inference;
-    let icfg = InferenceConfig {
-        patch_dhw: i.patch,
-        stride_dhw: i.stride,
-        divisor: i.divisor,
-        gaussian: i.gaussian,
-        mirror: i.mirror,
-    };
+    let icfg = exp.inference.config();
     let pb = bar(todo.len() as u64, &format!("predict {}", exp.method()));
     for id in todo {
         pb.set_message(format!("case {id}"));

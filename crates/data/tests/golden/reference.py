@@ -318,6 +318,39 @@ def polygons(path):
     print(json.dumps(out))
 
 
+def patches(d):
+    """The authors' patch extraction (inverse_weighting iw/batch_iter.py `extract_patch` on
+    deep_pipe): x cropped to get_centered_box(center, patch) with padding_values=np.min (the
+    minimum of the in-volume crop, all channels), y and cc with 0. Reads d/case.json
+    ({"shape": [c, z, y, x], "patch": [..], "centers": [[z, y, x], ...]}), d/x.f32 and
+    d/y.u16; writes d/patches.json."""
+    spec = json.load(open(os.path.join(d, "case.json")))
+    x = np.fromfile(os.path.join(d, "x.f32"), "<f4").reshape(spec["shape"])
+    y = np.fromfile(os.path.join(d, "y.u16"), "<u2").reshape(spec["shape"][1:])
+    size = np.array(spec["patch"])
+
+    def get_centered_box(center, box_size):  # dpipe.medim.box
+        start = center - box_size // 2
+        stop = center + box_size // 2 + box_size % 2
+        return start, stop
+
+    def crop_to_box(a, box, padding_values):  # dpipe.medim.shape_ops, spatial = the last 3 axes
+        start, stop = box
+        shape = np.array(a.shape[-3:])
+        lo, hi = np.maximum(start, 0), np.minimum(stop, shape)
+        piece = a[(...,) + tuple(slice(p, q) for p, q in zip(lo, hi))]
+        padding = np.zeros((a.ndim, 2), int)
+        padding[-3:] = np.maximum(np.array([-start, stop - shape]), 0).T
+        value = padding_values(piece) if callable(padding_values) else padding_values
+        return np.pad(piece, padding, mode="constant", constant_values=value)
+
+    out = []
+    for c in spec["centers"]:
+        box = get_centered_box(np.array(c), size)
+        out.append({"x": crop_to_box(x, box, np.min).ravel().tolist(), "y": crop_to_box(y, box, 0).ravel().tolist()})
+    json.dump(out, open(os.path.join(d, "patches.json"), "w"))
+
+
 def paths():
     import importlib.util
 
@@ -357,6 +390,8 @@ def main():
         morphology(sys.argv[2])
     elif cmd == "polygons":
         polygons(sys.argv[2])
+    elif cmd == "patches":
+        patches(sys.argv[2])
     elif cmd == "paths":
         print(json.dumps(paths()))
     else:
