@@ -1,7 +1,7 @@
 """Derives the LUNA16 files of data-manifests/ from the shared material:
 
-* data-manifests/luna16.yaml: the split rule (subsets 0-7 train, 5 of them to validation,
-  8-9 test), the outlier and reverse (x, y mirrored) scan lists
+* data-manifests/luna16.yaml: the split rule (subsets 0-7 train, 5 of them to validation as
+  the authors' `train_test_split(ids, test_size=5, random_state=0xBadCafe)`, 8-9 test), the outlier and reverse (x, y mirrored) scan lists
   (../shared/data/luna16/{outlier_ids,reverse_ids}.json) and the paper's 159 test scans (the
   cases of ../shared/paper-records/luna/*/experiment_0/test_metrics/prc_records.json), which
   `iw prepare luna16` checks the subset 8-9 scans against;
@@ -41,12 +41,16 @@ def derive():
         "dataset: luna16\n"
         "split:\n"
         "  train_subsets: [0, 1, 2, 3, 4, 5, 6, 7]\n"
-        "  validation_subsets: [6, 7]     # the first `validation_cases` scans (by uid) of these\n"
-        "  validation_cases: 5            # go to validation; the rest of subsets 0-7 train\n"
+        "  # sklearn's train_test_split(scans of train_subsets, test_size=validation_cases,\n"
+        "  # random_state=validation_seed) picks the validation scans, as the authors'\n"
+        "  # luna_holdout.config (scans ordered by subset, then uid; the authors' order was os.listdir's)\n"
+        "  validation_cases: 5\n"
+        "  validation_seed: 195939070     # 0xBadCafe\n"
         "  test_subsets: [8, 9]\n"
         "# Excluded everywhere (outlier_ids.json).\n"
         "outliers:\n" + ids_block(outliers, "  ") +
-        "# annotations.csv gives these scans' nodule centres with x and y mirrored (reverse_ids.json).\n"
+        "# The authors mirror these scans' annotation x, y about the origin, 2 origin - world\n"
+        "# (reverse_ids.json): their TransformMatrix flips x and y.\n"
         "reverse:\n" + ids_block(reverse, "  ") +
         "# The paper's test scans (its records): subsets 8-9 without the outliers.\n"
         "paper_test:\n" + ids_block(test, "  ")

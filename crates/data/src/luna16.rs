@@ -1,4 +1,5 @@
-//! The LUNA16 raw layout and its preparation (METHOD.md, "Data").
+//! The LUNA16 raw layout and its preparation (METHOD.md, "Data"), as the authors' notebook
+//! `LUNA16_preprocessing.ipynb` does it.
 //!
 //! Raw (the official download):
 //! ```text
@@ -9,19 +10,31 @@
 //! ```
 //! Preparation of one scan: lung mask = every label of the lung mask but the smallest (the
 //! trachea; a mask with two labels keeps both), closed with 10 dilations + 10 erosions, dilated
-//! 3 more (6-connected cross, as scipy); CT, mask and target cropped to its bounding box + 5
-//! voxels; CT set to its minimum outside the mask. Target: the readers' nodules whose centroid
-//! lies within 10 voxels of an annotations.csv centre (x, y mirrored about the origin for the
-//! scans of the reverse list), each filled slice by slice from its contours; a voxel is lesion
-//! where at least 2 of 4 readers marked it (sum / 4 >= 0.5). The intensity window is applied
-//! when sampling, as for LiTS.
+//! 3 more (6-connected cross, as skimage); CT, mask and target cropped to its bounding box + 5
+//! voxels; CT set to its minimum outside the mask. The intensity window is applied when
+//! sampling, as for LiTS.
+//!
+//! Target, in the authors' voxel indices: `index = (world - origin) / spacing` per axis (the
+//! direction matrix is not used), annotation centres rounded (`np.round`); for the scans of the
+//! reverse list the annotation's x and y are first mirrored about the origin,
+//! `2 origin - world` (for those scans, whose TransformMatrix flips x and y, this is their
+//! direction-aware index). A reader's nodule counts when its centre, the rounded mean of its
+//! contour points `(x, y, (z - origin_z) / spacing_z)`, lies within 10 voxels of an annotation
+//! centre; its contours are filled slice by slice on slice `trunc((z - origin_z) /
+//! spacing_z)` (`int()`, as `fill3d`); a voxel is lesion where at least 2 of 4 readers marked it
+//! (sum / 4 >= 0.5). Only the first LIDC XML of a series (in path order) is read, as the
+//! authors' `id2root` returns the first match.
+//!
+//! Two deliberate departures from the authors' code, both clear bugs there: a reader's
+//! exclusion contours (`<inclusion>FALSE`) cut holes (the authors fill them like inclusions),
+//! and a reader counts once where two of their matched nodules overlap (the authors add both).
 use crate::error::{Error, Result};
 use crate::io::read_volume;
 use crate::lidc::{LidcRead, ReaderNodule};
 use crate::lits::Skip;
 use crate::morphology::{close, dilate};
 use crate::polygon::fill_contours;
-use crate::prepared::{bounding_box, crop, write_case, CaseMeta};
+use crate::prepared::{bounding_box, crop, write_case_channels, CaseMeta};
 use crate::volume::Geometry;
 use ndarray::Array3;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -199,22 +212,34 @@ pub struct Consensus {
     pub annotations_matched: usize,
     /// Contours whose z matched no slice of the scan (dropped).
     pub rois_off_scan: usize,
+    /// LIDC XML files of the series beyond the first (not read, as in the authors' code).
+    pub xml_ignored: usize,
+}
+
+/// The authors' continuous voxel index `(world - origin) / spacing` (x, y, z), the direction
+/// matrix unused (`absolute2relative`, `nodules2centers`, `fill3d`).
+pub fn naive_index_xyz(world_xyz_mm: [f64; 3], geometry: &Geometry) -> [f64; 3] {
+    [0, 1, 2].map(|a| (world_xyz_mm[a] - geometry.origin_xyz_mm[a]) / geometry.spacing_xyz_mm[a])
+}
+
+/// The slice of a contour at world z: `int((z - origin_z) / spacing_z)`, truncated toward 0
+/// (`fill3d`); `None` off the scan.
+pub fn contour_slice(z_mm: f64, geometry: &Geometry, depth: usize) -> Option<usize> {
+    let k = ((z_mm - geometry.origin_xyz_mm[2]) / geometry.spacing_xyz_mm[2]).trunc();
+    (k.is_finite() && k >= 0.0 && k < depth as f64).then_some(k as usize)
 }
 
 /// The voxels (flat C-order indices) of one reader nodule, filled slice by slice (exclusion
 /// contours cut holes), and the number of contours that fell off the scan.
 pub fn nodule_voxels(nodule: &ReaderNodule, shape_zyx: [usize; 3], geometry: &Geometry) -> (Vec<usize>, usize) {
     let [d, h, w] = shape_zyx;
-    let o = geometry.origin_xyz_mm;
     let mut by_slice: BTreeMap<usize, Vec<&crate::lidc::Roi>> = BTreeMap::new();
     let mut off = 0;
     for roi in &nodule.rois {
-        let k = geometry.world_to_index_xyz([o[0], o[1], roi.z_mm])[2].round();
-        if k < 0.0 || k >= d as f64 || !k.is_finite() {
-            off += 1;
-            continue;
+        match contour_slice(roi.z_mm, geometry, d) {
+            Some(k) => by_slice.entry(k).or_default().push(roi),
+            None => off += 1,
         }
-        by_slice.entry(k as usize).or_default().push(roi);
     }
     let mut voxels = Vec::new();
     for (k, rois) in by_slice {
@@ -228,8 +253,26 @@ pub fn nodule_voxels(nodule: &ReaderNodule, shape_zyx: [usize; 3], geometry: &Ge
     (voxels, off)
 }
 
-/// The lesion target of one scan: readers' nodules near an annotation centre (`centres_zyx`,
-/// continuous voxel indices), filled, kept where at least `min_readers` readers agree.
+/// A reader nodule's centre as the authors compute it (`nodules2centers`): the mean of every
+/// contour point `(x, y, (z - origin_z) / spacing_z)` of every roi, rounded (`np.round`: half to
+/// even); `[z, y, x]`. `None` for a nodule without points.
+pub fn nodule_centre_zyx(nodule: &ReaderNodule, geometry: &Geometry) -> Option<[f64; 3]> {
+    let (mut sum, mut n) = ([0.0f64; 3], 0usize);
+    for roi in &nodule.rois {
+        let z = (roi.z_mm - geometry.origin_xyz_mm[2]) / geometry.spacing_xyz_mm[2];
+        for &(x, y) in &roi.points {
+            sum[0] += z;
+            sum[1] += y as f64;
+            sum[2] += x as f64;
+            n += 1;
+        }
+    }
+    (n > 0).then(|| sum.map(|v| (v / n as f64).round_ties_even()))
+}
+
+/// The lesion target of one scan: readers' nodules whose centre ([`nodule_centre_zyx`]) lies
+/// within 10 voxels of an annotation centre (`centres_zyx`, as [`annotation_voxels`] gives
+/// them), filled, kept where at least `min_readers` readers agree.
 pub fn consensus_target(
     reads: &[LidcRead],
     shape_zyx: [usize; 3],
@@ -247,16 +290,7 @@ pub fn consensus_target(
         for nodule in &reader.nodules {
             let (vox, off) = nodule_voxels(nodule, shape_zyx, geometry);
             stats.rois_off_scan += off;
-            if vox.is_empty() {
-                continue;
-            }
-            let mut c = [0.0f64; 3];
-            for &i in &vox {
-                c[0] += (i / (h * w)) as f64;
-                c[1] += (i / w % h) as f64;
-                c[2] += (i % w) as f64;
-            }
-            c.iter_mut().for_each(|v| *v /= vox.len() as f64);
+            let Some(c) = nodule_centre_zyx(nodule, geometry) else { continue };
             let near: Vec<usize> = centres_zyx
                 .iter()
                 .enumerate()
@@ -285,15 +319,17 @@ pub fn consensus_target(
     (target, stats)
 }
 
-/// Annotation centres of a scan as continuous voxel indices `[z, y, x]`; `mirror` negates
-/// world x and y first (the reverse list).
+/// Annotation centres of a scan as the authors index them, `[z, y, x]`:
+/// `round((world - origin) / spacing)`; `mirror` (the reverse list) first replaces x and y by
+/// `2 origin - world` (`get_set` in the authors' notebook).
 pub fn annotation_voxels(annotations: &[Annotation], geometry: &Geometry, mirror: bool) -> Vec<[f64; 3]> {
+    let o = geometry.origin_xyz_mm;
     annotations
         .iter()
         .map(|a| {
             let [x, y, z] = a.center_xyz_mm;
-            let w = if mirror { [-x, -y, z] } else { [x, y, z] };
-            let i = geometry.world_to_index_xyz(w);
+            let w = if mirror { [2.0 * o[0] - x, 2.0 * o[1] - y, z] } else { [x, y, z] };
+            let i = naive_index_xyz(w, geometry).map(f64::round_ties_even);
             [i[2], i[1], i[0]]
         })
         .collect()
@@ -326,9 +362,11 @@ pub fn prepare_case(
     let Some(lungs) = lung_mask(&labels.data) else {
         return Ok(Err(Skip("the lung mask is empty".into())));
     };
-    let reads = xml.iter().map(|p| crate::lidc::read_lidc_xml(p)).collect::<Result<Vec<_>>>()?;
+    // The first XML of the series only, as the authors' `id2root`.
+    let reads = xml.iter().take(1).map(|p| crate::lidc::read_lidc_xml(p)).collect::<Result<Vec<_>>>()?;
     let centres = annotation_voxels(annotations, &image.geometry, mirror);
-    let (target, consensus) = consensus_target(&reads, shape, &image.geometry, &centres, READERS / 2);
+    let (target, mut consensus) = consensus_target(&reads, shape, &image.geometry, &centres, READERS / 2);
+    consensus.xml_ignored = xml.len().saturating_sub(1);
     let (start, end) = bounding_box(lungs.view(), 5, |_, &m| m).expect("a non-empty lung mask dilated stays non-empty");
     let min = image.data.iter().copied().fold(f32::INFINITY, f32::min);
     let mut masked = image.clone();
@@ -340,7 +378,10 @@ pub fn prepare_case(
     let img = crop(&masked, start, end);
     let t = target.slice(ndarray::s![start[0]..end[0], start[1]..end[1], start[2]..end[2]]).to_owned();
     let mut sources = vec![scan.image.display().to_string(), lung_path.display().to_string()];
-    sources.extend(xml.iter().map(|p| p.display().to_string()));
-    let meta = write_case(cases_dir, &scan.uid, &img, &t, start, shape, sources)?;
+    sources.extend(xml.iter().take(1).map(|p| p.display().to_string()));
+    // The sampler draws scans by their annotations.csv rows (the authors' `n_tumors`).
+    let weight = Some(annotations.len() as f64);
+    let meta =
+        write_case_channels(cases_dir, &scan.uid, std::slice::from_ref(&img), &t, start, shape, sources, weight)?;
     Ok(Ok((meta, consensus)))
 }

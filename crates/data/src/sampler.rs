@@ -128,7 +128,12 @@ pub struct Batch {
     pub origins: Vec<PatchOrigin>,
 }
 
-fn draw_origin(ds: &PreparedDataset, cfg: &SamplerConfig, case_dist: &WeightedIndex<f64>, rng: &mut ChaCha8Rng) -> PatchOrigin {
+fn draw_origin(
+    ds: &PreparedDataset,
+    cfg: &SamplerConfig,
+    case_dist: &WeightedIndex<f64>,
+    rng: &mut ChaCha8Rng,
+) -> PatchOrigin {
     let ci = case_dist.sample(rng);
     let case = &ds.cases[ci];
     let [_, h, w] = case.meta.shape_zyx;

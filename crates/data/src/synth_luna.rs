@@ -50,7 +50,7 @@ pub struct ChestPhantom {
     pub image: Volume<i16>,
     /// Lung mask labels (3, 4 lungs; 5 trachea).
     pub lungs: Volume<u8>,
-    /// annotations.csv rows (already mirrored when asked).
+    /// annotations.csv rows (world mm).
     pub annotations: Vec<Annotation>,
     /// The readers' XML.
     pub xml: LidcRead,
@@ -93,8 +93,10 @@ fn capsule(out: &mut Array3<f32>, s: &Segment, value: f32, mask: Option<&mut Arr
     }
 }
 
-/// Generates one scan. `uid` names the series; `mirror`: write annotation x, y mirrored (the
-/// reverse list's convention).
+/// Generates one scan. `uid` names the series; `mirror`: a scan of the reverse list, stored
+/// with x and y flipped (TransformMatrix `-1 0 0 0 -1 0 0 0 1`, origin at the other corner) and
+/// annotated at its nodules' true world positions, which the authors' rule (x, y mirrored about
+/// the origin, then `(world - origin) / spacing`) maps back onto the voxels.
 pub fn luna_phantom(
     seed: u64,
     uid: &str,
@@ -106,14 +108,18 @@ pub fn luna_phantom(
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let [nx, ny, nz] = opts.shape_xyz;
     let sp = opts.spacing_xyz_mm;
-    let geometry = Geometry {
-        spacing_xyz_mm: sp,
-        origin_xyz_mm: [
-            -(nx as f64) * sp[0] / 2.0,
-            -(ny as f64) * sp[1] / 2.0 - 20.0,
-            -300.0 + rng.gen_range(-20.0..20.0),
-        ],
-        ..Geometry::default()
+    // z origin on a 1/8 mm grid, so that slice positions origin + k * spacing are exact in the
+    // XML and `trunc((z - origin) / spacing)` gives k back.
+    let z0 = ((-300.0 + rng.gen_range(-20.0..20.0)) * 8.0f64).round() / 8.0;
+    let (x0, y0) = (-(nx as f64) * sp[0] / 2.0, -(ny as f64) * sp[1] / 2.0 - 20.0);
+    let geometry = if mirror {
+        Geometry {
+            spacing_xyz_mm: sp,
+            origin_xyz_mm: [x0 + (nx - 1) as f64 * sp[0], y0 + (ny - 1) as f64 * sp[1], z0],
+            direction: [[-1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, 1.0]],
+        }
+    } else {
+        Geometry { spacing_xyz_mm: sp, origin_xyz_mm: [x0, y0, z0], ..Geometry::default() }
     };
     let shape = (nz, ny, nx);
     let (fx, fy, fz) = (nx as f64, ny as f64, nz as f64);
@@ -302,7 +308,6 @@ pub fn luna_phantom(
         if annotated {
             planted.0 += 1;
             let w = geometry.index_xyz_to_world([centroid[2], centroid[1], centroid[0]]);
-            let w = if mirror { [-w[0], -w[1], w[2]] } else { w };
             annotations.push(Annotation {
                 series_uid: uid.to_string(),
                 center_xyz_mm: w.map(|v| (v * 1e4).round() / 1e4),

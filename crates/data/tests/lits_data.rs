@@ -197,8 +197,11 @@ fn sampler_distribution_padding_weights() {
     let c = &ds.cases[0];
     let p = cut_patch(c, [8, 8, 8], cfg.window, [0, 0, 0]);
     let pv = ArrayView3::from_shape((8, 8, 8), &p.image[..]).unwrap();
-    let inside_min =
-        pv.indexed_iter().filter(|((z, y, x), _)| *z >= 4 && *y >= 4 && *x >= 4).map(|(_, &v)| v).fold(f32::MAX, f32::min);
+    let inside_min = pv
+        .indexed_iter()
+        .filter(|((z, y, x), _)| *z >= 4 && *y >= 4 && *x >= 4)
+        .map(|(_, &v)| v)
+        .fold(f32::MAX, f32::min);
     for ((z, y, x), &v) in pv.indexed_iter() {
         if z < 4 || y < 4 || x < 4 {
             assert_eq!(v, inside_min);

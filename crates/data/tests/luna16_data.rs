@@ -120,8 +120,9 @@ fn consensus_keeps_voxels_two_of_four_readers_marked_near_an_annotation() {
     ];
     let read = LidcRead { series_uid: "s".into(), readers };
     let ann = [Annotation { series_uid: "s".into(), center_xyz_mm: [14.0, 12.0, -1.0], diameter_mm: 5.0 }];
+    // The authors' indices: round((world - origin) / spacing), half to even (z 4.5 -> 4).
     let centres = annotation_voxels(&ann, &g, false);
-    assert_eq!(centres, vec![[4.5, 12.0, 14.0]]);
+    assert_eq!(centres, vec![[4.0, 12.0, 14.0]]);
     let (t, stats) = consensus_target(std::slice::from_ref(&read), shape, &g, &centres, 2);
     // Columns 12..=16 are marked by at least two readers (10..=14, 12..=16, 14..=18), rows 10..=14.
     for z in 0..10 {
@@ -135,13 +136,58 @@ fn consensus_keeps_voxels_two_of_four_readers_marked_near_an_annotation() {
     assert_eq!(stats.matched_per_reader, vec![1, 1, 1, 0]);
     assert_eq!(stats.unmatched, 2, "the far nodule of readers 3 and 4 is not near the annotation");
     assert_eq!(stats.annotations_matched, 1);
-    // Mirrored annotation (reverse list): the centre is given at (-x, -y).
+    // Mirrored annotation (reverse list), origin 0: the centre is given at (-x, -y).
     let mirrored = [Annotation { center_xyz_mm: [-14.0, -12.0, -1.0], ..ann[0].clone() }];
     assert_eq!(annotation_voxels(&mirrored, &g, true), centres);
     // Without an annotation near them, no nodule counts.
     let far = annotation_voxels(&[Annotation { center_xyz_mm: [0.0, 39.0, 8.0], ..ann[0].clone() }], &g, false);
     let (t, _) = consensus_target(&[read], shape, &g, &far, 2);
     assert_eq!(t.iter().filter(|&&v| v != 0).count(), 0);
+}
+
+/// Issue 12, point 6: the authors mirror a reverse-list annotation about the origin
+/// (`2 origin - world`) and index naively; on a scan whose TransformMatrix flips x and y, with
+/// a non-zero origin, that lands on the voxel whose true world position the annotation gives.
+/// (Negating x, y and indexing with the direction matrix agrees only at origin 0.)
+#[test]
+fn r12_mirrored_annotations_follow_the_authors_rule() {
+    let flipped = Geometry {
+        spacing_xyz_mm: [0.7, 0.8, 2.0],
+        origin_xyz_mm: [100.0, -50.0, -10.0],
+        direction: [[-1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, 1.0]],
+    };
+    let voxel_xyz = [14.0, 12.0, 4.0];
+    let world = flipped.index_xyz_to_world(voxel_xyz);
+    assert_eq!(world.map(|v| (v * 1e9).round() / 1e9), [100.0 - 14.0 * 0.7, -50.0 - 12.0 * 0.8, -2.0]);
+    let ann = [Annotation { series_uid: "s".into(), center_xyz_mm: world, diameter_mm: 5.0 }];
+    assert_eq!(annotation_voxels(&ann, &flipped, true), vec![[4.0, 12.0, 14.0]]);
+    // Unmirrored, the naive index is negative: nowhere near the nodule.
+    let wrong = annotation_voxels(&ann, &flipped, false)[0];
+    assert!(wrong[1] < 0.0 && wrong[2] < 0.0, "{wrong:?}");
+    // A reader's nodule at that voxel (contour points in raw pixel order) is matched.
+    let rois = vec![square(-2.0, 12, 10, 4)];
+    let read = LidcRead { series_uid: "s".into(), readers: vec![reader(vec![rois.clone()]), reader(vec![rois])] };
+    let centres = annotation_voxels(&ann, &flipped, true);
+    let (t, stats) = consensus_target(&[read], [10, 40, 40], &flipped, &centres, 2);
+    assert_eq!(stats.annotations_matched, 1);
+    assert_eq!(t.iter().filter(|&&v| v != 0).count(), 25);
+}
+
+/// Issue 12, point 8: a contour lies on slice int((z - origin_z) / spacing_z), truncated as the
+/// authors' `fill3d`, not rounded; a nodule's centre is the rounded mean of its contour points.
+#[test]
+fn r12_contour_slices_truncate_and_centres_average_points() {
+    let g = Geometry { spacing_xyz_mm: [1.0, 1.0, 2.5], origin_xyz_mm: [0.0, 0.0, -100.0], ..Geometry::default() };
+    use iw_data::luna16::{contour_slice, nodule_centre_zyx};
+    assert_eq!(contour_slice(-100.0 + 2.9 * 2.5, &g, 10), Some(2), "2.9 truncates to 2");
+    assert_eq!(contour_slice(-100.0 - 0.4 * 2.5, &g, 10), Some(0), "int(-0.4) is 0");
+    assert_eq!(contour_slice(-100.0 + 10.0 * 2.5, &g, 10), None, "beyond the last slice");
+    let n = ReaderNodule { id: "n".into(), rois: vec![square(-100.0 + 2.9 * 2.5, 5, 5, 4)] };
+    let (vox, off) = iw_data::luna16::nodule_voxels(&n, [10, 20, 20], &g);
+    assert_eq!((off, vox.len()), (0, 25));
+    assert!(vox.iter().all(|&i| i / 400 == 2), "filled on slice 2");
+    // Points (5,5) (9,5) (9,9) (5,9) at z index 2.9: centre round([2.9, 7, 7]) = [3, 7, 7].
+    assert_eq!(nodule_centre_zyx(&n, &g), Some([3.0, 7.0, 7.0]));
 }
 
 #[test]
@@ -179,6 +225,11 @@ fn prepares_a_hand_built_scan() {
     let rois = vec![square(z(19.0), 17, 30, 4), square(z(20.0), 17, 30, 4)];
     let read = LidcRead { series_uid: "1.2.3".into(), readers: (0..3).map(|_| reader(vec![rois.clone()])).collect() };
     std::fs::write(raw.path().join("tcia-lidc-xml/185/069.xml"), iw_data::lidc::to_lidc_xml(&read)).unwrap();
+    // A second XML of the same series, later in path order: not read (the authors' `id2root`
+    // takes the first), or its two readers would widen the nodule.
+    let wider = vec![square(z(19.0), 15, 30, 8), square(z(20.0), 15, 30, 8)];
+    let other = LidcRead { series_uid: "1.2.3".into(), readers: (0..2).map(|_| reader(vec![wider.clone()])).collect() };
+    std::fs::write(raw.path().join("tcia-lidc-xml/185/070.xml"), iw_data::lidc::to_lidc_xml(&other)).unwrap();
     let c = g.index_xyz_to_world([19.0, 32.0, 19.5]);
     std::fs::write(
         raw.path().join("annotations.csv"),
@@ -193,14 +244,15 @@ fn prepares_a_hand_built_scan() {
     let scan = &layout.scans["1.2.3"];
     assert_eq!(scan.subset, 8);
     assert!(scan.lungs.is_some());
-    assert_eq!(layout.xml["1.2.3"].len(), 1);
+    assert_eq!(layout.xml["1.2.3"].len(), 2);
     let cases = out.path().join("cases");
     std::fs::create_dir_all(&cases).unwrap();
     let (meta, cons) =
         prepare_case(&cases, scan, &layout.annotations["1.2.3"], &layout.xml["1.2.3"], false).unwrap().unwrap();
-    assert_eq!(cons.matched_per_reader, vec![1, 1, 1]);
+    assert_eq!((cons.matched_per_reader, cons.xml_ignored), (vec![1, 1, 1], 1));
     assert_eq!(meta.components.len(), 1);
     assert_eq!(meta.components[0].voxels, 2 * 25);
+    assert_eq!(meta.sampling_weight, Some(1.0), "sampled by its annotations.csv rows");
     // The crop is the closed, dilated lung mask's bounding box + 5, and the CT outside the
     // lungs is the image minimum.
     let case = iw_data::prepared::PreparedCase::open(&cases, "1.2.3").unwrap();
@@ -279,6 +331,10 @@ fn xml_to_mask_consensus_on_real_reader_contours() {
     std::fs::write(raw.path().join("annotations.csv"), iw_data::luna16::annotations_csv(&rows)).unwrap();
     assert!(planted >= 3, "{planted} annotated nodules planted");
     assert!(!phantoms[0].2.annotations.is_empty(), "the mirrored scan has nodules");
+    // The reverse-list scan is stored flipped in x and y, with a non-zero origin (issue 12).
+    let g0 = &phantoms[0].2.image.geometry;
+    assert_eq!((g0.direction[0][0], g0.direction[1][1], g0.direction[2][2]), (-1.0, -1.0, 1.0));
+    assert!(g0.origin_xyz_mm[0] != 0.0 && g0.origin_xyz_mm[1] != 0.0);
     let layout = find_layout(raw.path()).unwrap();
     let cases = out.path().join("cases");
     std::fs::create_dir_all(&cases).unwrap();

@@ -225,8 +225,11 @@ pub fn sliding_window(
                 let tile = padded.narrow(1, z, patch[0]).narrow(2, y, patch[1]).narrow(3, xx, patch[2]);
                 let input = tile.reshape([1, c, patch[0], patch[1], patch[2]]);
                 // Paper grid: the tile padded to a multiple of `divisor` with its own minimum.
-                let (input, inner) =
-                    if paper { pad_divisible(&input, cfg.divisor, input.min().double_value(&[]))? } else { (input, [0; 3]) };
+                let (input, inner) = if paper {
+                    pad_divisible(&input, cfg.divisor, input.min().double_value(&[]))?
+                } else {
+                    (input, [0; 3])
+                };
                 let isz = input.size();
                 let mut acc = Tensor::zeros(patch, (Kind::Double, device));
                 let mut pacc = Tensor::zeros(patch, (Kind::Double, device));

@@ -114,8 +114,8 @@ fn initialisation_matches_pytorch_defaults() {
             }
             let w = &vars[&k.replace(".bias", ".weight")];
             let fan_in: i64 = w.size()[1..].iter().product();
-            let v: Vec<f64> = Vec::<f64>::try_from(&(v.to_kind(Kind::Double) * (fan_in as f64).sqrt()).flatten(0, -1))
-                .unwrap();
+            let v: Vec<f64> =
+                Vec::<f64>::try_from(&(v.to_kind(Kind::Double) * (fan_in as f64).sqrt()).flatten(0, -1)).unwrap();
             out.extend(v);
         }
         out.sort_by(f64::total_cmp);

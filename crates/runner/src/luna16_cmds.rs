@@ -191,6 +191,7 @@ pub fn prepare_luna16(raw: &Path, out: &Path, rules_path: Option<&Path>) -> anyh
             "reader_nodules_matched": c.matched_per_reader,
             "reader_nodules_far": c.unmatched,
             "contours_off_scan": c.rois_off_scan,
+            "xml_ignored": c.xml_ignored,
             "lesions": meta.lesions(),
             "mirrored": reverse.contains(uid),
         });

@@ -56,14 +56,26 @@ pub const LUNA16: &str = include_str!("../../../data-manifests/luna16.yaml");
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SubsetSplit {
-    /// Subsets whose scans train (those not sent to validation).
+    /// Subsets whose scans train (those not drawn for validation).
     pub train_subsets: Vec<u32>,
-    /// Subsets the validation scans are taken from.
-    pub validation_subsets: Vec<u32>,
-    /// How many: the first ones by uid.
+    /// How many of them validate.
     pub validation_cases: usize,
+    /// The `random_state` of sklearn's `train_test_split` that draws them (the authors':
+    /// 0xBadCafe).
+    pub validation_seed: u32,
     /// Held-out subsets.
     pub test_subsets: Vec<u32>,
+}
+
+/// sklearn's `train_test_split(ids, test_size=n_test, random_state=seed)` (shuffle, no
+/// stratification): `ShuffleSplit` draws `RandomState(seed).permutation(len(ids))`, the first
+/// `n_test` are the test part and the rest the train part, both in permutation order.
+pub fn train_test_split<T: Clone>(ids: &[T], n_test: usize, seed: u32) -> (Vec<T>, Vec<T>) {
+    let mut perm: Vec<usize> = (0..ids.len()).collect();
+    iw_metrics::RandomState::new(seed).shuffle(&mut perm);
+    let n_test = n_test.min(ids.len());
+    let pick = |r: &[usize]| r.iter().map(|&i| ids[i].clone()).collect::<Vec<T>>();
+    (pick(&perm[n_test..]), pick(&perm[..n_test]))
 }
 
 /// data-manifests/luna16.yaml: the split rule and the scan lists of the LUNA16 preparation.
@@ -89,27 +101,20 @@ impl Luna16Rules {
     }
 
     /// The split of the scans present (`uid -> subset`): outliers dropped, test = the held-out
-    /// subsets, validation = the first `validation_cases` uids of the validation subsets, train =
-    /// the rest of the training subsets. Scans of other subsets are left out.
+    /// subsets, validation = `validation_cases` scans of the training subsets drawn by sklearn's
+    /// `train_test_split` (scans ordered by subset, then uid), train = the others. Scans of other
+    /// subsets are left out.
     pub fn resolve(&self, scans: &[(String, u32)]) -> Manifest {
         let outliers: std::collections::HashSet<&str> = self.outliers.iter().map(String::as_str).collect();
-        let mut kept: Vec<(String, u32)> =
-            scans.iter().filter(|(u, _)| !outliers.contains(u.as_str())).cloned().collect();
+        let mut kept: Vec<(u32, String)> =
+            scans.iter().filter(|(u, _)| !outliers.contains(u.as_str())).map(|(u, s)| (*s, u.clone())).collect();
         kept.sort();
-        let in_set = |set: &[u32], s: u32| set.contains(&s);
-        let validation: Vec<String> = kept
-            .iter()
-            .filter(|(_, s)| in_set(&self.split.validation_subsets, *s))
-            .take(self.split.validation_cases)
-            .map(|(u, _)| u.clone())
-            .collect();
-        let test: Vec<String> =
-            kept.iter().filter(|(_, s)| in_set(&self.split.test_subsets, *s)).map(|(u, _)| u.clone()).collect();
-        let train: Vec<String> = kept
-            .iter()
-            .filter(|(u, s)| in_set(&self.split.train_subsets, *s) && !validation.contains(u))
-            .map(|(u, _)| u.clone())
-            .collect();
+        let pool: Vec<String> =
+            kept.iter().filter(|(s, _)| self.split.train_subsets.contains(s)).map(|(_, u)| u.clone()).collect();
+        let (train, validation) = train_test_split(&pool, self.split.validation_cases, self.split.validation_seed);
+        let mut test: Vec<String> =
+            kept.iter().filter(|(s, _)| self.split.test_subsets.contains(s)).map(|(_, u)| u.clone()).collect();
+        test.sort();
         let ids = |v: &[String]| v.iter().cloned().map(CaseId::Text).collect::<Vec<_>>();
         let mut cases = ids(&train);
         cases.extend(ids(&validation));
@@ -205,10 +210,36 @@ mod tests {
         let m = r.resolve(&scans);
         let ids = |l: &[CaseId]| Manifest::ids(l);
         assert_eq!(ids(&m.split.test), ["1.08", "1.09", "1.18", "1.19", "1.28", "1.29"]);
-        assert_eq!(ids(&m.split.validation), ["1.06", "1.07", "1.16", "1.17", "1.26"]);
+        assert_eq!(m.split.validation.len(), 5);
         assert_eq!(m.split.train.len(), 30 - 6 - 5);
+        // The pool is subsets 0-7 ordered by subset, then uid; the 5 are sklearn's draw.
+        let mut pool: Vec<(u32, String)> = scans.iter().filter(|(_, s)| *s < 8).map(|(u, s)| (*s, u.clone())).collect();
+        pool.sort();
+        let pool: Vec<String> = pool.into_iter().map(|(_, u)| u).collect();
+        assert_eq!(ids(&m.split.validation), train_test_split(&pool, 5, 195939070).1);
         assert!(!ids(&m.cases).contains(&outlier), "outliers are excluded");
         m.validate().unwrap();
+    }
+
+    /// Issue 12, point 8: the validation draw is sklearn's `train_test_split(ids, test_size=5,
+    /// random_state=0xBadCafe)`, run here in the venv's sklearn for pools of several sizes.
+    #[test]
+    fn r12_train_test_split_is_sklearns() {
+        let python = std::env::var("IW_PYTHON")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python"));
+        for n in [6usize, 20, 37, 600] {
+            let ids: Vec<String> = (0..n).map(|i| format!("1.3.6.{i}")).collect();
+            let script = format!(
+                "import json\nfrom sklearn.model_selection import train_test_split\n\
+                 ids = {}\nprint(json.dumps(train_test_split(ids, test_size=5, random_state=195939070)))",
+                serde_json::to_string(&ids).unwrap()
+            );
+            let out = std::process::Command::new(&python).arg("-c").arg(&script).output().expect("python");
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            let want: (Vec<String>, Vec<String>) = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(train_test_split(&ids, 5, 195939070), want, "{n} ids");
+        }
     }
 
     #[test]

@@ -13,9 +13,7 @@ use iw_data::prepared::{PreparedCase, PreparedDataset};
 use iw_data::sampler::{scaled_image, BatchStream, SamplerConfig};
 use iw_data::{read_volume, write_volume, Connectivity, Volume};
 use iw_losses::LossInputs;
-use iw_models::{
-    lr_at, parse_device, sliding_window, LrSchedule, OptimizerConfig, Trainer, UNetConfig,
-};
+use iw_models::{lr_at, parse_device, sliding_window, LrSchedule, OptimizerConfig, Trainer, UNetConfig};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
