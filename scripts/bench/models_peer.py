@@ -1,7 +1,8 @@
 """PyTorch peer of crates/models/examples/bench_models.rs: the same network (the reference in
 crates/models/tests/golden/unet_reference.py), the same training step (forward, BCE, backward,
-SGD with Nesterov momentum) and the same sliding-window inference (pad to 8, patch 160,
-stride 144, uniform averaging), timed the same way.
+SGD with Nesterov momentum) and the same sliding-window inference (the authors' grid, deep_pipe's
+patches_grid: centred zero padding to 160 + 144 k, stride 144, probabilities and logits averaged
+separately), timed the same way.
 
 Usage: python models_peer.py train --size 64 [--reps 3] [--width 1] [--device cpu|cuda]
        python models_peer.py infer --shape 128,256,256 [--reps 1] [--device cpu|cuda]
@@ -25,30 +26,26 @@ def arg(name, default):
     return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else default
 
 
-def sliding_window(vol, predict, patch=160, stride=144, divisor=8):
+def sliding_window(vol, predict, patch=160, stride=144):
     d = vol.shape
-    pad = [(-s) % divisor for s in d]
-    x = F.pad(vol, (0, pad[2], 0, pad[1], 0, pad[0]), value=float(vol.min()))
+    new = [max(n, patch) + (stride - max(n, patch) + patch) % stride for n in d]
+    before = [(m - n) // 2 for m, n in zip(new, d)]
+    after = [m - n - b for m, n, b in zip(new, d, before)]
+    x = F.pad(vol, (before[2], after[2], before[1], after[1], before[0], after[0]), value=0.0)
     ps = x.shape
-    p = [min(patch, s) for s in ps]
-
-    def starts(n, p):
-        if n <= p:
-            return [0]
-        v = list(range(0, n - p, stride)) + [n - p]
-        return sorted(set(v))
-
     acc = torch.zeros(ps, dtype=torch.float64)
+    pacc = torch.zeros(ps, dtype=torch.float64)
     w = torch.zeros(ps, dtype=torch.float64)
-    for z in starts(ps[0], p[0]):
-        for y in starts(ps[1], p[1]):
-            for xx in starts(ps[2], p[2]):
-                tile = x[z:z + p[0], y:y + p[1], xx:xx + p[2]][None, None]
+    for z in range(0, ps[0] - patch + 1, stride):
+        for y in range(0, ps[1] - patch + 1, stride):
+            for xx in range(0, ps[2] - patch + 1, stride):
+                tile = x[z:z + patch, y:y + patch, xx:xx + patch][None, None]
                 out = predict(tile)[0, 0].double().cpu()
-                acc[z:z + p[0], y:y + p[1], xx:xx + p[2]] += out
-                w[z:z + p[0], y:y + p[1], xx:xx + p[2]] += 1
-    logits = (acc / w)[: d[0], : d[1], : d[2]].float()
-    return logits, torch.sigmoid(logits)
+                acc[z:z + patch, y:y + patch, xx:xx + patch] += out
+                pacc[z:z + patch, y:y + patch, xx:xx + patch] += torch.sigmoid(out)
+                w[z:z + patch, y:y + patch, xx:xx + patch] += 1
+    crop = tuple(slice(b, b + n) for b, n in zip(before, d))
+    return (acc / w)[crop].float(), (pacc / w)[crop].float()
 
 
 def main():

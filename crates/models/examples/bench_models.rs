@@ -4,7 +4,7 @@
 //! bench_models train --size 64 [--reps 3] [--width 1] [--device cpu|cuda] [--bf16]
 //!     one training step: forward, BCE loss, backward, SGD-Nesterov update, batch 2 x 1 x size^3
 //! bench_models infer --shape 128,256,256 [--reps 1] [--device cpu|cuda]
-//!     sliding-window inference (patch 160, stride 144) of a D,H,W volume
+//!     sliding-window inference (the paper grid: patch 160, stride 144) of a D,H,W volume
 //! ```
 use iw_models::{sliding_window, InferenceConfig, OptimizerConfig, Trainer, UNetConfig};
 use std::time::Instant;
