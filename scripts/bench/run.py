@@ -179,14 +179,15 @@ def lung_labels(shape_zyx):
 
 
 def scipy_lung_mask(lab):
-    """The same steps with scipy.ndimage (crates/data/tests/golden/reference.py: morphology)."""
+    """The same steps with scipy.ndimage: erosion with border_value=1, as skimage's binary_erosion
+    that the authors called (crates/data/tests/golden/reference.py: morphology)."""
     from scipy import ndimage
 
     vals, counts = np.unique(lab[lab != 0], return_counts=True)
     keep = np.delete(vals, np.lexsort((vals, counts))[0]) if len(vals) >= 3 else vals
     m = np.isin(lab, keep)
     m = ndimage.binary_dilation(m, iterations=10)
-    m = ndimage.binary_erosion(m, iterations=10)
+    m = ndimage.binary_erosion(m, iterations=10, border_value=1)
     return ndimage.binary_dilation(m, iterations=3)
 
 
