@@ -11,8 +11,10 @@ export LIBTORCH_USE_PYTORCH := 1
 export PYTHON_SYS_EXECUTABLE := $(abspath $(PY))
 export IW_PYTHON := $(abspath $(PY))
 CARGO_FLAGS := --release --workspace
+# The slow tier's tests: the Python references behind the committed fixtures (needs the venv).
+SLOW_TESTS := --features iw-core/python-references,iw-metrics/python-references
 
-.PHONY: setup build test lint bench reproduce-lits reproduce-luna16 reproduce-mets ablation clean-venv
+.PHONY: setup build test test-fast check fmt lint bench reproduce-lits reproduce-luna16 reproduce-mets ablation clean-venv
 
 setup: $(STAMP) build
 
@@ -24,19 +26,31 @@ $(STAMP): scripts/requirements.txt scripts/requirements-nodeps.txt
 	@touch $(STAMP)
 
 build: $(STAMP)
-	cargo build $(CARGO_FLAGS) --all-targets
+	cargo build $(CARGO_FLAGS) --all-targets $(SLOW_TESTS)
 
 lint: $(STAMP)
 	cargo fmt --all --check
-	cargo clippy $(CARGO_FLAGS) --all-targets -- -D warnings
+	cargo clippy $(CARGO_FLAGS) --all-targets $(SLOW_TESTS) -- -D warnings
 
+# Every test: the Python references, libtorch, the CLI end to end.
 test: setup lint
-	cargo test $(CARGO_FLAGS)
+	cargo test $(CARGO_FLAGS) $(SLOW_TESTS)
 	@if ./target/release/iw doctor | grep -q "cuda          available"; then \
 		echo "CUDA: the device tests above also ran on cuda:0"; \
 	else \
 		echo "CUDA tests: skipped: no CUDA (they ran on the CPU only)"; \
 	fi
+
+# The developer loop. test-fast: iw-core and iw-metrics against committed fixtures, no torch,
+# no Python, seconds (needs ../shared for the paper's records). check: type-check everything.
+test-fast:
+	cargo test --release -p iw-core -p iw-metrics
+
+check:
+	cargo check --workspace --all-targets $(SLOW_TESTS)
+
+fmt:
+	cargo fmt --all
 
 bench: setup
 	$(PY) scripts/bench/run.py

@@ -32,4 +32,4 @@ $B/iw synth luna16 --out /tmp/l/raw --cases 30 --shape 128,128,80 --lidc-db $B/p
 $B/iw prepare luna16 --raw /tmp/l/raw --out /tmp/l/prep
 $B/iw run experiments/luna16/iwdl.yaml --set dataset.prepared=/tmp/l/prep --set training.epochs=1 \
   --set 'training.lr_milestones=[]' --set sampler.workers=8 --set sampler.queue=16 --out /tmp/r2
-cat /tmp/r2/luna/iwdl/experiment_0/run.json
+cat /tmp/r2/luna16/iwdl/experiment_0/run.json

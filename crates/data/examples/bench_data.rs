@@ -8,19 +8,10 @@
 //! bench_data lungmask LABELS [--reps 7]   (LUNA16 lung mask: drop the trachea, close 10, dilate 3)
 //! bench_data sampler PREPARED [--batches 60] [--workers 2] [--patch 128]   (seconds per batch)
 //! ```
-use iw_data::{inverse_weights, label, read_volume, Connectivity, WeightBounds};
+use iw_core::{inverse_weights, label, Connectivity, WeightBounds};
+use iw_io::read_volume;
+use iw_test_support::bench::{time, Timings};
 use std::time::Instant;
-
-fn time<R>(reps: usize, mut f: impl FnMut() -> R) -> Vec<f64> {
-    std::hint::black_box(f()); // warm-up
-    (0..reps)
-        .map(|_| {
-            let t = Instant::now();
-            std::hint::black_box(f());
-            t.elapsed().as_secs_f64()
-        })
-        .collect()
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -44,16 +35,16 @@ fn main() {
         "ccl" => {
             let conn = Connectivity::from_number(opt("--connectivity", 26) as u32).expect("6, 18 or 26");
             let mask = read_volume(path).expect("reading the mask").nonzero_mask();
-            time(reps, || label(mask.data.view(), conn).count())
+            time(1, reps, || label(mask.data.view(), conn).count())
         }
         "weights" => {
             let labels = read_volume(path).expect("reading the labels").to_f64().data.mapv(|v| v as u32);
-            time(reps, || inverse_weights(labels.view(), WeightBounds::default()))
+            time(1, reps, || inverse_weights(labels.view(), WeightBounds::default()))
         }
-        "read" => time(reps, || read_volume(path).expect("reading").shape_zyx()),
+        "read" => time(1, reps, || read_volume(path).expect("reading").shape_zyx()),
         "lungmask" => {
             let labels = read_volume(path).expect("reading the labels").to_f32().data;
-            time(reps, || iw_data::luna16::lung_mask(&labels).expect("lung labels").len())
+            time(1, reps, || iw_data::luna16::lung_mask(&labels).expect("lung labels").len())
         }
         "sampler" => {
             use iw_data::prepared::PreparedDataset;
@@ -72,20 +63,12 @@ fn main() {
             for _ in 0..batches {
                 std::hint::black_box(stream.next().expect("a batch"));
             }
-            vec![t.elapsed().as_secs_f64() / batches as f64]
+            Timings(vec![t.elapsed().as_secs_f64() / batches as f64])
         }
         _ => {
             eprintln!("{usage}");
             std::process::exit(2);
         }
     };
-    let mut sorted = times.clone();
-    sorted.sort_by(f64::total_cmp);
-    let list: Vec<String> = times.iter().map(|t| format!("{t:.6}")).collect();
-    println!(
-        "{{\"task\": \"{task}\", \"median_s\": {:.6}, \"min_s\": {:.6}, \"times_s\": [{}]}}",
-        sorted[sorted.len() / 2],
-        sorted[0],
-        list.join(", ")
-    );
+    println!("{}", times.json(Some(task)));
 }

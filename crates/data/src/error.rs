@@ -14,9 +14,10 @@ pub enum Error {
         /// The file.
         path: PathBuf,
         /// The cause.
+        #[source]
         source: std::io::Error,
     },
-    /// The file exists but its content is not what its format requires.
+    /// The file exists but its content is not what it must be (a case.json, an XML, a CSV).
     #[error("{}: {message}", path.display())]
     Format {
         /// The file.
@@ -24,23 +25,23 @@ pub enum Error {
         /// What is wrong, in words.
         message: String,
     },
-    /// The file is valid but uses something iw does not read (a datatype, 4D data, a codec).
-    #[error("{}: unsupported: {message}", path.display())]
-    Unsupported {
-        /// The file.
-        path: PathBuf,
-        /// What is not supported.
+    /// A manifest or rules text (a file, or one compiled in) is not valid.
+    #[error("{origin}: {message}")]
+    Manifest {
+        /// Where the text came from.
+        origin: String,
+        /// What is wrong.
         message: String,
     },
-    /// The file name's extension names no format iw knows.
-    #[error("{}: unknown format (expected .nii, .nii.gz, .mhd, .mha, a .dcm file or a DICOM folder)", path.display())]
-    UnknownFormat {
-        /// The file.
-        path: PathBuf,
-    },
-    /// An argument is out of its domain (a connectivity of 7, w_min > w_max, ...).
+    /// An argument is out of its domain.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// A volume could not be read or written.
+    #[error(transparent)]
+    Volume(#[from] iw_io::Error),
+    /// From the maths underneath (a morphology bound, a shape that does not match).
+    #[error(transparent)]
+    Core(#[from] iw_core::Error),
 }
 
 impl Error {
@@ -49,8 +50,5 @@ impl Error {
     }
     pub(crate) fn format(path: &Path, message: impl Into<String>) -> Self {
         Error::Format { path: path.to_path_buf(), message: message.into() }
-    }
-    pub(crate) fn unsupported(path: &Path, message: impl Into<String>) -> Self {
-        Error::Unsupported { path: path.to_path_buf(), message: message.into() }
     }
 }

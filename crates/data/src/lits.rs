@@ -5,8 +5,8 @@
 //! case is cropped to the liver's bounding box + 5 voxels (clipped to the volume), keeps the
 //! tumour mask, and labels its tumours once (26-connectivity).
 use crate::error::{Error, Result};
-use crate::io::read_volume;
 use crate::prepared::{bounding_box, crop, write_case, CaseMeta};
+use iw_io::read_volume;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

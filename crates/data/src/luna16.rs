@@ -29,13 +29,13 @@
 //! exclusion contours (`<inclusion>FALSE`) cut holes (the authors fill them like inclusions),
 //! and a reader counts once where two of their matched nodules overlap (the authors add both).
 use crate::error::{Error, Result};
-use crate::io::read_volume;
 use crate::lidc::{LidcRead, ReaderNodule};
 use crate::lits::Skip;
-use crate::morphology::{close, dilate};
-use crate::polygon::fill_contours;
 use crate::prepared::{bounding_box, crop, write_case_channels, CaseMeta};
-use crate::volume::Geometry;
+use iw_core::morphology::{close, dilate};
+use iw_core::polygon::fill_contours;
+use iw_core::Geometry;
+use iw_io::read_volume;
 use ndarray::Array3;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -198,7 +198,8 @@ pub fn lung_mask(labels: &Array3<f32>) -> Option<Array3<bool>> {
     }
     let drop = if counts.len() >= 3 { counts.iter().min_by_key(|(l, c)| (**c, **l)).map(|(l, _)| *l) } else { None };
     let keep = labels.mapv(|v| v != 0.0 && Some(v.round() as i64) != drop);
-    Some(dilate(close(keep.view(), 10).view(), 3))
+    const BOUNDS: &str = "10 and 3 iterations are within the morphology's bound";
+    Some(dilate(close(keep.view(), 10).expect(BOUNDS).view(), 3).expect(BOUNDS))
 }
 
 /// What the consensus of one scan found.
@@ -214,6 +215,56 @@ pub struct Consensus {
     pub rois_off_scan: usize,
     /// LIDC XML files of the series beyond the first (not read, as in the authors' code).
     pub xml_ignored: usize,
+}
+
+/// `consensus/<uid>.json` of a prepared LUNA16 folder: how one scan's readers matched its
+/// annotations.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsensusRecord {
+    /// annotations.csv rows of the scan.
+    pub annotations: usize,
+    /// Rows some reader's nodule matched.
+    pub annotations_matched: usize,
+    /// Matched nodules per reader.
+    pub reader_nodules_matched: Vec<usize>,
+    /// Reader nodules far from every annotation (ignored).
+    pub reader_nodules_far: usize,
+    /// Contours that fell off the scan (dropped).
+    pub contours_off_scan: usize,
+    /// LIDC XML files of the series beyond the first (not read).
+    #[serde(default)]
+    pub xml_ignored: usize,
+    /// Lesion components of the prepared target.
+    pub lesions: usize,
+    /// Whether the scan's annotations were mirrored (the reverse list).
+    pub mirrored: bool,
+}
+
+impl ConsensusRecord {
+    /// The record of one prepared scan.
+    pub fn new(annotations: usize, c: &Consensus, lesions: usize, mirrored: bool) -> Self {
+        ConsensusRecord {
+            annotations,
+            annotations_matched: c.annotations_matched,
+            reader_nodules_matched: c.matched_per_reader.clone(),
+            reader_nodules_far: c.unmatched,
+            contours_off_scan: c.rois_off_scan,
+            xml_ignored: c.xml_ignored,
+            lesions,
+            mirrored,
+        }
+    }
+    /// Reads one; a corrupt file is an error naming it.
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        serde_json::from_str(&text).map_err(|e| Error::format(path, format!("not a consensus record: {e}")))
+    }
+    /// Writes it (atomically).
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let text = serde_json::to_string(self).expect("a consensus record serialises");
+        Ok(iw_core::write_file_atomically(path, text.as_bytes())?)
+    }
 }
 
 /// The authors' continuous voxel index `(world - origin) / spacing` (x, y, z), the direction

@@ -12,10 +12,10 @@
 //! single-modality tasks, e.g. Task03_Liver, which is LiTS); its 4D multi-sequence images are
 //! not (`nnUNetv2_convert_MSD_dataset` writes them as one file per channel).
 use crate::error::{Error, Result};
-use crate::io::read_volume;
 use crate::lits::Skip;
 use crate::prepared::{bounding_box, crop, write_case_channels, CaseMeta};
-use crate::volume::Volume;
+use iw_core::Volume;
+use iw_io::read_volume;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

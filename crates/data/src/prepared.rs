@@ -11,12 +11,15 @@
 //! <root>/cases/<id>/lesions.u32  flat voxel indices of every component, grouped by label
 //! ```
 //!
+//! plus `manifest.yaml` (the split) and, for synthetic data, `synthetic.json`
+//! ([`SyntheticInfo`]). [`write_case`] writes one case, [`write_dataset_files`] the rest.
+//!
 //! Raw little-endian arrays are memory-mapped, so a dataset larger than RAM still trains: a
 //! patch read touches only the pages it needs. A case folder is written under a temporary
 //! name and renamed when complete, so an interrupted preparation leaves no half case behind.
-use crate::components::{label, Connectivity};
 use crate::error::{Error, Result};
-use crate::volume::{Geometry, Volume};
+use iw_core::{label, Connectivity};
+use iw_core::{Geometry, Volume};
 use memmap2::Mmap;
 use ndarray::{s, Array3};
 use serde::{Deserialize, Serialize};
@@ -145,11 +148,15 @@ pub fn write_case_channels(
     sources: Vec<String>,
     sampling_weight: Option<f64>,
 ) -> Result<CaseMeta> {
-    assert!(!channels.is_empty(), "an image has at least one channel");
-    let image = &channels[0];
+    let invalid = |m: String| Error::InvalidArgument(format!("case {id}: {m}"));
+    let Some(image) = channels.first() else { return Err(invalid("an image needs at least one channel".into())) };
     let shape = image.shape_zyx();
-    assert_eq!(mask.shape(), &shape[..], "mask and image of a case have one shape");
-    assert!(channels.iter().all(|c| c.shape_zyx() == shape), "the channels of a case have one shape");
+    if mask.shape() != &shape[..] {
+        return Err(invalid(format!("mask of shape {:?} for an image of shape {shape:?}", mask.shape())));
+    }
+    if let Some(c) = channels.iter().find(|c| c.shape_zyx() != shape) {
+        return Err(invalid(format!("channels of shapes {shape:?} and {:?}", c.shape_zyx())));
+    }
     let cc = label(mask.view(), Connectivity::C26);
     if cc.count() > u16::MAX as usize {
         return Err(Error::InvalidArgument(format!(
@@ -261,7 +268,7 @@ pub fn bounding_box<T>(
 }
 
 /// Crops a volume and its mask to `[start, end)` (`[z, y, x]`).
-pub fn crop<T: crate::Element>(v: &Volume<T>, start: [usize; 3], end: [usize; 3]) -> Volume<T> {
+pub fn crop<T: iw_core::Element>(v: &Volume<T>, start: [usize; 3], end: [usize; 3]) -> Volume<T> {
     let data = v.data.slice(s![start[0]..end[0], start[1]..end[1], start[2]..end[2]]).to_owned();
     Volume::new(data, v.geometry.cropped(start))
 }
@@ -301,6 +308,10 @@ impl PreparedCase {
         let text = std::fs::read_to_string(&jp).map_err(io(&jp))?;
         let meta: CaseMeta =
             serde_json::from_str(&text).map_err(|e| Error::format(&jp, format!("bad case metadata: {e}")))?;
+        meta.geometry().validate().map_err(|m| Error::format(&jp, format!("bad geometry: {m}")))?;
+        if meta.shape_zyx.contains(&0) {
+            return Err(Error::format(&jp, format!("empty shape {:?}", meta.shape_zyx)));
+        }
         let n = meta.voxels();
         let lesion_voxels: u64 = meta.components.iter().map(|c| c.voxels).sum();
         Ok(PreparedCase {
@@ -379,6 +390,118 @@ pub struct DatasetInfo {
     pub missing: Vec<String>,
     /// iw version that prepared it.
     pub iw_version: String,
+}
+
+impl DatasetInfo {
+    /// The format tag this version writes and reads.
+    pub const FORMAT: &'static str = "iw-prepared-1";
+}
+
+/// `synthetic.json`: what marks a dataset synthetic (`iw synth`) and how to make it again. A
+/// raw folder holds it; its preparation copies it beside `dataset.json`; reports read it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyntheticInfo {
+    /// Always true: the data are not real scans.
+    pub synthetic: bool,
+    /// The command that wrote them (`iw synth lits`, ...).
+    pub generator: String,
+    /// iw version.
+    pub iw_version: String,
+    /// Git revision of the build.
+    pub git_revision: String,
+    /// The generator's seed.
+    pub seed: u64,
+    /// Cases written.
+    pub cases: usize,
+    /// The paper's small-lesion threshold at this data's resolution (diameter, voxels).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub small_below_equivalent: Option<f64>,
+    /// What the data are, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// The generator's own fields (shape, spacing, lesion counts, ...).
+    #[serde(flatten)]
+    pub details: serde_json::Map<String, serde_json::Value>,
+}
+
+impl SyntheticInfo {
+    /// Reads `path`; a file that is not a synthetic.json is an error naming it.
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(io(path))?;
+        let info: SyntheticInfo =
+            serde_json::from_str(&text).map_err(|e| Error::format(path, format!("not a synthetic.json: {e}")))?;
+        if !info.synthetic {
+            return Err(Error::format(path, "`synthetic` is false"));
+        }
+        Ok(info)
+    }
+    /// `folder/synthetic.json` when there is one.
+    pub fn read_in(folder: &Path) -> Result<Option<Self>> {
+        let p = folder.join("synthetic.json");
+        if p.is_file() {
+            Self::read(&p).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+    /// Writes it (atomically).
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let text = serde_json::to_string_pretty(self).expect("a synthetic.json serialises");
+        Ok(iw_core::write_file_atomically(path, text.as_bytes())?)
+    }
+}
+
+/// What a finished preparation writes beside its cases (the dataset-level files of the format).
+pub struct DatasetFiles<'a> {
+    /// Dataset name for dataset.json.
+    pub dataset: &'a str,
+    /// The raw folder it was prepared from.
+    pub raw: &'a Path,
+    /// The manifest.yaml text.
+    pub manifest_text: &'a str,
+    /// Cases prepared (in `out/cases/`).
+    pub prepared: &'a [String],
+    /// Cases skipped, with the reason.
+    pub skipped: &'a [(String, String)],
+    /// Cases of the manifest missing from the raw folder.
+    pub missing: &'a [String],
+    /// The raw folder's synthetic.json, copied when there is one.
+    pub synthetic: Option<&'a SyntheticInfo>,
+    /// iw version.
+    pub iw_version: &'a str,
+}
+
+/// Writes `cases.csv`, `manifest.yaml`, `synthetic.json` (when synthetic) and `dataset.json`
+/// (last: a folder with a dataset.json is complete), each atomically.
+pub fn write_dataset_files(out: &Path, f: &DatasetFiles<'_>) -> Result<DatasetInfo> {
+    let cases_dir = out.join("cases");
+    let mut csv =
+        String::from("id,shape_x,shape_y,shape_z,spacing_x_mm,spacing_y_mm,spacing_z_mm,tumours,tumour_voxels\n");
+    for id in f.prepared {
+        let meta = PreparedCase::open(&cases_dir, id)?.meta;
+        let [z, y, x] = meta.shape_zyx;
+        let s = meta.spacing_xyz_mm;
+        let vox: Vec<String> = meta.components.iter().map(|c| c.voxels.to_string()).collect();
+        csv += &format!("{id},{x},{y},{z},{},{},{},{},{}\n", s[0], s[1], s[2], meta.lesions(), vox.join(";"));
+    }
+    iw_core::write_file_atomically(&out.join("cases.csv"), csv.as_bytes())?;
+    iw_core::write_file_atomically(&out.join("manifest.yaml"), f.manifest_text.as_bytes())?;
+    if let Some(s) = f.synthetic {
+        s.write(&out.join("synthetic.json"))?;
+    }
+    let info = DatasetInfo {
+        format: DatasetInfo::FORMAT.into(),
+        dataset: f.dataset.to_string(),
+        synthetic: f.synthetic.is_some(),
+        source: f.raw.display().to_string(),
+        cases: f.prepared.to_vec(),
+        skipped: f.skipped.to_vec(),
+        missing: f.missing.to_vec(),
+        iw_version: f.iw_version.to_string(),
+    };
+    let text = serde_json::to_string_pretty(&info).expect("dataset.json serialises");
+    iw_core::write_file_atomically(&out.join("dataset.json"), text.as_bytes())?;
+    Ok(info)
 }
 
 /// An opened prepared dataset (a chosen subset of its cases).

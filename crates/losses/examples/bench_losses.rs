@@ -7,7 +7,7 @@
 //! LABELS is a 128^3 label patch; the batch holds it twice (the second flipped). Logits are
 //! seeded normal noise. Prints one JSON object: configuration -> median seconds.
 use iw_losses::{LossConfig, LossInputs, PAPER_CONFIGURATIONS};
-use std::time::Instant;
+use iw_test_support::bench::time;
 use tch::{Device, Kind, Tensor};
 
 fn main() {
@@ -19,7 +19,7 @@ fn main() {
         Some("cuda") => Device::Cuda(0),
         _ => Device::Cpu,
     };
-    let vol = iw_data::read_volume(path).expect("reading the labels").to_f64();
+    let vol = iw_io::read_volume(path).expect("reading the labels").to_f64();
     let [d, h, w] = vol.shape_zyx();
     let flat: Vec<i64> = vol.data.iter().map(|&v| v as i64).collect();
     let one = Tensor::from_slice(&flat).reshape([1, 1, d as i64, h as i64, w as i64]);
@@ -49,18 +49,8 @@ fn main() {
             }
             g
         };
-        for _ in 0..2 {
-            let _ = run();
-        }
-        let mut ts: Vec<f64> = (0..reps)
-            .map(|_| {
-                let t = Instant::now();
-                let _ = run();
-                t.elapsed().as_secs_f64()
-            })
-            .collect();
-        ts.sort_by(f64::total_cmp);
-        out.push(format!("\"{name}\": {:.6}", ts[ts.len() / 2]));
+        let ts = time(2, reps, run);
+        out.push(format!("\"{name}\": {:.6}", ts.median()));
     }
     println!("{{{}}}", out.join(", "));
 }

@@ -32,25 +32,11 @@ const CONFIGS: [&str; 19] = [
 const CASES: [&str; 5] = ["random", "empty", "full", "extreme", "half"];
 
 fn golden() -> HashMap<String, Tensor> {
-    let python = std::env::var("IW_PYTHON")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python"));
-    assert!(python.exists(), "{} is missing: run `make setup`", python.display());
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("golden.safetensors");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/losses_reference.py");
-    let st = std::process::Command::new(python).arg(script).arg(&out).output().unwrap();
-    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    iw_test_support::run_python(&script, &[out.to_str().unwrap()]);
     Tensor::read_safetensors(&out).unwrap().into_iter().collect()
-}
-
-fn on_devices(f: impl Fn(Device)) {
-    f(Device::Cpu);
-    if tch::Cuda::is_available() {
-        f(Device::Cuda(0));
-    } else {
-        println!("skipped: no CUDA (the same checks run on cuda:0 where a GPU is present)");
-    }
 }
 
 fn value_and_grad(name: &str, x: &Tensor, t: &Tensor, labels: &Tensor, regions: &Tensor) -> (Tensor, Tensor) {
@@ -74,7 +60,7 @@ fn allclose(a: &Tensor, b: &Tensor, rtol: f64) -> bool {
 #[test]
 fn matches_pytorch_golden_values_and_gradients() {
     let g = golden();
-    on_devices(|dev| {
+    for dev in iw_test_support::torch_devices!("matches_pytorch_golden_values_and_gradients") {
         for c in CASES {
             let get = |k: &str| g[&format!("{c}/{k}")].to_device(dev);
             let (x, t, labels, regions) = (get("logits"), get("target"), get("labels"), get("regions"));
@@ -94,14 +80,14 @@ fn matches_pytorch_golden_values_and_gradients() {
                 assert!(allclose(&grad, &gg, 1e-5), "{c}/{n} on {dev:?}: gradient differs from golden");
             }
         }
-    });
+    }
 }
 
 /// The same losses in float32 stay finite at logits of ±100 (values and gradients).
 #[test]
 fn finite_in_float32_at_extreme_logits() {
     let g = golden();
-    on_devices(|dev| {
+    for dev in iw_test_support::torch_devices!("finite_in_float32_at_extreme_logits") {
         let get = |k: &str| g[&format!("extreme/{k}")].to_device(dev);
         let x = get("logits").to_kind(Kind::Float);
         let t = get("target").to_kind(Kind::Float);
@@ -110,7 +96,7 @@ fn finite_in_float32_at_extreme_logits() {
             assert_eq!(v.isfinite().all().int64_value(&[]), 1, "{n}: value");
             assert_eq!(grad.isfinite().all().int64_value(&[]), 1, "{n}: gradient");
         }
-    });
+    }
 }
 
 /// Central differences in double precision at a few coordinates, for every configuration (WCE
@@ -182,9 +168,9 @@ fn r12_wce_gradient_flows_through_pos_weight() {
 }
 
 #[test]
-fn tensor_weights_equal_iw_data_weights() {
+fn tensor_weights_equal_iw_core_weights() {
     let g = golden();
-    on_devices(|dev| {
+    for dev in iw_test_support::torch_devices!("tensor_weights_equal_iw_core_weights") {
         for c in CASES {
             let labels = g[&format!("{c}/labels")].shallow_clone();
             for max_label in [None, Some(labels.max().int64_value(&[])), Some(50)] {
@@ -198,7 +184,7 @@ fn tensor_weights_equal_iw_data_weights() {
                         v.into_iter().map(|l| l as u32).collect(),
                     )
                     .unwrap();
-                    let want = iw_data::inverse_weights(arr.view(), iw_data::WeightBounds::default());
+                    let want = iw_core::inverse_weights(arr.view(), iw_core::WeightBounds::default());
                     let ours: Vec<f32> = Vec::<f32>::try_from(&w.get(b).get(0).flatten(0, -1)).unwrap();
                     assert_eq!(
                         ours,
@@ -208,7 +194,7 @@ fn tensor_weights_equal_iw_data_weights() {
                 }
             }
         }
-    });
+    }
 }
 
 #[test]

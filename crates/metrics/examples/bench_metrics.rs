@@ -4,20 +4,9 @@
 //! bench_metrics records GT PROB LOGIT [--reps 5]   evaluate_case on volumes read beforehand
 //! bench_metrics report DIR [--reps 5]              load + evaluate every method under DIR
 //! ```
-use iw_data::read_volume;
+use iw_io::read_volume;
 use iw_metrics::{evaluate_case, evaluate_method, load_records_dir, EvalOptions};
-use std::time::Instant;
-
-fn time<R>(reps: usize, mut f: impl FnMut() -> R) -> Vec<f64> {
-    std::hint::black_box(f());
-    (0..reps)
-        .map(|_| {
-            let t = Instant::now();
-            std::hint::black_box(f());
-            t.elapsed().as_secs_f64()
-        })
-        .collect()
-}
+use iw_test_support::bench::time;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -27,13 +16,13 @@ fn main() {
         Some("records") => {
             let v = |i: usize| read_volume(&args[i]).expect("reading a volume").to_f32();
             let (g, p, l) = (v(2), v(3), v(4));
-            time(reps, || {
+            time(1, reps, || {
                 evaluate_case(g.data.view(), p.data.view(), Some(l.data.view())).expect("evaluating").records.len()
             })
         }
         Some("report") => {
             let dir = std::path::PathBuf::from(&args[2]);
-            time(reps, || {
+            time(1, reps, || {
                 let methods = load_records_dir(&dir).expect("records");
                 methods
                     .iter()
@@ -46,7 +35,5 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let mut s = times.clone();
-    s.sort_by(f64::total_cmp);
-    println!("{{\"median_s\": {:.6}, \"min_s\": {:.6}}}", s[s.len() / 2], s[0]);
+    println!("{}", times.json(None));
 }

@@ -16,7 +16,7 @@
 //! * `self_stat` / `self_logit`: max probability / logit inside c (1 / `+inf` for GT).
 use crate::error::{Error, Result};
 use crate::records::LesionRecord;
-use iw_data::{label, Connectivity};
+use iw_core::{label, Connectivity};
 use ndarray::ArrayView3;
 use std::collections::HashMap;
 

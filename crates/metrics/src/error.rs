@@ -27,9 +27,9 @@ pub enum Error {
     /// Volumes that must match do not (shape, geometry).
     #[error("{0}")]
     Mismatch(String),
-    /// An input volume could not be read.
+    /// From the maths underneath, or a file write that failed.
     #[error(transparent)]
-    Volume(#[from] iw_data::Error),
+    Core(#[from] iw_core::Error),
     /// An argument is out of its domain.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),

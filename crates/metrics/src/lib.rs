@@ -23,6 +23,7 @@
 
 mod bootstrap;
 mod case;
+pub mod comparison;
 mod error;
 mod froc;
 mod plot;

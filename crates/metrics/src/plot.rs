@@ -140,7 +140,7 @@ pub fn write_froc_figures(rows: &[Row], out_dir: &Path) -> Result<Vec<PathBuf>> 
         let sel: Vec<&Row> = rows.iter().filter(|r| r.dataset == ds).collect();
         for ext in ["png", "svg"] {
             let path = out_dir.join(format!("froc_{ds}.{ext}"));
-            iw_data::io::write_atomically(&path, |tmp| {
+            iw_core::write_atomically(&path, |tmp| {
                 let res = if ext == "png" {
                     figure(BitMapBackend::new(tmp, (1400, 600)).into_drawing_area(), ds, &sel)
                         .map_err(|e| e.to_string())
@@ -220,7 +220,7 @@ pub fn write_line_chart(
             .map_err(|e| e.to_string())?;
         root.present().map_err(|e| e.to_string())
     };
-    iw_data::io::write_atomically(path, |tmp| {
+    iw_core::write_atomically(path, |tmp| {
         draw(tmp).map_err(|message| Error::Plot { path: path.to_path_buf(), message })
     })
 }

@@ -221,5 +221,5 @@ pub fn format_records(records: &CaseRecords) -> String {
 
 /// Writes a records file atomically.
 pub fn write_records(path: &Path, records: &CaseRecords) -> Result<()> {
-    Ok(iw_data::io::write_file_atomically(path, format_records(records).as_bytes())?)
+    Ok(iw_core::write_file_atomically(path, format_records(records).as_bytes())?)
 }

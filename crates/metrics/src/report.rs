@@ -53,14 +53,10 @@ impl Default for EvalOptions {
     }
 }
 
-/// The paper's small-lesion threshold of a dataset (voxels).
+/// The paper's small-lesion threshold of a dataset (voxels), by iw's name or the paper's
+/// ([`iw_core::datasets`]).
 pub fn default_small_below(dataset: &str) -> Option<f64> {
-    match dataset.to_ascii_lowercase().as_str() {
-        "lits" => Some(12.0),
-        "luna" | "luna16" => Some(8.0),
-        "met" | "mets" => Some(5.0),
-        _ => None,
-    }
+    iw_core::datasets::dataset(&dataset.to_ascii_lowercase()).map(|d| d.small_below)
 }
 
 /// The records of one method of one dataset.

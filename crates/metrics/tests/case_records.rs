@@ -2,9 +2,10 @@
 //! paper's way (skimage labels, a loop over components) and a vectorised numpy/cc3d version, on a
 //! synthetic case with hits, misses, false positives, a prediction merging two lesions and a
 //! lesion split in two predictions. Also: the JSON schema round trip, Python's json reading our
-//! files, the size strata, and bad input.
+//! files, the size strata, and bad input. (The slow tier: needs the venv.)
 mod common;
-use iw_data::{write_volume, Geometry, Volume};
+use iw_core::{Geometry, Volume};
+use iw_io::write_volume;
 use iw_metrics::{
     evaluate_case, format_records, parse_records, read_records, stratify, CaseRecords, LesionRecord, Stratum,
 };

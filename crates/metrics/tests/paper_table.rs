@@ -62,14 +62,3 @@ fn reproduces_expected_md() {
         assert_eq!(pm(row.all.cpm), e.cpm, "{what}: CPM");
     }
 }
-
-#[test]
-fn whole_report_is_fast() {
-    let t = std::time::Instant::now();
-    let methods = load_records_dir(&common::shared().join("paper-records")).unwrap();
-    for m in &methods {
-        evaluate_method(m, &EvalOptions::default()).unwrap();
-    }
-    // Not a timing assertion: the figure for BENCHMARKS.md is measured with `make bench`.
-    println!("report on the shared records: {:.3} s", t.elapsed().as_secs_f64());
-}

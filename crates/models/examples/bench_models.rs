@@ -7,7 +7,7 @@
 //!     sliding-window inference (the paper grid: patch 160, stride 144) of a D,H,W volume
 //! ```
 use iw_models::{sliding_window, InferenceConfig, OptimizerConfig, Trainer, UNetConfig};
-use std::time::Instant;
+use iw_test_support::bench::time;
 use tch::{Device, Kind, Tensor};
 
 fn main() {
@@ -24,23 +24,20 @@ fn main() {
     let cfg = UNetConfig { width, ..UNetConfig::default() };
     let o = OptimizerConfig { amp_bf16: args.iter().any(|a| a == "--bf16"), ..OptimizerConfig::default() };
     let mut t = Trainer::new(device, cfg, o, 0).expect("model");
-    let times: Vec<f64> = match args.get(1).map(String::as_str) {
+    let times = match args.get(1).map(String::as_str) {
         Some("train") => {
             let n: i64 = opt("--size").and_then(|v| v.parse().ok()).unwrap_or(64);
             tch::manual_seed(1);
             let x = Tensor::randn([2, 1, n, n, n], (Kind::Float, device));
             let y = x.gt(1.0).to_kind(Kind::Float);
             let mut step = || {
-                let t0 = Instant::now();
                 t.train_step(&x, 0.01, |l| {
                     Ok(l.binary_cross_entropy_with_logits::<Tensor>(&y, None, None, tch::Reduction::Mean))
                 })
                 .expect("step");
                 sync();
-                t0.elapsed().as_secs_f64()
             };
-            step();
-            (0..reps).map(|_| step()).collect()
+            time(1, reps, &mut step)
         }
         Some("infer") => {
             let s: Vec<i64> = opt("--shape")
@@ -51,22 +48,16 @@ fn main() {
             tch::manual_seed(2);
             let vol = Tensor::randn([s[0], s[1], s[2]], (Kind::Float, Device::Cpu));
             let icfg = InferenceConfig::default();
-            (0..reps)
-                .map(|_| {
-                    let t0 = Instant::now();
-                    let p = sliding_window(&vol, &icfg, device, |x| Ok(t.forward(x, false))).expect("inference");
-                    sync();
-                    let _ = std::hint::black_box(p.probs);
-                    t0.elapsed().as_secs_f64()
-                })
-                .collect()
+            time(0, reps, || {
+                let p = sliding_window(&vol, &icfg, device, |x| Ok(t.forward(x, false))).expect("inference");
+                sync();
+                p.probs
+            })
         }
         _ => {
             eprintln!("usage: bench_models train|infer ...");
             std::process::exit(2);
         }
     };
-    let mut s = times.clone();
-    s.sort_by(f64::total_cmp);
-    println!("{{\"median_s\": {:.6}, \"min_s\": {:.6}}}", s[s.len() / 2], s[0]);
+    println!("{}", times.json(None));
 }

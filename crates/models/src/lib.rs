@@ -16,7 +16,7 @@ mod inference;
 mod train;
 mod unet;
 
-pub use device::parse_device;
+pub use device::{parse_device, DeviceSpec};
 pub use error::{Error, Result};
 pub use inference::{sliding_window, Grid, InferenceConfig, Prediction};
 pub use train::{lr_at, Checkpoint, LrSchedule, OptimizerConfig, Trainer};

@@ -1,11 +1,11 @@
 //! `iw synth lits` and `iw prepare lits`.
-use crate::manifest::{Manifest, LITS};
 use crate::progress::bar;
 use anyhow::{bail, Context};
 use iw_data::lits::{find_cases, prepare_case, Skip};
-use iw_data::prepared::{case_done, DatasetInfo};
-use iw_data::synth::{lits_phantom, PhantomOptions, TumourStats};
-use iw_data::write_volume;
+use iw_data::manifest::{Manifest, LITS};
+use iw_data::prepared::{case_done, write_dataset_files, DatasetFiles, SyntheticInfo};
+use iw_io::write_volume;
+use iw_synth::lits::{lits_phantom, PhantomOptions, TumourStats};
 use serde_json::json;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,23 +15,29 @@ use std::sync::Mutex;
 pub const LITS_TUMOUR_STATS: &str = include_str!("../../../data-manifests/lits-tumour-stats.json");
 
 fn write_text_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
-    Ok(iw_data::io::write_file_atomically(path, text.as_bytes())?)
+    Ok(iw_core::write_file_atomically(path, text.as_bytes())?)
 }
 
-/// A synthetic.json: what marks a dataset synthetic and how to make it again, then `fields`.
-pub fn synthetic_meta(generator: &str, seed: u64, cases: usize, fields: serde_json::Value) -> serde_json::Value {
-    let mut meta = json!({
-        "synthetic": true,
-        "generator": generator,
-        "iw_version": env!("CARGO_PKG_VERSION"),
-        "git_revision": env!("IW_GIT_REVISION"),
-        "seed": seed,
-        "cases": cases,
-    });
-    if let (Some(m), serde_json::Value::Object(f)) = (meta.as_object_mut(), fields) {
-        m.extend(f);
+/// A synthetic.json of this build: generator, seed, cases, then the generator's `fields`
+/// (`small_below_equivalent` and `note` among them go to their typed fields).
+pub fn synthetic_meta(generator: &str, seed: u64, cases: usize, fields: serde_json::Value) -> SyntheticInfo {
+    let mut details = match fields {
+        serde_json::Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    };
+    let small_below_equivalent = details.remove("small_below_equivalent").and_then(|v| v.as_f64());
+    let note = details.remove("note").and_then(|v| v.as_str().map(str::to_string));
+    SyntheticInfo {
+        synthetic: true,
+        generator: generator.to_string(),
+        iw_version: env!("CARGO_PKG_VERSION").to_string(),
+        git_revision: env!("IW_GIT_REVISION").to_string(),
+        seed,
+        cases,
+        small_below_equivalent,
+        note,
+        details,
     }
-    meta
 }
 
 /// The seed of case `i` of a synthetic dataset of seed `seed`.
@@ -72,16 +78,22 @@ pub fn for_each_case(
 }
 
 /// `iw synth lits`.
-pub fn synth_lits(out: &Path, cases: usize, seed: u64, shape_xyz: [usize; 3], threads: usize) -> anyhow::Result<()> {
+pub fn synth_lits(out: &Path, cases: usize, seed: u64, opts: &PhantomOptions, threads: usize) -> anyhow::Result<()> {
+    let shape_xyz = opts.shape_xyz;
     if cases == 0 {
         bail!("--cases must be at least 1");
     }
     if shape_xyz.iter().any(|&s| s < 16) {
         bail!("--shape {shape_xyz:?}: every size must be at least 16 voxels");
     }
+    for (name, [lo, hi]) in [("--tumour-contrast", opts.tumour_contrast_hu), ("--noise", opts.noise_sd_hu)] {
+        if !(lo.is_finite() && hi.is_finite() && 0.0 <= lo && lo < hi) {
+            bail!("{name} {lo},{hi}: expected 0 <= LO < HI");
+        }
+    }
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let stats: TumourStats = serde_json::from_str(LITS_TUMOUR_STATS).expect("the shipped statistics parse");
-    let opts = PhantomOptions { shape_xyz, ..PhantomOptions::default() };
+    let opts = *opts;
     let tumours = Mutex::new(vec![0usize; cases]);
     for_each_case(cases, threads, "synth lits", |i| {
         let (vp, sp) = (out.join(format!("volume-{i}.nii")), out.join(format!("segmentation-{i}.nii")));
@@ -103,13 +115,15 @@ pub fn synth_lits(out: &Path, cases: usize, seed: u64, shape_xyz: [usize; 3], th
         json!({
             "shape_xyz": shape_xyz,
             "spacing_xyz_mm": opts.spacing_xyz_mm(),
+            "tumour_contrast_hu": opts.tumour_contrast_hu,
+            "noise_sd_hu": opts.noise_sd_hu,
             "tumours_per_case": tumours,
             "diameter_scale": scale,
             "small_below_equivalent": 12.0 * scale,
             "note": "LiTS-format phantoms; tumour counts and diameters drawn from the LiTS test set. A LiTS diameter of d voxels spans d * diameter_scale phantom voxels, so the paper's small-lesion threshold (12 voxels) corresponds to small_below_equivalent here.",
         }),
     );
-    write_text_atomically(&out.join("synthetic.json"), &serde_json::to_string_pretty(&meta)?)?;
+    meta.write(&out.join("synthetic.json"))?;
     let manifest = Manifest::proportional("lits", cases);
     let yaml = format!(
         "# Synthetic LiTS-format dataset written by `iw synth lits` (seed {seed}); split in the paper's proportions.\n{}",
@@ -137,7 +151,7 @@ pub fn prepare_lits(raw: &Path, out: &Path, manifest_path: Option<&Path>) -> any
         }
         None => (Manifest::parse(LITS, "data-manifests/lits.yaml")?, LITS.to_string()),
     };
-    let synthetic = raw.join("synthetic.json").is_file();
+    let synthetic = SyntheticInfo::read_in(raw)?;
     let (pairs, half) = find_cases(raw)?;
     let ids = Manifest::ids(&manifest.cases);
     let missing: Vec<String> =
@@ -157,8 +171,14 @@ pub fn prepare_lits(raw: &Path, out: &Path, manifest_path: Option<&Path>) -> any
         );
     }
     let todo: Vec<String> = ids.iter().filter(|id| !missing.contains(id)).cloned().collect();
-    let job =
-        PrepareJob { name: "lits", raw, out, dataset: &manifest.dataset, manifest_text: &manifest_text, synthetic };
+    let job = PrepareJob {
+        name: "lits",
+        raw,
+        out,
+        dataset: &manifest.dataset,
+        manifest_text: &manifest_text,
+        synthetic: synthetic.as_ref(),
+    };
     prepare_all(&job, &todo, &missing, |cases_dir, id| {
         let raw_case = &pairs[&id.parse::<u32>().expect("present ids are numbers")];
         Ok(prepare_case(cases_dir, id, raw_case)?)
@@ -177,8 +197,8 @@ pub struct PrepareJob<'a> {
     pub dataset: &'a str,
     /// The manifest.yaml to write next to the cases.
     pub manifest_text: &'a str,
-    /// Whether the raw data is synthetic (RAW/synthetic.json is copied).
-    pub synthetic: bool,
+    /// The raw folder's synthetic.json, when the data are synthetic (copied beside the cases).
+    pub synthetic: Option<&'a SyntheticInfo>,
 }
 
 /// Prepares the cases `todo` one by one with a progress bar, keeping finished ones (resume),
@@ -218,37 +238,24 @@ pub fn prepare_all(
         pb.inc(1);
     }
     pb.finish_and_clear();
-    // The case table.
-    let mut csv =
-        String::from("id,shape_x,shape_y,shape_z,spacing_x_mm,spacing_y_mm,spacing_z_mm,tumours,tumour_voxels\n");
-    for id in &prepared {
-        let meta = iw_data::prepared::PreparedCase::open(&cases_dir, id)?.meta;
-        let [z, y, x] = meta.shape_zyx;
-        let s = meta.spacing_xyz_mm;
-        let vox: Vec<String> = meta.components.iter().map(|c| c.voxels.to_string()).collect();
-        csv += &format!("{id},{x},{y},{z},{},{},{},{},{}\n", s[0], s[1], s[2], meta.lesions(), vox.join(";"));
-    }
-    write_text_atomically(&out.join("cases.csv"), &csv)?;
-    write_text_atomically(&out.join("manifest.yaml"), job.manifest_text)?;
-    if job.synthetic {
-        std::fs::copy(job.raw.join("synthetic.json"), out.join("synthetic.json")).context("copying synthetic.json")?;
-    }
-    let info = DatasetInfo {
-        format: "iw-prepared-1".into(),
-        dataset: job.dataset.to_string(),
-        synthetic: job.synthetic,
-        source: job.raw.display().to_string(),
-        cases: prepared.clone(),
-        skipped: skipped.clone(),
-        missing: missing.to_vec(),
-        iw_version: env!("CARGO_PKG_VERSION").into(),
-    };
-    write_text_atomically(&out.join("dataset.json"), &serde_json::to_string_pretty(&info)?)?;
+    write_dataset_files(
+        out,
+        &DatasetFiles {
+            dataset: job.dataset,
+            raw: job.raw,
+            manifest_text: job.manifest_text,
+            prepared: &prepared,
+            skipped: &skipped,
+            missing,
+            synthetic: job.synthetic,
+            iw_version: env!("CARGO_PKG_VERSION"),
+        },
+    )?;
     println!(
         "prepared {} case(s) into {}{}; {} skipped, {} missing from the raw folder",
         prepared.len(),
         out.display(),
-        if job.synthetic { " (synthetic data)" } else { "" },
+        if job.synthetic.is_some() { " (synthetic data)" } else { "" },
         skipped.len(),
         missing.len()
     );

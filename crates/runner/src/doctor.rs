@@ -1,6 +1,7 @@
 //! `iw doctor`: what this machine gives iw.
 use std::process::Command;
 
+/// `iw doctor`: prints the libtorch version, CPU threads, CUDA availability and GPU names.
 pub fn run() -> anyhow::Result<()> {
     println!("iw            {} (git {})", env!("CARGO_PKG_VERSION"), env!("IW_GIT_REVISION"));
     println!("libtorch      {}", env!("IW_TORCH_VERSION"));

@@ -1,6 +1,7 @@
 //! `iw records` and `iw report`: lesion-wise evaluation over `iw-metrics`.
 use anyhow::{bail, Context};
-use iw_data::{read_volume, DynVolume};
+use iw_core::DynVolume;
+use iw_io::read_volume;
 use iw_metrics::{
     evaluate_case, evaluate_method, format_csv, format_table, load_records_dir, read_records, to_json,
     write_froc_figures, write_records, BootstrapMode, CaseRecords, EvalOptions,
@@ -118,7 +119,7 @@ pub fn report(
     if let Some(out) = out {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
         for (name, text) in [("table.md", format_table(&rows)), ("table.csv", format_csv(&rows))] {
-            iw_data::io::write_file_atomically(&out.join(name), text.as_bytes())?;
+            iw_core::write_file_atomically(&out.join(name), text.as_bytes())?;
         }
         let figs = write_froc_figures(&rows, out)?;
         if !json {

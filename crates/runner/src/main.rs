@@ -1,20 +1,9 @@
 //! `iw`: the command line of the iw toolkit. A thin edge: `main` runs [`run`], prints the
 //! error chain on one line and exits 2 on failure.
-mod data_cmds;
-mod doctor;
-mod evaluation;
-mod experiment;
-mod luna16_cmds;
-mod manifest;
-mod model_cmd;
-mod nnunet_cmds;
-mod progress;
-mod python_data;
-mod reproduce;
-mod run;
-mod volume_tools;
-
 use clap::{Parser, Subcommand};
+use iw_runner::{
+    data_cmds, doctor, evaluation, experiment, luna16_cmds, model_cmd, nnunet_cmds, reproduce, run, volume_tools,
+};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -245,6 +234,12 @@ enum SynthCommand {
         /// Volume size in voxels, x,y,z (a 410 x 410 x 320 mm field of view).
         #[arg(long, default_value = "128,128,64", value_parser = parse_xyz)]
         shape: [usize; 3],
+        /// How much darker than the liver tumours are, HU, LO,HI (each tumour draws in it).
+        #[arg(long, default_value = "10,70", value_parser = parse_range)]
+        tumour_contrast: [f64; 2],
+        /// Image noise standard deviation, HU, LO,HI (each case draws in it).
+        #[arg(long, default_value = "10,20", value_parser = parse_range)]
+        noise: [f64; 2],
         /// Worker threads.
         #[arg(long, default_value_t = 2)]
         threads: usize,
@@ -374,6 +369,18 @@ fn parse_xyz(s: &str) -> Result<[usize; 3], String> {
     <[usize; 3]>::try_from(v).map_err(|_| format!("expected three sizes X,Y,Z, got {s:?}"))
 }
 
+fn parse_range(s: &str) -> Result<[f64; 2], String> {
+    let v: Vec<f64> = s
+        .split(',')
+        .map(|p| p.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| format!("expected LO,HI, got {s:?}"))?;
+    match v[..] {
+        [lo, hi] if lo.is_finite() && hi.is_finite() && 0.0 <= lo && lo < hi => Ok([lo, hi]),
+        _ => Err(format!("expected LO,HI with 0 <= LO < HI, got {s:?}")),
+    }
+}
+
 fn parse_connectivity(s: &str) -> Result<u32, String> {
     match s.parse::<u32>() {
         Ok(n @ (6 | 18 | 26)) => Ok(n),
@@ -420,8 +427,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 a.data_only,
             )
         }
-        Command::Synth(SynthCommand::Lits { out, cases, seed, shape, threads }) => {
-            data_cmds::synth_lits(&out, cases, seed, shape, threads)
+        Command::Synth(SynthCommand::Lits { out, cases, seed, shape, tumour_contrast, noise, threads }) => {
+            let opts = iw_synth::lits::PhantomOptions {
+                shape_xyz: shape,
+                tumour_contrast_hu: tumour_contrast,
+                noise_sd_hu: noise,
+                ..Default::default()
+            };
+            data_cmds::synth_lits(&out, cases, seed, &opts, threads)
         }
         Command::Prepare(PrepareCommand::Lits { raw, out, manifest }) => {
             data_cmds::prepare_lits(&raw, &out, manifest.as_deref())

@@ -1,11 +1,11 @@
 //! `iw synth mets` and `iw prepare nnunet`.
 use crate::data_cmds::{case_seed, for_each_case, prepare_all, PrepareJob};
-use crate::manifest::{CaseId, Manifest};
 use anyhow::{bail, Context};
-use iw_data::io::write_file_atomically;
+use iw_core::write_file_atomically;
+use iw_data::manifest::{CaseId, Manifest};
 use iw_data::nnunet::{find_nnunet, prepare_case, NnOptions, Scaling};
-use iw_data::synth_mets::{mets_case, BrainTemplate};
-use iw_data::write_volume;
+use iw_io::write_volume;
+use iw_synth::mets::{mets_case, BrainTemplate};
 use serde_json::json;
 use std::path::Path;
 use std::sync::Mutex;
@@ -67,7 +67,7 @@ pub fn synth_mets(out: &Path, cases: usize, seed: u64, factor: usize, threads: u
             "note": "Lesion diameters are in voxels of these volumes; the paper's small threshold for metastases (5 voxels) applies as is.",
         }),
     );
-    write_file_atomically(&out.join("synthetic.json"), serde_json::to_string_pretty(&meta)?.as_bytes())?;
+    meta.write(&out.join("synthetic.json"))?;
     let mut manifest = Manifest::proportional("mets", cases);
     let name = |c: &CaseId| CaseId::Text(format!("mets_{:03}", c.to_string().parse::<usize>().unwrap_or(0)));
     manifest.cases = manifest.cases.iter().map(name).collect();
@@ -153,7 +153,7 @@ pub fn prepare_nnunet(a: &NnunetArgs) -> anyhow::Result<()> {
             let mut m = Manifest::proportional(&name, ids.len());
             let map =
                 |l: &[CaseId]| l.iter().map(|c| ids[c.to_string().parse::<usize>().expect("index")].clone()).collect();
-            m.split = crate::manifest::Split {
+            m.split = iw_data::manifest::Split {
                 train: map(&m.split.train),
                 validation: map(&m.split.validation),
                 test: map(&m.split.test),
@@ -184,14 +184,14 @@ pub fn prepare_nnunet(a: &NnunetArgs) -> anyhow::Result<()> {
         described.join(", "),
         if foreground.is_empty() { "all non-zero".to_string() } else { format!("{foreground:?}") }
     );
-    let synthetic = a.raw.join("synthetic.json").is_file();
+    let synthetic = iw_data::prepared::SyntheticInfo::read_in(a.raw)?;
     let job = PrepareJob {
         name: "nnunet",
         raw: a.raw,
         out: a.out,
         dataset: &manifest.dataset,
         manifest_text: &text,
-        synthetic,
+        synthetic: synthetic.as_ref(),
     };
     prepare_all(&job, &todo, &missing, |cases_dir, id| Ok(prepare_case(cases_dir, &ds.cases[id], &opts)?))
 }

@@ -23,28 +23,18 @@ pub enum Dataset {
 }
 
 impl Dataset {
-    /// Folder under experiments/ and the default results/ name.
-    pub fn key(self) -> &'static str {
-        match self {
+    /// The registry's entry: names, title, small-lesion threshold (`iw_core::datasets`).
+    pub fn info(self) -> &'static iw_core::datasets::Dataset {
+        let key = match self {
             Dataset::Lits => "lits",
             Dataset::Luna16 => "luna16",
             Dataset::Mets => "mets",
-        }
+        };
+        iw_core::datasets::dataset(key).expect("every reproducible dataset is in the registry")
     }
-    fn title(self) -> &'static str {
-        match self {
-            Dataset::Lits => "LiTS",
-            Dataset::Luna16 => "LUNA16",
-            Dataset::Mets => "Brain metastases",
-        }
-    }
-    /// The paper's small-lesion threshold, voxels.
-    fn paper_small(self) -> f64 {
-        match self {
-            Dataset::Lits => 12.0,
-            Dataset::Luna16 => 8.0,
-            Dataset::Mets => 5.0,
-        }
+    /// Folder under experiments/ and the default results/ name.
+    pub fn key(self) -> &'static str {
+        self.info().key
     }
     /// Synthetic data per scale: cases and shape (x, y, z).
     fn synthetic_data(self, scale: &str) -> (usize, [usize; 3]) {
@@ -75,18 +65,13 @@ impl Dataset {
     }
     fn synth(self, raw: &Path, cases: usize, shape: [usize; 3]) -> anyhow::Result<()> {
         match self {
-            Dataset::Lits => synth_lits(raw, cases, 0, shape, 2),
+            Dataset::Lits => {
+                synth_lits(raw, cases, 0, &iw_synth::lits::PhantomOptions { shape_xyz: shape, ..Default::default() }, 2)
+            }
             Dataset::Luna16 => crate::luna16_cmds::synth_luna16(raw, cases, 0, shape, None, 2),
             Dataset::Mets => crate::nnunet_cmds::synth_mets(raw, cases, 0, shape[2], 2),
         }
     }
-}
-
-fn mean_sd(v: &[f64]) -> (f64, f64) {
-    let n = v.len() as f64;
-    let m = v.iter().sum::<f64>() / n;
-    let sd = if v.len() > 1 { (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt() } else { 0.0 };
-    (m, sd)
 }
 
 /// Runs the reproduction of `dataset`.
@@ -110,7 +95,7 @@ pub fn reproduce(
     let seeds = seeds.unwrap_or(if scale == "cpu" { 3 } else { 1 });
     let repo = PathBuf::from("experiments");
     let key = dataset.key();
-    let title = dataset.title();
+    let title = dataset.info().title;
     if !repo.join(key).is_dir() {
         bail!("experiments/{key} not found: run from the repository root");
     }
@@ -173,79 +158,19 @@ pub fn reproduce(
     }
     // The table (experiments pooled) and figures.
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let synthetic_meta: Option<serde_json::Value> =
-        std::fs::read_to_string(prepared.join("synthetic.json")).ok().and_then(|t| serde_json::from_str(&t).ok());
-    let small_below = synthetic_meta.as_ref().and_then(|m| m["small_below_equivalent"].as_f64());
+    let synthetic_info = iw_data::prepared::SyntheticInfo::read_in(&prepared)?;
+    let small_below = synthetic_info.as_ref().and_then(|m| m.small_below_equivalent);
     let opts =
-        EvalOptions { small_below: Some(small_below.unwrap_or(dataset.paper_small())), ..EvalOptions::default() };
+        EvalOptions { small_below: Some(small_below.unwrap_or(dataset.info().small_below)), ..EvalOptions::default() };
     let all: Vec<MethodRecords> = load_records_dir(&runs)?.into_iter().filter(|m| names.contains(&m.method)).collect();
     let rows = all.iter().map(|m| evaluate_method(m, &opts)).collect::<Result<Vec<_>, _>>()?;
     std::fs::write(out.join("table.md"), format_table(&rows))?;
     std::fs::write(out.join("table.csv"), format_csv(&rows))?;
     write_froc_figures(&rows, out)?;
     // Per seed: each experiment folder on its own.
-    let mut per_seed: std::collections::BTreeMap<String, Vec<(f64, f64, f64)>> = Default::default();
-    for m in &all {
-        for f in &m.files {
-            let one = MethodRecords {
-                dataset: m.dataset.clone(),
-                method: m.method.clone(),
-                files: vec![f.clone()],
-                cases: iw_metrics::read_records(f)?,
-            };
-            let r = evaluate_method(&one, &opts)?;
-            per_seed.entry(m.method.clone()).or_default().push((
-                r.all.avg_recall.0,
-                r.small.avg_recall.0,
-                r.object_dice.0,
-            ));
-        }
-    }
-    let mut science = String::from("| base loss | small avg recall, without iw | with iw | difference (iw - base) | seeds where iw is higher (of seeds with small lesions in every sample) | all lesions: without iw | with iw |\n|---|---|---|---|---|---|---|\n");
-    for base in ["dl", "bce", "fl", "asl", "wce", "gdl"] {
-        let iw = format!("iw{base}");
-        let (Some(a), Some(b)) = (per_seed.get(base), per_seed.get(&iw)) else { continue };
-        let n = a.len().min(b.len());
-        // Seeds where both small-lesion values exist (a bootstrap sample without small lesions
-        // makes the value undefined: too few small lesions in that seed's test set).
-        let both: Vec<usize> = (0..n).filter(|&k| a[k].1.is_finite() && b[k].1.is_finite()).collect();
-        let sa: Vec<f64> = both.iter().map(|&k| a[k].1).collect();
-        let sb: Vec<f64> = both.iter().map(|&k| b[k].1).collect();
-        let d: Vec<f64> = sa.iter().zip(&sb).map(|(x, y)| y - x).collect();
-        let ms = |v: &[f64], signed: bool| -> String {
-            if v.is_empty() {
-                return "n/a".into();
-            }
-            let (m, sd) = mean_sd(v);
-            if signed {
-                format!("{m:+.3} ± {sd:.3}")
-            } else {
-                format!("{m:.3} ± {sd:.3}")
-            }
-        };
-        let wins = d.iter().filter(|&&x| x > 0.0).count();
-        let all_a: Vec<f64> = a[..n].iter().map(|x| x.0).filter(|v| v.is_finite()).collect();
-        let all_b: Vec<f64> = b[..n].iter().map(|x| x.0).filter(|v| v.is_finite()).collect();
-        let _ = writeln!(
-            science,
-            "| {base} | {} | {} | {} | {wins} of {} | {} | {} |",
-            ms(&sa, false),
-            ms(&sb, false),
-            ms(&d, true),
-            both.len(),
-            ms(&all_a, false),
-            ms(&all_b, false)
-        );
-    }
-    let mut seeds_table = String::from(
-        "| method | seed | avg recall (all) | avg recall (small) | object Dice |\n|---|---|---|---|---|\n",
-    );
-    for (m, v) in &per_seed {
-        for (k, (a, s, d)) in v.iter().enumerate() {
-            let f = |v: &f64| if v.is_finite() { format!("{v:.3}") } else { "n/a".into() };
-            let _ = writeln!(seeds_table, "| {m} | {k} | {} | {} | {} |", f(a), f(s), f(d));
-        }
-    }
+    let per_seed = iw_metrics::comparison::per_seed(&all, &opts)?;
+    let science = iw_metrics::comparison::iw_vs_base_table(&per_seed);
+    let seeds_table = iw_metrics::comparison::per_seed_table(&per_seed);
     let synthetic = iw_data::prepared::PreparedDataset::info(&prepared)?.synthetic;
     let mut readme = String::new();
     let _ = writeln!(
@@ -274,7 +199,7 @@ pub fn reproduce(
         if small_below.is_some() {
             format!(
                 " (the paper's {} voxels at the phantom's resolution: synthetic.json's small_below_equivalent)",
-                dataset.paper_small()
+                dataset.info().small_below
             )
         } else {
             String::new()
@@ -284,11 +209,10 @@ pub fn reproduce(
     let mut compute_s = 0.0;
     for m in &all {
         for f in &m.files {
-            let rj = f.parent().and_then(|p| p.parent()).map(|d| d.join("run.json"));
-            let v: Option<serde_json::Value> =
-                rj.and_then(|p| std::fs::read_to_string(p).ok()).and_then(|t| serde_json::from_str(&t).ok());
-            if let Some(stages) = v.as_ref().and_then(|v| v["stages"].as_object()) {
-                compute_s += stages.values().filter_map(|s| s["wall_s"].as_f64()).sum::<f64>();
+            if let Some(run) = f.parent().and_then(|p| p.parent()) {
+                if let Some(r) = crate::run::RunRecord::read_in(run)? {
+                    compute_s += r.stages.values().map(|s| s.wall_s).sum::<f64>();
+                }
             }
         }
     }

@@ -6,12 +6,13 @@
 //! test_metrics/dice.json}`. Each stage is skipped when its outputs exist; training resumes from
 //! `checkpoints/last.safetensors`, written at the end of every epoch and on Ctrl-C.
 use crate::experiment::Experiment;
-use crate::manifest::Manifest;
 use crate::progress::bar;
 use anyhow::{bail, Context};
+use iw_core::{Connectivity, Volume};
+use iw_data::manifest::Manifest;
 use iw_data::prepared::{PreparedCase, PreparedDataset};
 use iw_data::sampler::{scaled_image, BatchStream, SamplerConfig};
-use iw_data::{read_volume, write_volume, Connectivity, Volume};
+use iw_io::{read_volume, write_volume};
 use iw_losses::LossInputs;
 use iw_models::{lr_at, parse_device, sliding_window, LrSchedule, OptimizerConfig, Trainer, UNetConfig};
 use serde_json::json;
@@ -83,16 +84,63 @@ fn trainer_for(exp: &Experiment, device: Device) -> anyhow::Result<Trainer> {
     Ok(Trainer::new(device, model, opt, exp.training.seed as i64)?)
 }
 
+/// `run.json` of a run folder: versions and, per stage, the device and wall time.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RunRecord {
+    /// iw version of the last stage written.
+    pub iw_version: String,
+    /// Git revision of that build.
+    pub git_revision: String,
+    /// libtorch it linked.
+    pub libtorch: String,
+    /// The stages that ran (`train`, `predict`, `evaluate`).
+    pub stages: std::collections::BTreeMap<String, StageRecord>,
+}
+
+/// One stage of a run.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StageRecord {
+    /// The device it ran on.
+    pub device: String,
+    /// Wall time, seconds.
+    pub wall_s: f64,
+    /// When it finished (Unix seconds).
+    pub finished_unix: u64,
+    /// What the stage reports (steps, cases, mean Dice, ...).
+    pub details: serde_json::Value,
+}
+
+impl RunRecord {
+    /// `dir/run.json` when there is one; a corrupt one is an error naming it.
+    pub fn read_in(dir: &Path) -> anyhow::Result<Option<Self>> {
+        let path = dir.join("run.json");
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let r = serde_json::from_str(&text).with_context(|| format!("{}: not a run record", path.display()))?;
+        Ok(Some(r))
+    }
+}
+
 /// Records a stage in run.json (versions, git revision, device, wall time).
-fn record(dir: &Path, stage: &str, device: Device, seconds: f64, extra: serde_json::Value) -> anyhow::Result<()> {
+fn record(dir: &Path, stage: &str, device: Device, seconds: f64, details: serde_json::Value) -> anyhow::Result<()> {
+    let mut r = RunRecord::read_in(dir)?.unwrap_or(RunRecord {
+        iw_version: String::new(),
+        git_revision: String::new(),
+        libtorch: String::new(),
+        stages: Default::default(),
+    });
+    r.iw_version = env!("CARGO_PKG_VERSION").into();
+    r.git_revision = env!("IW_GIT_REVISION").into();
+    r.libtorch = env!("IW_TORCH_VERSION").into();
+    let finished_unix =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    r.stages
+        .insert(stage.into(), StageRecord { device: format!("{device:?}"), wall_s: seconds, finished_unix, details });
     let path = dir.join("run.json");
-    let mut v: serde_json::Value =
-        std::fs::read_to_string(&path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_else(|| json!({}));
-    v["iw_version"] = json!(env!("CARGO_PKG_VERSION"));
-    v["git_revision"] = json!(env!("IW_GIT_REVISION"));
-    v["libtorch"] = json!(env!("IW_TORCH_VERSION"));
-    v["stages"][stage] = json!({"device": format!("{device:?}"), "wall_s": seconds, "finished_unix": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0), "details": extra});
-    std::fs::write(&path, serde_json::to_string_pretty(&v)?).with_context(|| format!("writing {}", path.display()))
+    iw_core::write_file_atomically(&path, serde_json::to_string_pretty(&r)?.as_bytes())?;
+    Ok(())
 }
 
 fn prepare_dir(dir: &Path, exp: &Experiment) -> anyhow::Result<()> {

@@ -1,9 +1,7 @@
-//! `iw info`, `iw label`, `iw weights`: volume tools over `iw-data`.
+//! `iw info`, `iw label`, `iw weights`: volume tools over `iw-core` and `iw-io`.
 use anyhow::{bail, Context};
-use iw_data::{
-    inverse_weights, label as cc_label, read_volume, write_volume, Components, Connectivity, DynVolume, Format, Volume,
-    WeightBounds,
-};
+use iw_core::{inverse_weights, label as cc_label, Components, Connectivity, DynVolume, Volume, WeightBounds};
+use iw_io::{read_volume, write_volume, Format};
 use std::path::Path;
 
 fn read(path: &Path) -> anyhow::Result<DynVolume> {
@@ -63,7 +61,7 @@ pub fn info(path: &Path, connectivity: u32) -> anyhow::Result<()> {
         s.sum / (x * y * z - s.nan_count).max(1) as f64,
         if s.nan_count > 0 { format!(" ({} NaN)", s.nan_count) } else { String::new() }
     );
-    if let Some(h) = v.nifti_header() {
+    if let Some(h) = iw_io::nifti::header_of(&v) {
         println!(
             "nifti         qform_code {} sform_code {} scl_slope {} scl_inter {}",
             h.qform_code, h.sform_code, h.scl_slope, h.scl_inter
@@ -82,7 +80,7 @@ pub fn info(path: &Path, connectivity: u32) -> anyhow::Result<()> {
 }
 
 /// A mask or label map: integer values in 0..=255.
-fn is_mask(v: &DynVolume, s: iw_data::ValueStats) -> bool {
+fn is_mask(v: &DynVolume, s: iw_core::ValueStats) -> bool {
     !v.dtype().is_float() && s.min >= 0.0 && s.max <= 255.0
         || (v.dtype().is_float() && s.nan_count == 0 && s.min >= 0.0 && s.max <= 255.0 && v.is_integral())
 }

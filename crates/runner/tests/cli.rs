@@ -1,6 +1,7 @@
 //! The `iw` binary end to end: doctor, info, label, weights, and the bad-input contract (one
 //! line naming the file, exit code 2, no panic, no output file left behind).
-use iw_data::{read_volume, write_volume, DynVolume, Geometry, Volume};
+use iw_core::{DynVolume, Geometry, Volume};
+use iw_io::{read_volume, write_volume};
 use ndarray::Array3;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -43,7 +44,9 @@ fn doctor_reports_torch_and_cuda() {
     let cuda = tch::Cuda::is_available();
     assert!(s.contains(if cuda { "cuda          available" } else { "cuda          not available" }), "{s}");
     if !cuda {
-        println!("skipped: no CUDA (device names are printed only on a GPU machine)");
+        iw_test_support::announce(
+            "doctor_reports_torch_and_cuda: skipped: no CUDA (device names are printed only on a GPU machine)",
+        );
     }
 }
 

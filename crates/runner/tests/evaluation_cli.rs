@@ -1,5 +1,6 @@
 //! `iw records` and `iw report` end to end.
-use iw_data::{write_volume, Geometry, Volume};
+use iw_core::{Geometry, Volume};
+use iw_io::write_volume;
 use ndarray::Array3;
 use std::path::Path;
 use std::process::{Command, Output};

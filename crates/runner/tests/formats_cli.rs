@@ -167,9 +167,9 @@ fn multi_channel_nnunet_dataset_trains() {
     let (raw, prep) = (dir.path().join("raw"), dir.path().join("prep"));
     ok(&iw(&["synth", "mets", "--out", p(&raw), "--cases", "3", "--downsample", "4", "--seed", "1"]));
     for i in 0..3 {
-        let flair = iw_data::read_volume(raw.join(format!("imagesTr/mets_{i:03}_0000.nii.gz"))).unwrap().to_f32();
+        let flair = iw_io::read_volume(raw.join(format!("imagesTr/mets_{i:03}_0000.nii.gz"))).unwrap().to_f32();
         let t1 = flair.with_data(flair.data.mapv(|v| if v > 0.0 { 3000.0 - v } else { 0.0 }));
-        iw_data::write_volume(raw.join(format!("imagesTr/mets_{i:03}_0001.nii.gz")), &t1).unwrap();
+        iw_io::write_volume(raw.join(format!("imagesTr/mets_{i:03}_0001.nii.gz")), &t1).unwrap();
     }
     let mut ds = json(&raw.join("dataset.json"));
     ds["channel_names"] = serde_json::json!({"0": "FLAIR", "1": "T1w"});
@@ -204,19 +204,19 @@ fn nnunet_layout_with_a_dicom_series_image() {
     let dir = tempfile::tempdir().unwrap();
     let raw = dir.path().join("raw");
     let series = dir.path().join("series");
-    let python = std::env::var("IW_PYTHON").unwrap_or_else(|_| p(&repo().join(".venv/bin/python")).to_string());
-    let script = repo().join("crates/data/tests/golden/reference.py");
+    let python = iw_test_support::python();
+    let script = repo().join("crates/io/tests/golden/reference.py");
     let o = Command::new(python).arg(script).args(["make-series", p(&series)]).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     std::fs::create_dir_all(raw.join("imagesTr")).unwrap();
     std::fs::create_dir_all(raw.join("labelsTr")).unwrap();
     std::fs::rename(series.join("good"), raw.join("imagesTr/ct_001_0000")).unwrap();
-    let img = iw_data::read_volume(raw.join("imagesTr/ct_001_0000")).unwrap();
+    let img = iw_io::read_volume(raw.join("imagesTr/ct_001_0000")).unwrap();
     let [d, h, w] = img.shape_zyx();
     let mut lab = ndarray::Array3::<u8>::zeros((d, h, w));
     lab.slice_mut(ndarray::s![1..3, 40..50, 60..64]).fill(2);
     lab.slice_mut(ndarray::s![4..5, 10..12, 10..12]).fill(1);
-    iw_data::write_volume(raw.join("labelsTr/ct_001.nii.gz"), &iw_data::Volume::new(lab, img.geometry().clone()))
+    iw_io::write_volume(raw.join("labelsTr/ct_001.nii.gz"), &iw_core::Volume::new(lab, img.geometry().clone()))
         .unwrap();
     std::fs::write(
         raw.join("dataset.json"),

@@ -1,0 +1,24 @@
+//! `iw-runner`: the library under the `iw` command line. It is the only crate that knows about
+//! experiment files (YAML), run folders, progress bars and reproduction tables; the maths and
+//! the data live below it (`iw-core`, `iw-io`, `iw-data`, `iw-synth`, `iw-metrics`,
+//! `iw-losses`, `iw-models`).
+//!
+//! * [`experiment`]: experiment files: `extends`, overlays, `--set`, validation.
+//! * [`run`]: `iw run` and its stages (train, predict, evaluate) in the paper's run layout.
+//! * [`reproduce`]: `iw reproduce lits|luna16|mets`.
+//! * [`data_cmds`], [`luna16_cmds`], [`nnunet_cmds`]: `iw synth ...` and `iw prepare ...`.
+//! * [`evaluation`], [`volume_tools`], [`model_cmd`], [`doctor`]: the other commands.
+#![deny(missing_docs)]
+
+pub mod data_cmds;
+pub mod doctor;
+pub mod evaluation;
+pub mod experiment;
+pub mod luna16_cmds;
+pub mod model_cmd;
+pub mod nnunet_cmds;
+pub mod progress;
+pub mod python_data;
+pub mod reproduce;
+pub mod run;
+pub mod volume_tools;
