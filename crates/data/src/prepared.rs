@@ -543,3 +543,85 @@ impl PreparedDataset {
         self.cases.first().map_or(1, |c| c.meta.channels)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn case(dir: &Path) -> PathBuf {
+        let img = Volume::new(Array3::<f32>::zeros((2, 3, 4)), Geometry::default());
+        let mut mask = Array3::<u8>::zeros((2, 3, 4));
+        mask[[1, 1, 1]] = 1;
+        write_case(dir, "c", &img, &mask, [0; 3], [2, 3, 4], vec![]).unwrap();
+        dir.join("c/case.json")
+    }
+
+    #[test]
+    fn a_bad_geometry_in_case_json_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = case(dir.path());
+        assert!(PreparedCase::open(dir.path(), "c").is_ok());
+        let text = std::fs::read_to_string(&p).unwrap();
+        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v["spacing_xyz_mm"] = serde_json::json!([1.0, -2.0, 1.0]);
+        std::fs::write(&p, v.to_string()).unwrap();
+        let e = PreparedCase::open(dir.path(), "c").err().unwrap().to_string();
+        assert!(e.contains("case.json") && e.contains("bad geometry"), "{e}");
+        v["spacing_xyz_mm"] = serde_json::json!([1.0, 1.0, 1.0]);
+        v["direction"] = serde_json::json!([[1.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]);
+        std::fs::write(&p, v.to_string()).unwrap();
+        let e = PreparedCase::open(dir.path(), "c").err().unwrap().to_string();
+        assert!(e.contains("bad geometry") && e.contains("singular"), "{e}");
+    }
+
+    #[test]
+    fn mismatched_shapes_are_errors_not_panics() {
+        let dir = tempfile::tempdir().unwrap();
+        let img = Volume::new(Array3::<f32>::zeros((2, 3, 4)), Geometry::default());
+        let e = write_case(dir.path(), "c", &img, &Array3::zeros((2, 3, 5)), [0; 3], [2, 3, 4], vec![]).unwrap_err();
+        assert!(e.to_string().contains("case c: mask of shape [2, 3, 5]"), "{e}");
+        let other = Volume::new(Array3::<f32>::zeros((2, 3, 5)), Geometry::default());
+        let e = write_case_channels(
+            dir.path(),
+            "c",
+            &[img, other],
+            &Array3::zeros((2, 3, 4)),
+            [0; 3],
+            [2, 3, 4],
+            vec![],
+            None,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("channels of shapes"), "{e}");
+        let e = write_case_channels(dir.path(), "c", &[], &Array3::zeros((2, 3, 4)), [0; 3], [2, 3, 4], vec![], None)
+            .unwrap_err();
+        assert!(e.to_string().contains("at least one channel"), "{e}");
+    }
+
+    #[test]
+    fn side_files_are_typed() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(SyntheticInfo::read_in(dir.path()).unwrap().is_none());
+        let p = dir.path().join("synthetic.json");
+        std::fs::write(&p, "{\"synthetic\": true}").unwrap();
+        let e = SyntheticInfo::read_in(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("synthetic.json") && e.contains("not a synthetic.json"), "{e}");
+        let info = SyntheticInfo {
+            synthetic: true,
+            generator: "test".into(),
+            iw_version: "0".into(),
+            git_revision: "x".into(),
+            seed: 3,
+            cases: 2,
+            small_below_equivalent: Some(4.5),
+            note: None,
+            details: [("shape_xyz".to_string(), serde_json::json!([1, 2, 3]))].into_iter().collect(),
+        };
+        info.write(&p).unwrap();
+        assert_eq!(SyntheticInfo::read(&p).unwrap(), info);
+        let c = dir.path().join("consensus.json");
+        std::fs::write(&c, "[]").unwrap();
+        let e = crate::luna16::ConsensusRecord::read(&c).unwrap_err().to_string();
+        assert!(e.contains("consensus.json") && e.contains("not a consensus record"), "{e}");
+    }
+}
