@@ -55,8 +55,9 @@ fmt:
 bench: setup
 	$(PY) scripts/bench/run.py
 
-# make reproduce-lits [LITS_DIR=<raw LiTS>] [SCALE=paper|cpu|smoke] [SEEDS=N]
-# Without LITS_DIR: synthetic LiTS-format data at CPU scale (3 seeds); SCALE=smoke checks the plumbing.
+# make reproduce-lits [LITS_DIR=<raw LiTS>] [SCALE=paper|gpu|cpu|smoke] [SEEDS=N]
+# Without LITS_DIR: synthetic LiTS-format data at CPU scale (3 seeds) into results/lits; SCALE=gpu: one
+# H100/H200 (results/lits-gpu); SCALE=smoke checks the plumbing (work/results-smoke).
 SCALE ?=
 SEEDS ?=
 reproduce-lits: setup

@@ -26,6 +26,7 @@ mod case;
 pub mod comparison;
 mod error;
 mod froc;
+pub mod operating;
 mod plot;
 mod records;
 mod report;

@@ -165,13 +165,16 @@ enum ModelCommand {
 /// What every `iw reproduce` takes.
 #[derive(clap::Args, Debug)]
 struct ReproduceArgs {
-    /// paper (real data, GPU), cpu (a 2-core machine), smoke (tiny cases, plumbing only).
+    /// paper (real data, the paper's settings, a GPU), gpu (synthetic data sized for ten
+    /// configurations in about ten minutes on one H100/H200), cpu (a 2-core machine in under 45
+    /// minutes), smoke (tiny cases, plumbing only).
     #[arg(long)]
     scale: Option<String>,
     /// Seeds per configuration.
     #[arg(long)]
     seeds: Option<usize>,
-    /// Results folder (default: results/<dataset>).
+    /// Results folder (default: results/<dataset> for the data's own scale, results/<dataset>-gpu
+    /// for the GPU scale, <work>/results-smoke/<dataset> for the smoke scale).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Work folder (data and runs).
@@ -415,7 +418,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 ReproduceCommand::Luna16 { luna16_dir, args } => (reproduce::Dataset::Luna16, luna16_dir, args),
                 ReproduceCommand::Mets { mets_dir, args } => (reproduce::Dataset::Mets, mets_dir, args),
             };
-            let out = a.out.unwrap_or_else(|| PathBuf::from("results").join(dataset.key()));
+            let scale = a.scale.clone().unwrap_or_else(|| if raw.is_some() { "paper".into() } else { "cpu".into() });
+            let out = a.out.unwrap_or_else(|| reproduce::default_out(dataset.key(), &scale, raw.is_some(), &a.work));
             reproduce::reproduce(
                 dataset,
                 raw.as_deref(),

@@ -4,6 +4,7 @@ use crate::data_cmds::{prepare_lits, synth_lits};
 use crate::experiment::Experiment;
 use crate::run::{run_all, run_dir};
 use anyhow::{bail, Context};
+use iw_metrics::operating::{paired_difference, points, Difference, Points, Unit};
 use iw_metrics::{
     evaluate_method, format_csv, format_table, load_records_dir, write_froc_figures, EvalOptions, MethodRecords,
 };
@@ -36,15 +37,30 @@ impl Dataset {
     pub fn key(self) -> &'static str {
         self.info().key
     }
-    /// Synthetic data per scale: cases and shape (x, y, z).
-    fn synthetic_data(self, scale: &str) -> (usize, [usize; 3]) {
+    /// The synthetic data of a scale.
+    pub fn synthetic(self, scale: &str) -> Synthetic {
+        use iw_synth::lits::PhantomOptions;
+        let lits = |cases, shape_xyz, contrast: [f64; 2], noise: [f64; 2]| Synthetic::Lits {
+            cases,
+            phantom: PhantomOptions {
+                shape_xyz,
+                tumour_contrast_hu: contrast,
+                noise_sd_hu: noise,
+                ..Default::default()
+            },
+        };
         match (self, scale) {
-            (Dataset::Lits, "smoke") => (2, [48, 48, 24]),
-            (Dataset::Lits, _) => (20, [128, 128, 64]),
-            (Dataset::Luna16, "smoke") => (10, [64, 64, 48]),
-            (Dataset::Luna16, _) => (30, [128, 128, 80]),
-            (Dataset::Mets, "smoke") => (3, [0, 0, 4]),
-            (Dataset::Mets, _) => (20, [0, 0, 2]),
+            (Dataset::Lits, "smoke") => lits(2, [48, 48, 24], [10.0, 70.0], [10.0, 20.0]),
+            // CPU: tumours 40..90 HU darker than the liver, noise 6..12 HU (real LiTS: 10..70,
+            // 10..20), so that a 1000-step run of a quarter-width network learns them.
+            (Dataset::Lits, "cpu") => lits(20, [128, 128, 64], [40.0, 90.0], [6.0, 12.0]),
+            (Dataset::Lits, _) => lits(40, [256, 256, 128], [10.0, 70.0], [10.0, 20.0]),
+            (Dataset::Luna16, "smoke") => Synthetic::Luna16 { cases: 10, shape_xyz: [64, 64, 48] },
+            (Dataset::Luna16, "cpu") => Synthetic::Luna16 { cases: 30, shape_xyz: [128, 128, 80] },
+            (Dataset::Luna16, _) => Synthetic::Luna16 { cases: 60, shape_xyz: [160, 160, 96] },
+            (Dataset::Mets, "smoke") => Synthetic::Mets { cases: 3, downsample: 4 },
+            (Dataset::Mets, "cpu") => Synthetic::Mets { cases: 20, downsample: 2 },
+            (Dataset::Mets, _) => Synthetic::Mets { cases: 40, downsample: 2 },
         }
     }
     fn prepare(self, raw: &Path, prepared: &Path) -> anyhow::Result<()> {
@@ -63,14 +79,78 @@ impl Dataset {
             }),
         }
     }
-    fn synth(self, raw: &Path, cases: usize, shape: [usize; 3]) -> anyhow::Result<()> {
-        match self {
-            Dataset::Lits => {
-                synth_lits(raw, cases, 0, &iw_synth::lits::PhantomOptions { shape_xyz: shape, ..Default::default() }, 2)
+}
+
+/// What `iw synth` writes for a scale.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Synthetic {
+    /// `iw synth lits`.
+    Lits {
+        /// Cases.
+        cases: usize,
+        /// Shape, contrast and noise.
+        phantom: iw_synth::lits::PhantomOptions,
+    },
+    /// `iw synth luna16`.
+    Luna16 {
+        /// Scans.
+        cases: usize,
+        /// Shape, x, y, z.
+        shape_xyz: [usize; 3],
+    },
+    /// `iw synth mets`.
+    Mets {
+        /// Cases.
+        cases: usize,
+        /// Downsampling of the 1 mm MNI template.
+        downsample: usize,
+    },
+}
+
+impl Synthetic {
+    /// Writes the data into `raw`.
+    pub fn write(&self, raw: &Path) -> anyhow::Result<()> {
+        match *self {
+            Synthetic::Lits { cases, phantom } => synth_lits(raw, cases, 0, &phantom, 2),
+            Synthetic::Luna16 { cases, shape_xyz } => {
+                crate::luna16_cmds::synth_luna16(raw, cases, 0, shape_xyz, None, 2)
             }
-            Dataset::Luna16 => crate::luna16_cmds::synth_luna16(raw, cases, 0, shape, None, 2),
-            Dataset::Mets => crate::nnunet_cmds::synth_mets(raw, cases, 0, shape[2], 2),
+            Synthetic::Mets { cases, downsample } => crate::nnunet_cmds::synth_mets(raw, cases, 0, downsample, 2),
         }
+    }
+    /// What it is, in words.
+    pub fn describe(&self) -> String {
+        match self {
+            Synthetic::Lits { cases, phantom: p } => format!(
+                "{cases} cases of {} x {} x {} voxels, tumours {}..{} HU darker than the liver, noise {}..{} HU",
+                p.shape_xyz[0],
+                p.shape_xyz[1],
+                p.shape_xyz[2],
+                p.tumour_contrast_hu[0],
+                p.tumour_contrast_hu[1],
+                p.noise_sd_hu[0],
+                p.noise_sd_hu[1]
+            ),
+            Synthetic::Luna16 { cases, shape_xyz: s } => {
+                format!("{cases} scans of {} x {} x {} voxels", s[0], s[1], s[2])
+            }
+            Synthetic::Mets { cases, downsample } => format!("{cases} cases on the MNI152 template at {downsample} mm"),
+        }
+    }
+}
+
+/// The scales `iw reproduce` knows (`experiments/scales/<scale>.yaml`).
+pub const SCALES: [&str; 4] = ["paper", "gpu", "cpu", "smoke"];
+
+/// Where the results of a scale go by default: `results/<dataset>` for the data's own scale
+/// (paper for real data, cpu for synthetic), `results/<dataset>-gpu` for the GPU scale, and the
+/// work folder for the smoke scale (plumbing only, not worth committing).
+pub fn default_out(key: &str, scale: &str, real: bool, work: &Path) -> PathBuf {
+    let own = if real { "paper" } else { "cpu" };
+    match scale {
+        "smoke" => work.join("results-smoke").join(key),
+        s if s == own => PathBuf::from("results").join(key),
+        s => PathBuf::from("results").join(format!("{key}-{s}")),
     }
 }
 
@@ -89,8 +169,8 @@ pub fn reproduce(
     let t0 = Instant::now();
     let real = raw_dir.is_some();
     let scale = scale.unwrap_or(if real { "paper" } else { "cpu" }).to_string();
-    if !["paper", "cpu", "smoke"].contains(&scale.as_str()) {
-        bail!("--scale must be paper, cpu or smoke, not {scale:?}");
+    if !SCALES.contains(&scale.as_str()) {
+        bail!("--scale must be one of {}, not {scale:?}", SCALES.join(", "));
     }
     let seeds = seeds.unwrap_or(if scale == "cpu" { 3 } else { 1 });
     let repo = PathBuf::from("experiments");
@@ -109,27 +189,33 @@ pub fn reproduce(
         None => {
             let base = work.join(format!("{key}-synth-{scale}"));
             let (raw, prepared) = (base.join("raw"), base.join("prepared"));
-            let (cases, shape) = dataset.synthetic_data(&scale);
+            let spec = dataset.synthetic(&scale);
             if !raw.join("synthetic.json").is_file() {
-                dataset.synth(&raw, cases, shape)?;
+                spec.write(&raw)?;
             }
             if !prepared.join("dataset.json").is_file() {
                 dataset.prepare(&raw, &prepared)?;
             }
-            let size = if dataset == Dataset::Mets {
-                format!("the MNI152 template at {} mm", shape[2])
-            } else {
-                format!("{} x {} x {} voxels", shape[0], shape[1], shape[2])
-            };
-            (prepared, format!("SYNTHETIC {title}-format data (`iw synth {key}`, {cases} cases of {size}, seed 0), not the real data"))
+            (
+                prepared,
+                format!(
+                    "SYNTHETIC {title}-format data (`iw synth {key}`, {}, seed 0), not the real data",
+                    spec.describe()
+                ),
+            )
         }
     };
     if data_only {
         println!("data ready: {}", prepared.display());
         return Ok(());
     }
-    let overlay: Vec<PathBuf> =
+    // The scale's overlay, then the dataset's own adjustments to it (experiments/<key>/scale-<scale>.yaml).
+    let mut overlay: Vec<PathBuf> =
         if scale == "paper" { vec![] } else { vec![repo.join("scales").join(format!("{scale}.yaml"))] };
+    let own = repo.join(key).join(format!("scale-{scale}.yaml"));
+    if own.is_file() {
+        overlay.push(own);
+    }
     let names: Vec<String> = match only {
         Some(list) => list.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
         None => iw_losses::PAPER_CONFIGURATIONS.iter().map(|s| s.to_string()).collect(),
@@ -171,6 +257,23 @@ pub fn reproduce(
     let per_seed = iw_metrics::comparison::per_seed(&all, &opts)?;
     let science = iw_metrics::comparison::iw_vs_base_table(&per_seed);
     let seeds_table = iw_metrics::comparison::per_seed_table(&per_seed);
+    // Operating points and the paired comparisons.
+    let small_t = opts.small_below.expect("set above");
+    let analysis = Analysis::new(&all, small_t)?;
+    let report = serde_json::json!({
+        "dataset": key,
+        "scale": scale,
+        "synthetic": synthetic_info.is_some(),
+        "small_below_voxels": small_t,
+        "seeds": seeds,
+        "configurations": names,
+        "units": "a unit is one test case of one seed's run; pooled numbers pool the units of every seed",
+        "bootstrap": {"samples": iw_metrics::operating::BOOTSTRAP_SAMPLES, "seed": iw_metrics::operating::BOOTSTRAP_SEED, "interval": "2.5th-97.5th percentile of the paired differences"},
+        "pooled": analysis.pooled,
+        "per_seed": analysis.per_seed,
+        "iw_minus_base": analysis.differences,
+    });
+    iw_core::write_file_atomically(&out.join("report.json"), serde_json::to_string_pretty(&report)?.as_bytes())?;
     let synthetic = iw_data::prepared::PreparedDataset::info(&prepared)?.synthetic;
     let mut readme = String::new();
     let _ = writeln!(
@@ -188,7 +291,10 @@ pub fn reproduce(
         if overlay.is_empty() {
             format!("experiments/{key} at paper scale")
         } else {
-            format!("experiments/{key} overlaid with {}", overlay[0].display())
+            format!(
+                "experiments/{key} overlaid with {}",
+                overlay.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" and ")
+            )
         },
         names.join(", ")
     );
@@ -229,12 +335,24 @@ pub fn reproduce(
         "- Runs: `{}` (each with config.yaml, run.json, train_log.csv, train_curve.png, predictions and records).\n",
         runs.display()
     );
-    let _ = writeln!(readme, "## Table (all seeds pooled as cases)\n\n{}\n", format_table(&rows));
+    let _ = writeln!(
+        readme,
+        "## At the operating points (all seeds pooled: {} units of seed x test case)\n\n{}",
+        analysis.units(),
+        analysis.pooled_table()
+    );
+    let _ = writeln!(
+        readme,
+        "## iw minus its base loss, paired bootstrap 95 % intervals over seed x case\n\n{}",
+        analysis.differences_table()
+    );
+    let _ = writeln!(readme, "## Per configuration and seed\n\n{}", analysis.per_seed_table());
+    let _ = writeln!(readme, "## The paper's table (all seeds pooled as cases)\n\n{}\n", format_table(&rows));
     if let Some(r) = rows.first() {
         let _ = writeln!(readme, "![FROC](froc_{}.png)\n", r.dataset);
     }
-    let _ = writeln!(readme, "## Does iw raise small-lesion average recall? (mean ± sd over seeds)\n\n{science}");
-    let _ = writeln!(readme, "## Per seed\n\n{seeds_table}");
+    let _ = writeln!(readme, "## The paper's numbers per seed: does iw raise small-lesion average recall? (mean ± sd over seeds)\n\n{science}");
+    let _ = writeln!(readme, "### Per seed\n\n{seeds_table}");
     if let Ok(findings) = std::fs::read_to_string(repo.join(key).join(format!("FINDINGS-{scale}.md"))) {
         let _ = writeln!(readme, "{findings}");
     }
@@ -246,4 +364,172 @@ pub fn reproduce(
         t0.elapsed().as_secs_f64() / 60.0
     );
     Ok(())
+}
+
+/// The per-seed units of every method, their operating points and the paired comparisons.
+struct Analysis {
+    /// method -> seed folder -> units.
+    units: std::collections::BTreeMap<String, Vec<(String, Vec<Unit>)>>,
+    pooled: std::collections::BTreeMap<String, Points>,
+    per_seed: std::collections::BTreeMap<String, Vec<serde_json::Value>>,
+    differences: std::collections::BTreeMap<String, Vec<Difference>>,
+}
+
+/// The paper's ten configurations pair up as `iw<base>` against `<base>`.
+const PAIRS: [&str; 4] = ["bce", "dl", "fl", "asl"];
+
+impl Analysis {
+    fn new(methods: &[MethodRecords], small_below: f64) -> anyhow::Result<Self> {
+        let mut units = std::collections::BTreeMap::new();
+        for m in methods {
+            let mut seeds = Vec::new();
+            for f in &m.files {
+                let metrics_dir = f.parent().context("records in a folder")?;
+                let exp = metrics_dir.parent().and_then(|e| e.file_name()).map(|n| n.to_string_lossy().into_owned());
+                let exp = exp.unwrap_or_default();
+                let dice = crate::run::read_case_dice(metrics_dir)?;
+                let recs = iw_metrics::read_records(f)?;
+                let u: Vec<Unit> = recs
+                    .iter()
+                    .map(|(case, r)| {
+                        let d = dice.get(case).copied().unwrap_or(f64::NAN);
+                        Unit::new(format!("{exp}:{case}"), r, d, small_below)
+                    })
+                    .collect();
+                seeds.push((exp, u));
+            }
+            units.insert(m.method.clone(), seeds);
+        }
+        let mut pooled = std::collections::BTreeMap::new();
+        let mut per_seed = std::collections::BTreeMap::new();
+        for (m, seeds) in &units {
+            let all: Vec<Unit> = seeds.iter().flat_map(|(_, u)| u.iter().cloned()).collect();
+            pooled.insert(m.clone(), points(&all));
+            per_seed.insert(
+                m.clone(),
+                seeds.iter().map(|(e, u)| serde_json::json!({"experiment": e, "points": points(u)})).collect(),
+            );
+        }
+        let mut differences = std::collections::BTreeMap::new();
+        for base in PAIRS {
+            let iw = format!("iw{base}");
+            let (Some(b), Some(i)) = (units.get(base), units.get(&iw)) else { continue };
+            let index = |s: &Vec<(String, Vec<Unit>)>| -> std::collections::BTreeMap<String, Unit> {
+                s.iter().flat_map(|(_, u)| u.iter().map(|x| (x.id.clone(), x.clone()))).collect()
+            };
+            let (bi, ii) = (index(b), index(i));
+            let ids: Vec<&String> = bi.keys().filter(|k| ii.contains_key(*k)).collect();
+            let bu: Vec<Unit> = ids.iter().map(|k| bi[*k].clone()).collect();
+            let iu: Vec<Unit> = ids.iter().map(|k| ii[*k].clone()).collect();
+            differences.insert(format!("{iw} - {base}"), paired_difference(&bu, &iu));
+        }
+        Ok(Analysis { units, pooled, per_seed, differences })
+    }
+
+    fn units(&self) -> usize {
+        self.pooled.values().map(|p| p.units).max().unwrap_or(0)
+    }
+
+    fn pooled_table(&self) -> String {
+        let mut t = String::from(
+            "| method | voxel Dice | FP / case (p > 0.5) | predicted / true volume | small: lesions | small: recall p > 0.5 | small: recall at 1 FP/case | small: object Dice | large: lesions | large: recall p > 0.5 | large: recall at 1 FP/case | large: object Dice |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        );
+        for (m, p) in &self.pooled {
+            let _ = writeln!(
+                t,
+                "| {m} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                f3(p.voxel_dice),
+                f2(p.all.fp_per_case),
+                f2(p.all.volume_ratio),
+                p.small.lesions,
+                f3(p.small.recall_p05),
+                f3(p.small.recall_1fp),
+                f3(p.small.object_dice),
+                p.large.lesions,
+                f3(p.large.recall_p05),
+                f3(p.large.recall_1fp),
+                f3(p.large.object_dice)
+            );
+        }
+        t + "\nRecall at p > 0.5: lesions overlapped by a predicted component; at 1 FP/case: the FROC (the paper's logit thresholds) at one false positive per case; object Dice: mean Dice of the detected lesions; FP / case and the volume ratio count every predicted component.\n"
+    }
+
+    fn differences_table(&self) -> String {
+        let rows: [(&str, &str, &str); 10] = [
+            ("recall_p05", "small", "small: recall p > 0.5"),
+            ("recall_1fp", "small", "small: recall at 1 FP/case"),
+            ("object_dice", "small", "small: object Dice"),
+            ("recall_p05", "large", "large: recall p > 0.5"),
+            ("recall_1fp", "large", "large: recall at 1 FP/case"),
+            ("object_dice", "large", "large: object Dice"),
+            ("recall_1fp", "all", "all: recall at 1 FP/case"),
+            ("fp_per_case", "all", "FP / case (p > 0.5)"),
+            ("volume_ratio", "all", "predicted / true volume"),
+            ("voxel_dice", "all", "voxel Dice"),
+        ];
+        let mut t = String::from("| metric |");
+        let pairs: Vec<&String> = self.differences.keys().collect();
+        for p in &pairs {
+            let _ = write!(t, " {p} |");
+        }
+        t += "\n|---|";
+        t += &"---|".repeat(pairs.len());
+        t += "\n";
+        for (metric, stratum, label) in rows {
+            let _ = write!(t, "| {label} |");
+            for p in &pairs {
+                let d = self.differences[*p].iter().find(|d| d.metric == metric && d.stratum == stratum);
+                let cell = match d {
+                    Some(d) if d.diff.is_finite() => {
+                        format!("{} → {}: {:+.3} [{:+.3}, {:+.3}]", f3(d.base), f3(d.iw), d.diff, d.ci95[0], d.ci95[1])
+                    }
+                    _ => "n/a".into(),
+                };
+                let _ = write!(t, " {cell} |");
+            }
+            t += "\n";
+        }
+        t + "\nEach cell: base → iw: difference [95 % interval]. An interval that excludes 0 is a difference the test cases support; n/a: undefined (no lesion of the stratum, or none detected).\n"
+    }
+
+    fn per_seed_table(&self) -> String {
+        let mut t = String::from(
+            "| method | run | small: recall p > 0.5 | small: recall at 1 FP | large: recall p > 0.5 | large: recall at 1 FP | small: object Dice | large: object Dice | voxel Dice | FP / case | predicted / true volume |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
+        );
+        for (m, seeds) in &self.units {
+            for (e, u) in seeds {
+                let p = points(u);
+                let _ = writeln!(
+                    t,
+                    "| {m} | {e} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                    f3(p.small.recall_p05),
+                    f3(p.small.recall_1fp),
+                    f3(p.large.recall_p05),
+                    f3(p.large.recall_1fp),
+                    f3(p.small.object_dice),
+                    f3(p.large.object_dice),
+                    f3(p.voxel_dice),
+                    f2(p.all.fp_per_case),
+                    f2(p.all.volume_ratio)
+                );
+            }
+        }
+        t
+    }
+}
+
+fn f3(v: f64) -> String {
+    if v.is_finite() {
+        format!("{v:.3}")
+    } else {
+        "n/a".into()
+    }
+}
+
+fn f2(v: f64) -> String {
+    if v.is_finite() {
+        format!("{v:.2}")
+    } else {
+        "n/a".into()
+    }
 }

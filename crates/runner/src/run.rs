@@ -37,6 +37,7 @@ fn split_ids(exp: &Experiment, part: &str) -> anyhow::Result<Vec<String>> {
     let m = Manifest::read(&root.join("manifest.yaml"))?;
     let ids = match part {
         "train" => Manifest::ids(&m.split.train),
+        "validation" => Manifest::ids(&m.split.validation),
         _ => Manifest::ids(&m.split.test),
     };
     let have: std::collections::HashSet<&String> = info.cases.iter().collect();
@@ -44,7 +45,7 @@ fn split_ids(exp: &Experiment, part: &str) -> anyhow::Result<Vec<String>> {
     if !absent.is_empty() {
         eprintln!("warning: {} {part} case(s) of the manifest are not prepared: {}", absent.len(), absent.join(", "));
     }
-    if present.is_empty() {
+    if present.is_empty() && part != "validation" {
         bail!("{}: no {part} case is prepared", root.display());
     }
     Ok(present)
@@ -150,19 +151,117 @@ fn prepare_dir(dir: &Path, exp: &Experiment) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn write_curve(dir: &Path, rows: &[(u64, f64)]) {
+fn write_curve(dir: &Path, rows: &[(u64, f64)], validation: &[ValidationRow]) {
     let raw: Vec<(f64, f64)> = rows.iter().map(|&(s, l)| (s as f64, l)).collect();
     let k = (rows.len() / 50).max(1);
     let smooth: Vec<(f64, f64)> =
         raw.windows(k).map(|w| (w[w.len() - 1].0, w.iter().map(|p| p.1).sum::<f64>() / w.len() as f64)).collect();
-    if let Err(e) = iw_metrics::write_line_chart(
-        &dir.join("train_curve.png"),
-        "training loss",
-        "step",
-        "loss",
-        &[("loss", raw), ("moving average", smooth)],
-    ) {
+    let mut series = vec![("training loss", raw), ("moving average", smooth)];
+    if !validation.is_empty() {
+        series.push(("validation loss (per epoch)", validation.iter().map(|v| (v.step as f64, v.loss)).collect()));
+        series.push(("validation Dice (per epoch)", validation.iter().map(|v| (v.step as f64, v.dice)).collect()));
+    }
+    if let Err(e) =
+        iw_metrics::write_line_chart(&dir.join("train_curve.png"), "training", "step", "loss / Dice", &series)
+    {
         eprintln!("warning: {e}");
+    }
+}
+
+/// One epoch's validation: the loss and the Dice (p > 0.5, pooled over the patches) of fixed
+/// patches from the validation cases, the network in eval mode.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ValidationRow {
+    /// Epoch (0-based) that just finished.
+    pub epoch: usize,
+    /// Optimiser steps taken.
+    pub step: u64,
+    /// Mean loss over the validation patches.
+    pub loss: f64,
+    /// Dice of the thresholded prediction over all validation patches.
+    pub dice: f64,
+}
+
+/// Validation patches drawn once, with the training sampler's rule from the validation cases,
+/// on a stream of their own (so the training stream is unchanged).
+pub struct Validation {
+    batches: Vec<iw_data::sampler::Batch>,
+}
+
+/// Patches of the validation set: batches of the training batch size.
+const VALIDATION_BATCHES: u64 = 4;
+
+impl Validation {
+    /// `None` when the split has no validation case or none with a lesion to centre on.
+    pub fn new(exp: &Experiment, scfg: &SamplerConfig) -> anyhow::Result<Option<Self>> {
+        let ids = split_ids(exp, "validation")?;
+        if ids.is_empty() {
+            return Ok(None);
+        }
+        let ds = PreparedDataset::open(&exp.dataset.prepared, &ids)?;
+        let Ok(dist) = iw_data::sampler::case_distribution(&ds) else { return Ok(None) };
+        let cfg = SamplerConfig { seed: scfg.seed ^ 0x005E_ED0F_7A11, ..scfg.clone() };
+        let batches = (0..VALIDATION_BATCHES).map(|i| iw_data::sampler::sample_batch(&ds, &cfg, &dist, i)).collect();
+        Ok(Some(Validation { batches }))
+    }
+
+    /// Evaluates `trainer` (eval mode, no gradients) with `loss_cfg`.
+    pub fn evaluate(
+        &self,
+        trainer: &Trainer,
+        loss_cfg: &iw_losses::LossConfig,
+        patch: [usize; 3],
+        device: Device,
+    ) -> anyhow::Result<(f64, f64)> {
+        let (mut loss, mut inter, mut sum) = (0.0, 0.0, 0.0);
+        for b in &self.batches {
+            let t = BatchTensors::new(b, patch, device);
+            let l = tch::no_grad(|| -> anyhow::Result<f64> {
+                let logits = trainer.forward(&t.image, false);
+                let v = loss_cfg.compute(&t.inputs(&logits, b))?;
+                let pred = logits.gt(0.0).to_kind(Kind::Float);
+                inter += (&pred * &t.target).sum(Kind::Double).double_value(&[]);
+                sum += (pred.sum(Kind::Double) + t.target.sum(Kind::Double)).double_value(&[]);
+                Ok(v.double_value(&[]))
+            })?;
+            loss += l;
+        }
+        let dice = if sum > 0.0 { 2.0 * inter / sum } else { 1.0 };
+        Ok((loss / self.batches.len() as f64, dice))
+    }
+}
+
+/// A batch on the device.
+struct BatchTensors {
+    image: Tensor,
+    target: Tensor,
+    labels: Tensor,
+    regions: Option<Tensor>,
+}
+
+impl BatchTensors {
+    fn new(batch: &iw_data::sampler::Batch, patch: [usize; 3], device: Device) -> Self {
+        let [d, h, w] = patch.map(|v| v as i64);
+        let b = batch.origins.len() as i64;
+        let shape = [b, 1, d, h, w];
+        let long = |v: &[u16]| {
+            Tensor::from_slice(&v.iter().map(|&l| l as i64).collect::<Vec<_>>()).reshape(shape).to_device(device)
+        };
+        BatchTensors {
+            image: Tensor::from_slice(&batch.image).reshape([b, batch.channels as i64, d, h, w]).to_device(device),
+            target: Tensor::from_slice(&batch.mask).reshape(shape).to_device(device),
+            labels: long(&batch.labels),
+            regions: (!batch.regions.is_empty()).then(|| long(&batch.regions)),
+        }
+    }
+    fn inputs<'a>(&'a self, logits: &'a Tensor, batch: &iw_data::sampler::Batch) -> LossInputs<'a> {
+        LossInputs {
+            logits,
+            target: &self.target,
+            labels: Some(&self.labels),
+            regions: self.regions.as_ref(),
+            max_label: Some(batch.max_label as i64),
+        }
     }
 }
 
@@ -223,9 +322,25 @@ pub fn train(exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
             }
         }
     }
+    // Validation rows of the epochs before the checkpoint are kept, as the log's.
+    let val_path = dir.join("validation_log.csv");
+    let mut val_rows: Vec<ValidationRow> = Vec::new();
+    if let Ok(text) = std::fs::read_to_string(&val_path) {
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split(',').collect();
+            let num = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok());
+            if let (Some(e), Some(st), Some(l), Some(d)) = (num(0), num(1), num(2), num(3)) {
+                if (st as u64) <= start {
+                    val_rows.push(ValidationRow { epoch: e as usize, step: st as u64, loss: l, dice: d });
+                }
+            }
+        }
+    }
+    let validation = Validation::new(exp, &scfg)?;
+    if validation.is_none() {
+        println!("train: no validation case with a lesion in the split: no validation curve");
+    }
     let mut stream = BatchStream::new(Arc::new(ds), scfg, start, exp.sampler.workers, exp.sampler.queue)?;
-    let [d, h, w] = t.patch.map(|v| v as i64);
-    let b = t.batch as i64;
     let pb = bar(total, &format!("train {}", exp.method()));
     pb.set_position(start);
     let save = |trainer: &Trainer, path: &Path, step: u64| {
@@ -235,29 +350,11 @@ pub fn train(exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
         let epoch = (step / t.iterations as u64) as usize;
         let lr = lr_at(&schedule, epoch);
         let batch = stream.next().context("the sampler stopped")?;
-        let shape = [b, 1, d, h, w];
-        let image = Tensor::from_slice(&batch.image).reshape([b, batch.channels as i64, d, h, w]).to_device(device);
-        let target = Tensor::from_slice(&batch.mask).reshape(shape).to_device(device);
-        let labels = Tensor::from_slice(&batch.labels.iter().map(|&l| l as i64).collect::<Vec<_>>())
-            .reshape(shape)
-            .to_device(device);
-        let regions = (!batch.regions.is_empty()).then(|| {
-            Tensor::from_slice(&batch.regions.iter().map(|&l| l as i64).collect::<Vec<_>>())
-                .reshape(shape)
-                .to_device(device)
-        });
+        let bt = BatchTensors::new(&batch, t.patch, device);
         let ts = Instant::now();
         let loss = trainer
-            .train_step(&image, lr, |logits| {
-                loss_cfg
-                    .compute(&LossInputs {
-                        logits,
-                        target: &target,
-                        labels: Some(&labels),
-                        regions: regions.as_ref(),
-                        max_label: Some(batch.max_label as i64),
-                    })
-                    .map_err(|e| iw_models::Error::Loss(e.to_string()))
+            .train_step(&bt.image, lr, |logits| {
+                loss_cfg.compute(&bt.inputs(logits, &batch)).map_err(|e| iw_models::Error::Loss(e.to_string()))
             })
             .map_err(|e| {
                 pb.abandon();
@@ -269,10 +366,22 @@ pub fn train(exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
         pb.inc(1);
         let end_of_epoch = (step + 1) % t.iterations as u64 == 0;
         let stop = STOP.load(Ordering::Relaxed);
+        if end_of_epoch {
+            if let Some(v) = &validation {
+                let (l, d) = v.evaluate(&trainer, &loss_cfg, t.patch, device)?;
+                val_rows.push(ValidationRow { epoch, step: step + 1, loss: l, dice: d });
+                pb.set_message(format!("loss {loss:.4} lr {lr:.1e}; validation loss {l:.4} Dice {d:.3}"));
+            }
+        }
         if end_of_epoch || stop || step + 1 == total {
             save(&trainer, &last, step + 1)?;
             std::fs::write(&log_path, &log).with_context(|| format!("writing {}", log_path.display()))?;
-            write_curve(dir, &rows);
+            let mut vlog = String::from("epoch,step,loss,dice\n");
+            for v in &val_rows {
+                vlog += &format!("{},{},{},{}\n", v.epoch, v.step, v.loss, v.dice);
+            }
+            std::fs::write(&val_path, vlog).with_context(|| format!("writing {}", val_path.display()))?;
+            write_curve(dir, &rows, &val_rows);
         }
         if stop {
             pb.abandon();
@@ -376,6 +485,19 @@ pub fn evaluate(exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
     std::fs::write(&dice_path, serde_json::to_string_pretty(&json!({"mean": mean, "cases": dice}))?)?;
     println!("evaluate: {} test cases, mean voxel Dice {mean:.4}; {}", ids.len(), rec_path.display());
     record(dir, "evaluate", Device::Cpu, t0.elapsed().as_secs_f64(), json!({"mean_dice": mean}))
+}
+
+/// The per-case voxel Dice that `iw evaluate` wrote (`test_metrics/dice.json`); a corrupt file is
+/// an error naming it.
+pub fn read_case_dice(metrics_dir: &Path) -> anyhow::Result<std::collections::BTreeMap<String, f64>> {
+    #[derive(serde::Deserialize)]
+    struct DiceFile {
+        cases: std::collections::BTreeMap<String, f64>,
+    }
+    let p = metrics_dir.join("dice.json");
+    let text = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
+    let d: DiceFile = serde_json::from_str(&text).with_context(|| format!("{}: not a dice.json", p.display()))?;
+    Ok(d.cases)
 }
 
 /// `iw run`: train, predict, evaluate.

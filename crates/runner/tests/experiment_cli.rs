@@ -108,6 +108,21 @@ fn smoke_reproduction_writes_every_output() {
     }
     let readme = std::fs::read_to_string(out.join("README.md")).unwrap();
     assert!(readme.contains("SYNTHETIC") && readme.contains("libtorch"), "the README says the data was synthetic");
+    assert!(readme.contains("At the operating points") && readme.contains("paired bootstrap"), "{readme}");
+    // report.json: per configuration and seed, pooled, and iw - base with intervals.
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    for m in ["dl", "iwdl"] {
+        let p = &report["pooled"][m];
+        for k in ["recall_p05", "recall_1fp", "fp_per_case", "object_dice", "volume_ratio", "lesions"] {
+            assert!(p["small"].get(k).is_some() && p["large"].get(k).is_some(), "{m}: {k}");
+        }
+        assert!(p["voxel_dice"].is_number(), "{m}");
+        assert_eq!(report["per_seed"][m].as_array().unwrap().len(), 1);
+    }
+    let diffs = report["iw_minus_base"]["iwdl - dl"].as_array().unwrap();
+    assert_eq!(diffs.len(), 3 * 5 + 1, "five metrics per stratum and the voxel Dice");
+    assert!(diffs.iter().all(|d| d["ci95"].as_array().is_some_and(|c| c.len() == 2)));
     // A second run skips every stage.
     let s = ok(iw_in(
         &repo(),

@@ -66,3 +66,46 @@ fn a_corrupt_run_record_is_an_error_naming_it() {
     let e = format!("{:#}", iw_runner::run::RunRecord::read_in(dir.path()).unwrap_err());
     assert!(e.contains("run.json") && e.contains("not a run record"), "{e}");
 }
+
+/// Every committed experiment file validates, alone and under every scale overlay (and the
+/// dataset's own adjustments to it), so `iw reproduce --scale gpu` on a GPU machine does not
+/// stop at a typo no CPU run exercised.
+#[test]
+fn every_experiment_validates_under_every_scale() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments");
+    let mut checked = 0;
+    for ds in ["lits", "luna16", "mets", "ablations"] {
+        for entry in std::fs::read_dir(root.join(ds)).unwrap() {
+            let p = entry.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            if !name.ends_with(".yaml") || name.starts_with("scale-") {
+                continue;
+            }
+            for scale in ["paper", "gpu", "cpu", "smoke"] {
+                let mut overlays = Vec::new();
+                if scale != "paper" {
+                    overlays.push(root.join(format!("scales/{scale}.yaml")));
+                    let own = root.join(ds).join(format!("scale-{scale}.yaml"));
+                    if own.is_file() {
+                        overlays.push(own);
+                    }
+                }
+                Experiment::load_with(&p, &overlays, &[])
+                    .unwrap_or_else(|e| panic!("{} at {scale}: {e:#}", p.display()));
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 4 * 40, "{checked}");
+}
+
+#[test]
+fn results_of_each_scale_have_their_own_folder() {
+    use iw_runner::reproduce::default_out;
+    let w = Path::new("work");
+    assert_eq!(default_out("lits", "cpu", false, w), Path::new("results/lits"));
+    assert_eq!(default_out("lits", "paper", true, w), Path::new("results/lits"));
+    assert_eq!(default_out("luna16", "gpu", false, w), Path::new("results/luna16-gpu"));
+    assert_eq!(default_out("mets", "smoke", false, w), Path::new("work/results-smoke/mets"));
+    assert_eq!(default_out("lits", "cpu", true, w), Path::new("results/lits-cpu"));
+}
