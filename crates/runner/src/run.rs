@@ -2,9 +2,12 @@
 //!
 //! Layout (the paper's, so that `iw report runs/` makes the table):
 //! `runs/<dataset>/<method>/experiment_<k>/{config.yaml, run.json, train_log.csv,
-//! train_curve.png, checkpoints/, test_predictions/, test_metrics/prc_records.json,
-//! test_metrics/dice.json}`. Each stage is skipped when its outputs exist; training resumes from
-//! `checkpoints/last.safetensors`, written at the end of every epoch and on Ctrl-C.
+//! validation_log.csv, train_curve.png, checkpoints/, test_predictions/,
+//! test_metrics/prc_records.json, test_metrics/dice.json}`. Each stage is skipped when its
+//! outputs exist; training resumes from `checkpoints/last.safetensors`, written at the end of
+//! every epoch and on Ctrl-C. At the end of each epoch the network (eval mode) is scored on fixed
+//! validation patches (the split's validation cases, the training sampler's rule on its own
+//! stream): `validation_log.csv` and the curve show under-training.
 use crate::experiment::Experiment;
 use crate::progress::bar;
 use anyhow::{bail, Context};
