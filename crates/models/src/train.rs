@@ -87,6 +87,8 @@ pub struct Trainer {
     /// Steps taken.
     pub step: u64,
     momentum: BTreeMap<String, Tensor>,
+    /// Channels-last 3D layout (`performance`).
+    pub(crate) channels_last: bool,
 }
 
 impl Trainer {
@@ -95,11 +97,16 @@ impl Trainer {
         tch::manual_seed(seed);
         let vs = nn::VarStore::new(device);
         let model = ResUNet::new(&vs.root(), model)?;
-        Ok(Trainer { vs, model, opt, step: 0, momentum: BTreeMap::new() })
+        Ok(Trainer { vs, model, opt, step: 0, momentum: BTreeMap::new(), channels_last: false })
     }
 
-    /// Logits of a batch; bf16 autocast when asked for and on CUDA.
+    /// Logits of a batch; bf16 autocast when asked for and on CUDA; the input laid out
+    /// channels-last first when [`Trainer::set_channels_last`] is on.
     pub fn forward(&self, image: &Tensor, train: bool) -> Tensor {
+        if self.channels_last && image.dim() == 5 && !crate::performance::is_channels_last_3d(image) {
+            let x = crate::performance::channels_last_3d(image).expect("a 5-D tensor permutes");
+            return self.forward(&x, train);
+        }
         if self.opt.amp_bf16 && self.vs.device().is_cuda() {
             tch::autocast(true, || self.model.forward(image, train)).to_kind(Kind::Float)
         } else {
@@ -201,10 +208,10 @@ impl Trainer {
             .vs
             .variables()
             .into_iter()
-            .map(|(k, v)| (format!("model/{k}"), v.detach().to_device(Device::Cpu)))
+            .map(|(k, v)| (format!("model/{k}"), v.detach().to_device(Device::Cpu).contiguous()))
             .collect();
         for (k, v) in &self.momentum {
-            named.push((format!("momentum/{k}"), v.to_device(Device::Cpu)));
+            named.push((format!("momentum/{k}"), v.to_device(Device::Cpu).contiguous()));
         }
         named.push(("meta/json".into(), Tensor::from_slice(&json)));
         let tmp = path.with_file_name(format!(
