@@ -141,6 +141,18 @@ pub struct TrainingCfg {
     pub device: String,
     /// CPU threads for libtorch (default: libtorch's choice).
     pub threads: Option<i32>,
+    // Speed options (issue 21; `iw_models::performance` says what each does on the CPU).
+    /// Channels-last 3D memory format of weights and inputs (CPU and CUDA).
+    pub channels_last: bool,
+    /// cuDNN benchmark mode (CUDA; no effect on the CPU).
+    pub cudnn_benchmark: bool,
+    /// Batches staged in pinned memory and copied with `non_blocking` (CUDA; no effect on
+    /// the CPU).
+    pub pin_memory: bool,
+    /// Batches converted and sent to the device ahead of the step (0: none).
+    pub prefetch: usize,
+    /// CUDA graphs: tch 0.26 has no binding for them, so only `false` is accepted.
+    pub cuda_graphs: bool,
 }
 
 impl Default for TrainingCfg {
@@ -160,6 +172,11 @@ impl Default for TrainingCfg {
             seed: 0xBADCAFE,
             device: "auto".into(),
             threads: None,
+            channels_last: false,
+            cudnn_benchmark: false,
+            pin_memory: false,
+            prefetch: 0,
+            cuda_graphs: false,
         }
     }
 }
@@ -363,6 +380,19 @@ impl Experiment {
         }
         // The spelling only: an experiment for a GPU validates on a machine without one.
         iw_models::DeviceSpec::parse(&self.training.device)?;
+        self.validate_speed_options()?;
+        Ok(())
+    }
+
+    /// The speed options of issue 21 (`training.channels_last` ... `training.cuda_graphs`).
+    fn validate_speed_options(&self) -> anyhow::Result<()> {
+        let t = &self.training;
+        if t.cuda_graphs {
+            bail!("training.cuda_graphs: tch 0.26 has no binding for CUDA graphs (at::cuda::CUDAGraph); only false is accepted");
+        }
+        if t.prefetch > 64 {
+            bail!("training.prefetch must be at most 64 batches, got {}", t.prefetch);
+        }
         Ok(())
     }
 

@@ -85,7 +85,12 @@ fn trainer_for(exp: &Experiment, device: Device) -> anyhow::Result<Trainer> {
         clip_grad_norm: exp.training.clip_grad_norm,
         amp_bf16: exp.training.amp_bf16,
     };
-    Ok(Trainer::new(device, model, opt, exp.training.seed as i64)?)
+    let mut trainer = Trainer::new(device, model, opt, exp.training.seed as i64)?;
+    trainer.set_channels_last(exp.training.channels_last)?;
+    if device.is_cuda() {
+        iw_models::set_cudnn_benchmark(exp.training.cudnn_benchmark);
+    }
+    Ok(trainer)
 }
 
 /// `run.json` of a run folder: versions and, per stage, the device and wall time.
@@ -218,7 +223,7 @@ impl Validation {
     ) -> anyhow::Result<(f64, f64)> {
         let (mut loss, mut inter, mut sum) = (0.0, 0.0, 0.0);
         for b in &self.batches {
-            let t = BatchTensors::new(b, patch, device);
+            let t = BatchTensors::new(b, patch, device, false)?;
             let l = tch::no_grad(|| -> anyhow::Result<f64> {
                 let logits = trainer.forward(&t.image, false);
                 let v = loss_cfg.compute(&t.inputs(&logits, b))?;
@@ -243,19 +248,20 @@ struct BatchTensors {
 }
 
 impl BatchTensors {
-    fn new(batch: &iw_data::sampler::Batch, patch: [usize; 3], device: Device) -> Self {
+    /// The batch on `device`; `pinned`: through page-locked memory with non-blocking copies
+    /// (`training.pin_memory`, CUDA only).
+    fn new(batch: &iw_data::sampler::Batch, patch: [usize; 3], device: Device, pinned: bool) -> anyhow::Result<Self> {
         let [d, h, w] = patch.map(|v| v as i64);
         let b = batch.origins.len() as i64;
         let shape = [b, 1, d, h, w];
-        let long = |v: &[u16]| {
-            Tensor::from_slice(&v.iter().map(|&l| l as i64).collect::<Vec<_>>()).reshape(shape).to_device(device)
-        };
-        BatchTensors {
-            image: Tensor::from_slice(&batch.image).reshape([b, batch.channels as i64, d, h, w]).to_device(device),
-            target: Tensor::from_slice(&batch.mask).reshape(shape).to_device(device),
-            labels: long(&batch.labels),
-            regions: (!batch.regions.is_empty()).then(|| long(&batch.regions)),
-        }
+        let up = |t: Tensor| iw_models::upload(&t, device, pinned);
+        let long = |v: &[u16]| up(Tensor::from_slice(&v.iter().map(|&l| l as i64).collect::<Vec<_>>()).reshape(shape));
+        Ok(BatchTensors {
+            image: up(Tensor::from_slice(&batch.image).reshape([b, batch.channels as i64, d, h, w]))?,
+            target: up(Tensor::from_slice(&batch.mask).reshape(shape))?,
+            labels: long(&batch.labels)?,
+            regions: if batch.regions.is_empty() { None } else { Some(long(&batch.regions)?) },
+        })
     }
     fn inputs<'a>(&'a self, logits: &'a Tensor, batch: &iw_data::sampler::Batch) -> LossInputs<'a> {
         LossInputs {
@@ -349,11 +355,17 @@ pub fn train(exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
     let save = |trainer: &Trainer, path: &Path, step: u64| {
         trainer.save_checkpoint(path, json!({"epoch": step / t.iterations as u64, "sampler_batch": step}))
     };
+    let mut ahead = std::collections::VecDeque::new();
     for step in start..total {
         let epoch = (step / t.iterations as u64) as usize;
         let lr = lr_at(&schedule, epoch);
-        let batch = stream.next().context("the sampler stopped")?;
-        let bt = BatchTensors::new(&batch, t.patch, device);
+        // `training.prefetch` batches wait on the device ahead of this step (issue 21).
+        while ahead.len() <= t.prefetch && step + (ahead.len() as u64) < total {
+            let batch = stream.next().context("the sampler stopped")?;
+            let bt = BatchTensors::new(&batch, t.patch, device, t.pin_memory)?;
+            ahead.push_back((batch, bt));
+        }
+        let (batch, bt) = ahead.pop_front().expect("filled above");
         let ts = Instant::now();
         let loss = trainer
             .train_step(&bt.image, lr, |logits| {
