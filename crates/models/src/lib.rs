@@ -23,5 +23,5 @@ pub use device::{parse_device, DeviceSpec};
 pub use error::{Error, Result};
 pub use inference::{sliding_window, Grid, InferenceConfig, Prediction};
 pub use performance::{channels_last_3d, is_channels_last_3d, set_cudnn_benchmark, upload};
-pub use train::{lr_at, Checkpoint, LrSchedule, OptimizerConfig, Trainer};
+pub use train::{lr_at, Checkpoint, LrSchedule, OptimizerConfig, StepPhase, Trainer};
 pub use unet::{parameter_count, LayerInfo, PreAct, ResBlock, ResUNet, UNetConfig};

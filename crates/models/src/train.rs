@@ -76,6 +76,19 @@ pub struct Checkpoint {
     pub extra: serde_json::Value,
 }
 
+/// The phases of a training step, in order ([`Trainer::train_step_marked`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepPhase {
+    /// The network's forward pass.
+    Forward,
+    /// The loss (with its weights) and its value on the host.
+    Loss,
+    /// Zeroing the gradients and the backward pass.
+    Backward,
+    /// The SGD update.
+    Optimiser,
+}
+
 /// A network, its optimiser state and the step count.
 pub struct Trainer {
     /// Variables (weights and BatchNorm statistics).
@@ -121,10 +134,26 @@ impl Trainer {
         lr: f64,
         loss_fn: impl FnOnce(&Tensor) -> Result<Tensor>,
     ) -> Result<f64> {
+        self.train_step_marked(image, lr, loss_fn, |_| {})
+    }
+
+    /// [`Trainer::train_step`], calling `mark` after each phase (for a profile: the caller
+    /// synchronises the device and reads its clock there). The phases are
+    /// [`StepPhase::Forward`], [`StepPhase::Loss`] (the loss and its value on the host),
+    /// [`StepPhase::Backward`] and [`StepPhase::Optimiser`].
+    pub fn train_step_marked(
+        &mut self,
+        image: &Tensor,
+        lr: f64,
+        loss_fn: impl FnOnce(&Tensor) -> Result<Tensor>,
+        mut mark: impl FnMut(StepPhase),
+    ) -> Result<f64> {
         self.model.check_input(image)?;
         let logits = self.forward(image, true);
+        mark(StepPhase::Forward);
         let loss = loss_fn(&logits)?;
         let value = loss.f_double_value(&[])?;
+        mark(StepPhase::Loss);
         if !value.is_finite() {
             return Err(Error::NonFinite { step: self.step, value });
         }
@@ -135,7 +164,9 @@ impl Trainer {
             }
         }
         loss.f_backward()?;
+        mark(StepPhase::Backward);
         self.apply_gradients(lr)?;
+        mark(StepPhase::Optimiser);
         self.step += 1;
         Ok(value)
     }
