@@ -50,7 +50,7 @@ __device__ void iw_unite(unsigned* p, unsigned a, unsigned b) {
 }
 
 __global__ void iw_ccl_init(const unsigned char* mask, unsigned* p, unsigned n) {
-    for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+    for (unsigned long long i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
         p[i] = mask[i] ? i : BG;
     }
 }
@@ -98,7 +98,7 @@ __global__ void iw_ccl_merge(const unsigned char* mask, unsigned* p, int nz, int
 
 // Points every foreground voxel at its root.
 __global__ void iw_ccl_compress(unsigned* p, unsigned n) {
-    for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+    for (unsigned long long i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
         if (p[i] != BG) {
             p[i] = iw_find(p, i);
         }

@@ -1,13 +1,21 @@
 //! `iw doctor`: what this machine gives iw.
 use std::process::Command;
 
-/// `iw doctor`: prints the libtorch version, CPU threads, CUDA availability and GPU names.
+/// `iw doctor`: prints the libtorch version, CPU threads, CUDA availability, NVRTC and GPU names.
 pub fn run() -> anyhow::Result<()> {
     println!("iw            {} (git {})", env!("CARGO_PKG_VERSION"), env!("IW_GIT_REVISION"));
     println!("libtorch      {}", env!("IW_TORCH_VERSION"));
     println!("cpu threads   {} (torch intra-op)", tch::get_num_threads());
     let cuda = tch::Cuda::is_available();
     println!("cuda          {}", if cuda { "available" } else { "not available" });
+    // NVRTC compiles iw's CUDA kernels (iw-cuda); it needs no GPU.
+    match iw_cuda::nvrtc::nvrtc() {
+        Ok(nv) => match nv.version() {
+            Ok((a, b)) => println!("nvrtc         {a}.{b} ({})", nv.path.display()),
+            Err(e) => println!("nvrtc         unusable: {e}"),
+        },
+        Err(e) => println!("nvrtc         not found: {e}"),
+    }
     if cuda {
         let n = tch::Cuda::device_count();
         println!("cudnn         {}", if tch::Cuda::cudnn_is_available() { "available" } else { "not available" });

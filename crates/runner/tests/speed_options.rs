@@ -59,6 +59,14 @@ fn defaults_and_validation() {
     }
 }
 
+/// `iw doctor` says whether NVRTC (which compiles iw's CUDA kernels) is there, and where.
+#[test]
+fn doctor_reports_nvrtc() {
+    let out = ok(iw(&["doctor"]));
+    let line = out.lines().find(|l| l.starts_with("nvrtc")).unwrap_or_else(|| panic!("no nvrtc line:\n{out}"));
+    assert!(line.contains("libnvrtc") || line.contains("not found"), "{line}");
+}
+
 fn losses(runs: &Path) -> Vec<f64> {
     let log = std::fs::read_dir(runs.join("lits")).unwrap().next().unwrap().unwrap().path();
     let text = std::fs::read_to_string(log.join("experiment_0/train_log.csv")).unwrap();
