@@ -21,9 +21,10 @@
 //! voxel, not just the same partition. Step 4 runs as tch ops on the mask's device (a cumsum and
 //! a gather), ordered after the kernels on PyTorch's default stream (see [`crate::driver`]).
 //!
-//! [`label_emulated`] runs steps 1-4 serially in Rust with the same tiles and the same join,
-//! visiting the voxels of each merge pass in a shuffled order (any order a GPU could take), so
-//! the algorithm is tested against `iw_core::label` on machines without a GPU.
+//! [`label_emulated`] runs steps 1-4 in Rust with the same tiles and the same join, the voxels
+//! of each merge pass in a shuffled order and groups of 256 "threads" whose root reads and
+//! atomicMins interleave at random (stale roots included, as on a GPU), so the algorithm is
+//! tested against `iw_core::label` on machines without a GPU.
 use crate::driver::{driver, Function, Module};
 use crate::error::{Error, Result};
 use crate::nvrtc::{compile, Target};
@@ -163,26 +164,33 @@ fn find(p: &[u32], mut i: u32) -> u32 {
     i
 }
 
-/// The kernel's join, with `atomic_min` done serially.
-fn unite(p: &mut [u32], a: u32, b: u32) {
-    let (mut a, mut b) = (find(p, a), find(p, b));
-    while a != b {
-        if a < b {
-            std::mem::swap(&mut a, &mut b);
-        }
-        let old = p[a as usize];
-        p[a as usize] = old.min(b);
-        if old == a {
-            return;
-        }
-        a = find(p, old);
-        b = find(p, b);
-    }
+/// Where one GPU thread is in joining its voxel with its k-th neighbour (kernels/ccl.cu's
+/// `iw_unite`): each step is either reading the two roots or one atomicMin, and other threads'
+/// steps may come between any two of them, as on the GPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Join {
+    /// About to read the roots of the voxel and its neighbour.
+    Start(u32),
+    /// Holds the two roots read (possibly stale by the time of the atomicMin).
+    Roots(u32, u32),
+    /// This join is finished.
+    Done,
 }
 
-/// The GPU algorithm run serially: `mask` is `[nz, ny, nx]` in C order; returns the labels
-/// (0 background, 1..=K) and K. Each merge pass visits the voxels in an order shuffled by
-/// `order_seed` (0: C order).
+/// Threads whose steps interleave in the emulation (a few warps' worth).
+const CONCURRENT: usize = 256;
+
+fn xorshift(s: &mut u64) -> u64 {
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    s.wrapping_mul(0x2545_F491_4F6C_DD1D)
+}
+
+/// The GPU algorithm run on the CPU: `mask` is `[nz, ny, nx]` in C order; returns the labels
+/// (0 background, 1..=K) and K. Each merge pass takes the voxels in an order shuffled by
+/// `order_seed` (0: C order), as groups of 256 concurrent threads whose steps (root reads,
+/// atomicMins) interleave at random, so the lock-free join's retry path is exercised.
 pub fn label_emulated(
     mask: &[bool],
     dims_zyx: [usize; 3],
@@ -205,44 +213,79 @@ pub fn label_emulated(
     if order_seed != 0 {
         let mut s = order_seed;
         for i in (1..n).rev() {
-            s ^= s >> 12;
-            s ^= s << 25;
-            s ^= s >> 27;
-            let j = (s.wrapping_mul(0x2545_F491_4F6C_DD1D) % (i as u64 + 1)) as usize;
+            let j = (xorshift(&mut s) % (i as u64 + 1)) as usize;
             order.swap(i, j);
         }
     }
     let [tx, ty, tz] = TILE_XYZ;
+    let mut rng = order_seed ^ 0x9E37_79B9_7F4A_7C15;
     for pass in 0..2 {
-        for &i in &order {
-            if !mask[i as usize] {
-                continue;
+        // Threads run concurrently in groups of CONCURRENT; within a group their steps
+        // interleave at random (see `Join`).
+        for group in order.chunks(CONCURRENT) {
+            let mut threads: Vec<(u32, Vec<u32>, usize, Join)> = Vec::with_capacity(group.len());
+            for &i in group {
+                if !mask[i as usize] {
+                    continue;
+                }
+                let iu = i as usize;
+                let (z, y, x) = (iu / (ny * nx), iu / nx % ny, iu % nx);
+                let mut pairs = Vec::new();
+                for dz in -1i64..=0 {
+                    for dy in -1i64..=1 {
+                        for dx in -1i64..=1 {
+                            if dz == 0 && (dy > 0 || (dy == 0 && dx >= 0)) {
+                                continue;
+                            }
+                            let m = (dz != 0) as i32 + (dy != 0) as i32 + (dx != 0) as i32;
+                            if (conn == 6 && m > 1) || (conn == 18 && m > 2) {
+                                continue;
+                            }
+                            let (zz, yy, xx) = (z as i64 + dz, y as i64 + dy, x as i64 + dx);
+                            if zz < 0 || yy < 0 || xx < 0 || xx >= nx as i64 || yy >= ny as i64 {
+                                continue;
+                            }
+                            let (zz, yy, xx) = (zz as usize, yy as usize, xx as usize);
+                            let same = zz / tz == z / tz && yy / ty == y / ty && xx / tx == x / tx;
+                            if same != (pass == 0) {
+                                continue;
+                            }
+                            let j = (zz * ny + yy) * nx + xx;
+                            if mask[j] {
+                                pairs.push(j as u32);
+                            }
+                        }
+                    }
+                }
+                if !pairs.is_empty() {
+                    threads.push((i, pairs, 0, Join::Start(i)));
+                }
             }
-            let iu = i as usize;
-            let (z, y, x) = (iu / (ny * nx), iu / nx % ny, iu % nx);
-            for dz in -1i64..=0 {
-                for dy in -1i64..=1 {
-                    for dx in -1i64..=1 {
-                        if dz == 0 && (dy > 0 || (dy == 0 && dx >= 0)) {
-                            continue;
+            while !threads.is_empty() {
+                let t = (xorshift(&mut rng) % threads.len() as u64) as usize;
+                let (i, pairs, k, state) = &mut threads[t];
+                *state = match *state {
+                    Join::Start(i) => Join::Roots(find(&p, i), find(&p, pairs[*k])),
+                    Join::Roots(a, b) if a == b => Join::Done,
+                    Join::Roots(a, b) => {
+                        // atomicMin(&p[max], min): one indivisible step.
+                        let (a, b) = (a.max(b), a.min(b));
+                        let old = p[a as usize];
+                        p[a as usize] = old.min(b);
+                        if old == a {
+                            Join::Done
+                        } else {
+                            Join::Roots(find(&p, old), find(&p, b))
                         }
-                        let m = (dz != 0) as i32 + (dy != 0) as i32 + (dx != 0) as i32;
-                        if (conn == 6 && m > 1) || (conn == 18 && m > 2) {
-                            continue;
-                        }
-                        let (zz, yy, xx) = (z as i64 + dz, y as i64 + dy, x as i64 + dx);
-                        if zz < 0 || yy < 0 || xx < 0 || xx >= nx as i64 || yy >= ny as i64 {
-                            continue;
-                        }
-                        let (zz, yy, xx) = (zz as usize, yy as usize, xx as usize);
-                        let same = zz / tz == z / tz && yy / ty == y / ty && xx / tx == x / tx;
-                        if same != (pass == 0) {
-                            continue;
-                        }
-                        let j = (zz * ny + yy) * nx + xx;
-                        if mask[j] {
-                            unite(&mut p, i, j as u32);
-                        }
+                    }
+                    Join::Done => unreachable!("finished joins are removed"),
+                };
+                if *state == Join::Done {
+                    *k += 1;
+                    if *k == pairs.len() {
+                        threads.swap_remove(t);
+                    } else {
+                        *state = Join::Start(*i);
                     }
                 }
             }
