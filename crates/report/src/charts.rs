@@ -89,7 +89,7 @@ fn tick_label(v: f64) -> String {
 
 /// About `n` round tick values over `[lo, hi]`.
 pub fn nice_ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
-    if !(hi > lo) {
+    if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
         return vec![lo];
     }
     let raw = (hi - lo) / n.max(1) as f64;

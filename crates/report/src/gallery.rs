@@ -403,7 +403,7 @@ pub fn build(src: &GallerySource) -> Result<Gallery> {
     lesions.sort_by(|a, b| a.tile.diameter.total_cmp(&b.tile.diameter));
     let lesions_total = lesions.len();
     lesions.truncate(src.max_lesions);
-    fps.sort_by(|a, b| b.tile.voxels.cmp(&a.tile.voxels));
+    fps.sort_by_key(|p| std::cmp::Reverse(p.tile.voxels));
     let false_positives_total = fps.len();
     let mut per_config = vec![0usize; methods.len()];
     fps.retain(|p| {
