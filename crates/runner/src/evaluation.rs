@@ -235,8 +235,24 @@ pub fn report(
     if html {
         let out = out.unwrap_or(dir);
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+        let mut datasets: Vec<&str> = rows.iter().map(|r| r.dataset.as_str()).collect();
+        datasets.dedup();
+        // One page per dataset (report.html; report-<dataset>.html when the folder has several).
+        for dataset in &datasets {
+            let pick: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].dataset == *dataset).collect();
+            let (rows, methods): (Vec<_>, Vec<_>) = pick.iter().map(|&i| (rows[i].clone(), methods[i].clone())).unzip();
+            let page_dir = if datasets.len() > 1 { out.join(format!("report-{dataset}")) } else { out.to_path_buf() };
+            html_page(dir, &page_dir, &rows, &methods)?;
+        }
+    }
+    Ok(())
+}
+
+fn html_page(dir: &Path, out: &Path, rows: &[iw_metrics::Row], methods: &[MethodRecords]) -> anyhow::Result<()> {
+    {
+        std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
         let threshold = rows.first().map_or(f64::NAN, |r| r.small_below);
-        let summary = iw_report::operating_summary(&methods, threshold)?;
+        let summary = iw_report::operating_summary(methods, threshold)?;
         let dataset = rows.first().map_or("?".to_string(), |r| r.dataset.clone());
         write_html(
             out,
@@ -251,9 +267,9 @@ pub fn report(
                     format!("Small lesions: diameter below {threshold:.2} voxels."),
                     format!("iw {} (git {}).", env!("CARGO_PKG_VERSION"), env!("IW_GIT_REVISION")),
                 ],
-                rows: &rows,
+                rows,
                 summary: &summary,
-                methods: &methods,
+                methods,
             },
         )?;
     }

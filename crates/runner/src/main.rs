@@ -104,7 +104,7 @@ enum Command {
         bootstrap_fix: bool,
         /// Also write report.html (in --out, else in DIR): sortable tables, FROC curves, the
         /// iw-minus-base forest plot, training curves and the lesion gallery; one self-contained
-        /// file that opens offline.
+        /// file that opens offline (report-<dataset>/report.html each when DIR holds several).
         #[arg(long)]
         html: bool,
     },
