@@ -248,31 +248,26 @@ pub fn report(
     Ok(())
 }
 
+/// One dataset's report.html for `iw report --html` (operating points computed here, as
+/// `iw reproduce` computes its report.json).
 fn html_page(dir: &Path, out: &Path, rows: &[iw_metrics::Row], methods: &[MethodRecords]) -> anyhow::Result<()> {
-    {
-        std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-        let threshold = rows.first().map_or(f64::NAN, |r| r.small_below);
-        let summary = iw_report::operating_summary(methods, threshold)?;
-        let dataset = rows.first().map_or("?".to_string(), |r| r.dataset.clone());
-        write_html(
-            out,
-            &HtmlPage {
-                title: format!("{dataset}: {} configuration(s) from {}", rows.len(), dir.display()),
-                notes: vec![
-                    format!(
-                        "Runs: {} ({} run folder(s)).",
-                        dir.display(),
-                        methods.iter().map(|m| m.files.len()).sum::<usize>()
-                    ),
-                    format!("Small lesions: diameter below {threshold:.2} voxels."),
-                    format!("iw {} (git {}).", env!("CARGO_PKG_VERSION"), env!("IW_GIT_REVISION")),
-                ],
-                rows,
-                summary: &summary,
-                methods,
-            },
-        )?;
-    }
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let threshold = rows.first().map_or(f64::NAN, |r| r.small_below);
+    let summary = iw_report::operating_summary(methods, threshold)?;
+    let dataset = rows.first().map_or("?".to_string(), |r| r.dataset.clone());
+    let folders: usize = methods.iter().map(|m| m.files.len()).sum();
+    let page = HtmlPage {
+        title: format!("{dataset}: {} configuration(s) from {}", rows.len(), dir.display()),
+        notes: vec![
+            format!("Runs: {} ({folders} run folder(s)).", dir.display()),
+            format!("Small lesions: diameter below {threshold:.2} voxels."),
+            format!("iw {} (git {}).", env!("CARGO_PKG_VERSION"), env!("IW_GIT_REVISION")),
+        ],
+        rows,
+        summary: &summary,
+        methods,
+    };
+    write_html(out, &page)?;
     Ok(())
 }
 
