@@ -263,9 +263,11 @@ fn forest(summary: &Value) -> Vec<ForestPanel> {
         let (w, left, right, row) = (420.0, 110.0, 400.0, 22.0);
         let px = |v: f64| ((left + (v + m) / (2.0 * m) * (right - left)) * 10.0).round() / 10.0;
         let h = 44.0 + row * found.len() as f64;
+        // Enough decimals that the ticks differ (a tiny range when every difference is 0).
+        let decimals = ((-(m / 2.0).log10()).floor() as i64 + 1).clamp(0, 4) as usize;
         let ticks = crate::charts::nice_ticks(-m, m, 4)
             .into_iter()
-            .map(|v| crate::charts::Tick { at: px(v), label: format!("{v:+.2}") })
+            .map(|v| crate::charts::Tick { at: px(v), label: format!("{v:+.decimals$}") })
             .collect();
         let items = found
             .iter()
