@@ -14,9 +14,10 @@ CARGO_FLAGS := --release --workspace
 # The slow tier's tests: the Python references behind the committed fixtures (needs the venv).
 SLOW_TESTS := --features iw-core/python-references,iw-metrics/python-references
 
-.PHONY: setup build test test-fast check fmt lint bench reproduce-lits reproduce-luna16 reproduce-mets ablation clean-venv
+.PHONY: setup build test test-fast check fmt lint bench reproduce-lits reproduce-luna16 reproduce-mets ablation report-screenshot clean-venv
 
 setup: $(STAMP) build
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium) || echo "chromium: skipped: not installable here (the report's browser test will say 'skipped: no chromium')"
 
 $(STAMP): scripts/requirements.txt scripts/requirements-nodeps.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -81,7 +82,12 @@ ablation: setup
 	@if [ "$(ABLATION_SCALE)" != paper ] && [ ! -f work/lits-synth-$(ABLATION_SCALE)/prepared/dataset.json ]; then \
 		./target/release/iw reproduce lits --scale $(ABLATION_SCALE) --data-only; fi
 	./target/release/iw run $(EXP) $(if $(filter paper,$(ABLATION_SCALE)),,--overlay experiments/scales/$(ABLATION_SCALE).yaml) $(foreach s,$(SET),--set $(s)) --out runs-ablation
-	./target/release/iw report runs-ablation --out runs-ablation/report
+	./target/release/iw report runs-ablation --out runs-ablation/report --html
+
+# make report-screenshot [REPORT=results/lits/report.html]: a screenshot beside it (headless Chromium).
+REPORT ?= results/lits/report.html
+report-screenshot:
+	scripts/report/screenshot_report.sh $(REPORT) $(dir $(REPORT))report.png
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,12 +1,13 @@
 //! `iw records` and `iw report`: lesion-wise evaluation over `iw-metrics`.
+use crate::experiment::Experiment;
 use anyhow::{bail, Context};
 use iw_core::DynVolume;
 use iw_io::read_volume;
 use iw_metrics::{
     evaluate_case, evaluate_method, format_csv, format_table, load_records_dir, read_records, to_json,
-    write_froc_figures, write_records, BootstrapMode, CaseRecords, EvalOptions,
+    write_froc_figures, write_records, BootstrapMode, CaseRecords, EvalOptions, MethodRecords,
 };
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The trailing number of a file name (`segmentation-12.nii.gz` -> `12`), else its stem.
 fn default_case_id(path: &Path) -> String {
@@ -91,6 +92,105 @@ pub fn records(
     Ok(())
 }
 
+/// The run folder of a records file (`<run>/test_metrics/prc_records.json`).
+fn run_of(records: &Path) -> Option<&Path> {
+    records.parent().and_then(|p| p.parent())
+}
+
+/// The experiment a run was made with (its resolved `config.yaml`).
+fn run_experiment(run: &Path) -> anyhow::Result<Experiment> {
+    Experiment::load_with(&run.join("config.yaml"), &[], &[])
+}
+
+/// The dataset's own small-lesion threshold for the runs of `methods`: the prepared data's
+/// `synthetic.json` (`small_below_equivalent`: the paper's threshold at a phantom's resolution),
+/// as `iw reproduce` stratifies; `None`: the dataset's default (`iw_core::datasets`).
+pub fn dataset_small_below(methods: &[MethodRecords]) -> anyhow::Result<Option<f64>> {
+    let Some(run) = methods.iter().flat_map(|m| m.files.iter()).find_map(|f| run_of(f)) else { return Ok(None) };
+    if !run.join("config.yaml").is_file() {
+        return Ok(None);
+    }
+    let exp = run_experiment(run)?;
+    Ok(iw_data::prepared::SyntheticInfo::read_in(&exp.dataset.prepared)?.and_then(|s| s.small_below_equivalent))
+}
+
+/// What report.html says above its tables.
+pub struct HtmlPage<'a> {
+    /// Title.
+    pub title: String,
+    /// Lines under it.
+    pub notes: Vec<String>,
+    /// The paper's table.
+    pub rows: &'a [iw_metrics::Row],
+    /// report.json's `pooled` and `iw_minus_base` (or [`iw_report::operating_summary`]).
+    pub summary: &'a serde_json::Value,
+    /// The records of every configuration (their run folders hold the curves and predictions).
+    pub methods: &'a [MethodRecords],
+}
+
+/// Writes `out/report.html`: the tables, FROC, forest plot, training curves and the lesion
+/// gallery of the first run (experiment folder) of every configuration.
+pub fn write_html(out: &Path, page: &HtmlPage<'_>) -> anyhow::Result<PathBuf> {
+    let mut runs = Vec::new();
+    let mut gallery_runs = Vec::new();
+    for m in page.methods {
+        let mut dirs: Vec<&Path> = m.files.iter().filter_map(|f| run_of(f)).collect();
+        dirs.sort();
+        for d in &dirs {
+            runs.push(iw_report::RunCurves { method: m.method.clone(), dir: d.to_path_buf() });
+        }
+        if let Some(d) = dirs.first() {
+            gallery_runs.push(iw_report::gallery::GalleryRun { method: m.method.clone(), dir: d.to_path_buf() });
+        }
+    }
+    let (mut gallery, mut gallery_note) = (None, None);
+    match gallery_runs.first().map(|r| r.dir.join("config.yaml")).filter(|c| c.is_file()) {
+        Some(cfg) => {
+            let exp = Experiment::load_with(&cfg, &[], &[])?;
+            if exp.dataset.prepared.join("cases").is_dir() {
+                gallery = Some(iw_report::gallery::GallerySource {
+                    prepared: exp.dataset.prepared.clone(),
+                    window: exp.dataset.window,
+                    runs: gallery_runs,
+                    small_below: page.rows.first().map_or(f64::NAN, |r| r.small_below),
+                    max_lesions: 400,
+                    max_false_positives: 6,
+                });
+            } else {
+                gallery_note = Some(format!(
+                    "the prepared dataset {} is not here (run from the repository root)",
+                    exp.dataset.prepared.display()
+                ));
+            }
+        }
+        None => gallery_note = Some("the runs have no config.yaml (records only)".into()),
+    }
+    if let Some(note) = &gallery_note {
+        eprintln!("report.html: no lesion gallery: {note}");
+    }
+    let synthetic = gallery.as_ref().is_some_and(|g| g.prepared.join("synthetic.json").is_file());
+    let input = iw_report::ReportInput {
+        title: page.title.clone(),
+        notes: page.notes.clone(),
+        synthetic,
+        rows: page.rows,
+        summary: Some(page.summary),
+        runs,
+        gallery,
+        gallery_note,
+    };
+    let path = out.join("report.html");
+    let w = iw_report::write_report(&path, &input)?;
+    println!(
+        "wrote {} ({:.1} MB, {} lesion tiles, {} false-positive tiles)",
+        path.display(),
+        w.bytes as f64 / 1e6,
+        w.lesion_tiles,
+        w.false_positive_tiles
+    );
+    Ok(path)
+}
+
 /// `iw report DIR`.
 pub fn report(
     dir: &Path,
@@ -98,6 +198,7 @@ pub fn report(
     out: Option<&Path>,
     small_below: Option<f64>,
     bootstrap_fix: bool,
+    html: bool,
 ) -> anyhow::Result<()> {
     if let Some(s) = small_below {
         if !(s.is_finite() && s > 0.0) {
@@ -105,6 +206,11 @@ pub fn report(
         }
     }
     let methods = load_records_dir(dir)?;
+    // One definition of small: the dataset's (as `iw reproduce` reads it) unless given.
+    let small_below = match small_below {
+        Some(s) => Some(s),
+        None => dataset_small_below(&methods)?,
+    };
     let opts = EvalOptions {
         small_below,
         bootstrap: if bootstrap_fix { BootstrapMode::Corrected } else { BootstrapMode::Paper },
@@ -126,6 +232,42 @@ pub fn report(
             println!("wrote {} and {} figures to {}", ["table.md", "table.csv"].join(", "), figs.len(), out.display());
         }
     }
+    if html {
+        let out = out.unwrap_or(dir);
+        std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+        let mut datasets: Vec<&str> = rows.iter().map(|r| r.dataset.as_str()).collect();
+        datasets.dedup();
+        // One page per dataset (report.html; report-<dataset>.html when the folder has several).
+        for dataset in &datasets {
+            let pick: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].dataset == *dataset).collect();
+            let (rows, methods): (Vec<_>, Vec<_>) = pick.iter().map(|&i| (rows[i].clone(), methods[i].clone())).unzip();
+            let page_dir = if datasets.len() > 1 { out.join(format!("report-{dataset}")) } else { out.to_path_buf() };
+            html_page(dir, &page_dir, &rows, &methods)?;
+        }
+    }
+    Ok(())
+}
+
+/// One dataset's report.html for `iw report --html` (operating points computed here, as
+/// `iw reproduce` computes its report.json).
+fn html_page(dir: &Path, out: &Path, rows: &[iw_metrics::Row], methods: &[MethodRecords]) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let threshold = rows.first().map_or(f64::NAN, |r| r.small_below);
+    let summary = iw_report::operating_summary(methods, threshold)?;
+    let dataset = rows.first().map_or("?".to_string(), |r| r.dataset.clone());
+    let folders: usize = methods.iter().map(|m| m.files.len()).sum();
+    let page = HtmlPage {
+        title: format!("{dataset}: {} configuration(s) from {}", rows.len(), dir.display()),
+        notes: vec![
+            format!("Runs: {} ({folders} run folder(s)).", dir.display()),
+            format!("Small lesions: diameter below {threshold:.2} voxels."),
+            format!("iw {} (git {}).", env!("CARGO_PKG_VERSION"), env!("IW_GIT_REVISION")),
+        ],
+        rows,
+        summary: &summary,
+        methods,
+    };
+    write_html(out, &page)?;
     Ok(())
 }
 

@@ -94,13 +94,19 @@ enum Command {
         /// Also write table.md, table.csv and FROC figures (PNG, SVG) here.
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Small-lesion threshold, diameter in voxels (default by dataset: lits 12, luna 8, met 5).
+        /// Small-lesion threshold, diameter in voxels (default: the dataset's, as `iw reproduce`
+        /// uses it: a synthetic dataset's synthetic.json equivalent, else lits 12, luna 8, met 5).
         #[arg(long)]
         small_below: Option<f64>,
         /// Corrected bootstrap (not the paper's): avgFP divided by the sampled cases, every case
         /// counted. Off by default, which reproduces the paper's numbers.
         #[arg(long)]
         bootstrap_fix: bool,
+        /// Also write report.html (in --out, else in DIR): sortable tables, FROC curves, the
+        /// iw-minus-base forest plot, training curves and the lesion gallery; one self-contained
+        /// file that opens offline (report-<dataset>/report.html each when DIR holds several).
+        #[arg(long)]
+        html: bool,
     },
     /// Train, predict the test cases and evaluate them, each stage skipped when its outputs
     /// exist (a killed run continues where it stopped).
@@ -402,8 +408,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Records { gt, prob, logit, out, case_id, append } => {
             evaluation::records(&gt, &prob, logit.as_deref(), &out, case_id, append)
         }
-        Command::Report { dir, json, out, small_below, bootstrap_fix } => {
-            evaluation::report(&dir, json, out.as_deref(), small_below, bootstrap_fix)
+        Command::Report { dir, json, out, small_below, bootstrap_fix, html } => {
+            evaluation::report(&dir, json, out.as_deref(), small_below, bootstrap_fix, html)
         }
         Command::Run(a) => with_experiment(&a, run::run_all),
         Command::Train(a) => with_experiment(&a, run::train),

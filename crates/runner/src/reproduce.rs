@@ -359,8 +359,31 @@ pub fn reproduce(
     }
     let _ = writeln!(readme, "## Resolved configuration (first run)\n\n```yaml\n{example_cfg}```");
     std::fs::write(out.join("README.md"), readme)?;
+    crate::evaluation::write_html(
+        out,
+        &crate::evaluation::HtmlPage {
+            title: format!(
+                "{title} comparison: {}",
+                if synthetic { format!("synthetic data, {scale} scale") } else { "real data".into() }
+            ),
+            notes: vec![
+                format!("Data: {data_note}."),
+                format!("Scale: {scale}; {seeds} seed(s) per configuration; runs in {}.", runs.display()),
+                format!("Small lesions: diameter below {small_t:.2} voxels."),
+                format!(
+                    "iw {} (git {}), libtorch {}; command `iw reproduce {key} --scale {scale} --seeds {seeds}`.",
+                    env!("CARGO_PKG_VERSION"),
+                    env!("IW_GIT_REVISION"),
+                    env!("IW_TORCH_VERSION")
+                ),
+            ],
+            rows: &rows,
+            summary: &report,
+            methods: &all,
+        },
+    )?;
     println!(
-        "wrote {} (table.md, table.csv, FROC figures, README.md) in {:.1} min",
+        "wrote {} (table.md, table.csv, FROC figures, README.md, report.html) in {:.1} min",
         out.display(),
         t0.elapsed().as_secs_f64() / 60.0
     );

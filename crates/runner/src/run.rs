@@ -2,7 +2,7 @@
 //!
 //! Layout (the paper's, so that `iw report runs/` makes the table):
 //! `runs/<dataset>/<method>/experiment_<k>/{config.yaml, run.json, train_log.csv,
-//! validation_log.csv, train_curve.png, checkpoints/, test_predictions/,
+//! validation_log.csv, train_curve.png, events.out.tfevents.*, checkpoints/, test_predictions/,
 //! test_metrics/prc_records.json, test_metrics/dice.json}`. Each stage is skipped when its
 //! outputs exist; training resumes from `checkpoints/last.safetensors`, written at the end of
 //! every epoch and on Ctrl-C. At the end of each epoch the network (eval mode) is scored on fixed
@@ -349,6 +349,14 @@ pub fn train(exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
     if validation.is_none() {
         println!("train: no validation case with a lesion in the split: no validation curve");
     }
+    // TensorBoard scalars beside the CSVs, kept to the same steps on a resume.
+    let mut events = iw_report::tfevents::EventWriter::resume(dir, |tag, s| {
+        if tag.starts_with("validation/") {
+            s as u64 <= start
+        } else {
+            (s as u64) < start
+        }
+    })?;
     let mut stream = BatchStream::new(Arc::new(ds), scfg, start, exp.sampler.workers, exp.sampler.queue)?;
     let pb = bar(total, &format!("train {}", exp.method()));
     pb.set_position(start);
@@ -376,6 +384,8 @@ pub fn train(exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
                 anyhow::anyhow!("{}: {e}", dir.display())
             })?;
         rows.push((step, loss));
+        events.scalar("train/loss", step as i64, loss)?;
+        events.scalar("train/lr", step as i64, lr)?;
         log += &format!("{step},{epoch},{lr},{loss},{:.4}\n", ts.elapsed().as_secs_f64());
         pb.set_message(format!("loss {loss:.4} lr {lr:.1e}"));
         pb.inc(1);
@@ -385,11 +395,14 @@ pub fn train(exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
             if let Some(v) = &validation {
                 let (l, d) = v.evaluate(&trainer, &loss_cfg, t.patch, device)?;
                 val_rows.push(ValidationRow { epoch, step: step + 1, loss: l, dice: d });
+                events.scalar("validation/loss", (step + 1) as i64, l)?;
+                events.scalar("validation/dice", (step + 1) as i64, d)?;
                 pb.set_message(format!("loss {loss:.4} lr {lr:.1e}; validation loss {l:.4} Dice {d:.3}"));
             }
         }
         if end_of_epoch || stop || step + 1 == total {
             save(&trainer, &last, step + 1)?;
+            events.flush()?;
             std::fs::write(&log_path, &log).with_context(|| format!("writing {}", log_path.display()))?;
             let mut vlog = String::from("epoch,step,loss,dice\n");
             for v in &val_rows {
@@ -432,6 +445,15 @@ pub fn predict(exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
     let ids = split_ids(exp, "test")?;
     let out = dir.join("test_predictions");
     std::fs::create_dir_all(&out)?;
+    // Viewer files: the binary prediction (p > 0.5) beside the probabilities, for runs that
+    // predicted before it was written.
+    for id in &ids {
+        let (prob, bin) = (out.join(format!("{id}_prob.nii.gz")), out.join(format!("{id}_pred.nii.gz")));
+        if prob.is_file() && !bin.is_file() {
+            let p = read_volume(&prob)?.to_f32();
+            write_volume(&bin, &Volume::new(p.data.mapv(|v| u8::from(v > 0.5)), p.geometry))?;
+        }
+    }
     let todo: Vec<&String> = ids
         .iter()
         .filter(|id| {
@@ -460,6 +482,12 @@ pub fn predict(exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
         for (name, t) in [("prob", &p.probs), ("logit", &p.logits)] {
             let v: Vec<f32> = Vec::<f32>::try_from(&t.to_kind(Kind::Float).flatten(0, -1))?;
             let arr = ndarray::Array3::from_shape_vec((d, h, w), v)?;
+            if name == "prob" {
+                write_volume(
+                    out.join(format!("{id}_pred.nii.gz")),
+                    &Volume::new(arr.mapv(|v| u8::from(v > 0.5)), g.clone()),
+                )?;
+            }
             write_volume(out.join(format!("{id}_{name}.nii.gz")), &Volume::new(arr, g.clone()))?;
         }
         pb.inc(1);

@@ -97,7 +97,7 @@ fn smoke_reproduction_writes_every_output() {
         }
         assert!(runinfo["git_revision"].is_string());
         let preds: Vec<_> = std::fs::read_dir(run.join("test_predictions")).unwrap().collect();
-        assert_eq!(preds.len(), 2, "probabilities and logits of the test case");
+        assert_eq!(preds.len(), 3, "probabilities, logits and the binary prediction of the test case");
         let prob = iw_io::read_volume(run.join("test_predictions/0_prob.nii.gz")).unwrap();
         let case = iw_data::prepared::PreparedCase::open(&work.join("lits-synth-smoke/prepared/cases"), "0").unwrap();
         assert_eq!(prob.shape_zyx(), case.meta.shape_zyx, "predictions have the case's grid");

@@ -1,0 +1,73 @@
+//! The operating points and paired iw-minus-base differences of a set of runs, in the shape of
+//! the `pooled`, `per_seed` and `iw_minus_base` keys of `iw reproduce`'s report.json, so that
+//! `iw report DIR --html` shows the same numbers for any runs folder.
+use crate::error::{Error, Result};
+use iw_metrics::operating::{paired_difference, points, Unit};
+use iw_metrics::MethodRecords;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The per-case voxel Dice of `test_metrics/dice.json`; a corrupt file is an error naming it.
+pub fn read_case_dice(metrics_dir: &Path) -> Result<BTreeMap<String, f64>> {
+    #[derive(serde::Deserialize)]
+    struct DiceFile {
+        cases: BTreeMap<String, f64>,
+    }
+    let p = metrics_dir.join("dice.json");
+    let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
+    let d: DiceFile = serde_json::from_str(&text).map_err(|e| Error::format(&p, format!("not a dice.json: {e}")))?;
+    Ok(d.cases)
+}
+
+/// The paper's configurations pair up as `iw<base>` against `<base>`.
+const PAIRS: [&str; 4] = ["bce", "dl", "fl", "asl"];
+
+/// `{"pooled": {method: points}, "per_seed": {method: [{experiment, points}]}, "iw_minus_base":
+/// {"iw<b> - <b>": [differences]}}` of `methods`, lesions split at `small_below` voxels. A
+/// missing dice.json counts the voxel Dice as undefined.
+pub fn operating_summary(methods: &[MethodRecords], small_below: f64) -> Result<Value> {
+    let mut units: BTreeMap<String, Vec<(String, Vec<Unit>)>> = BTreeMap::new();
+    for m in methods {
+        let mut seeds = Vec::new();
+        for f in &m.files {
+            let metrics_dir = f.parent().unwrap_or(Path::new("."));
+            let exp = metrics_dir.parent().and_then(|e| e.file_name()).map(|n| n.to_string_lossy().into_owned());
+            let exp = exp.unwrap_or_default();
+            let dice =
+                if metrics_dir.join("dice.json").is_file() { read_case_dice(metrics_dir)? } else { BTreeMap::new() };
+            let recs = iw_metrics::read_records(f)?;
+            let u: Vec<Unit> = recs
+                .iter()
+                .map(|(case, r)| {
+                    Unit::new(format!("{exp}:{case}"), r, dice.get(case).copied().unwrap_or(f64::NAN), small_below)
+                })
+                .collect();
+            seeds.push((exp, u));
+        }
+        units.insert(m.method.clone(), seeds);
+    }
+    let (mut pooled, mut per_seed) = (serde_json::Map::new(), serde_json::Map::new());
+    for (m, seeds) in &units {
+        let all: Vec<Unit> = seeds.iter().flat_map(|(_, u)| u.iter().cloned()).collect();
+        pooled.insert(m.clone(), json!(points(&all)));
+        per_seed.insert(
+            m.clone(),
+            seeds.iter().map(|(e, u)| json!({"experiment": e, "points": points(u)})).collect::<Vec<_>>().into(),
+        );
+    }
+    let mut differences = serde_json::Map::new();
+    for base in PAIRS {
+        let iw = format!("iw{base}");
+        let (Some(b), Some(i)) = (units.get(base), units.get(&iw)) else { continue };
+        let index = |s: &Vec<(String, Vec<Unit>)>| -> BTreeMap<String, Unit> {
+            s.iter().flat_map(|(_, u)| u.iter().map(|x| (x.id.clone(), x.clone()))).collect()
+        };
+        let (bi, ii) = (index(b), index(i));
+        let ids: Vec<&String> = bi.keys().filter(|k| ii.contains_key(*k)).collect();
+        let bu: Vec<Unit> = ids.iter().map(|k| bi[*k].clone()).collect();
+        let iu: Vec<Unit> = ids.iter().map(|k| ii[*k].clone()).collect();
+        differences.insert(format!("{iw} - {base}"), json!(paired_difference(&bu, &iu)));
+    }
+    Ok(json!({"pooled": pooled, "per_seed": per_seed, "iw_minus_base": differences}))
+}

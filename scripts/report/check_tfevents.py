@@ -1,0 +1,57 @@
+"""Reads a run's TensorBoard event file with the tensorboard package and checks every scalar
+against train_log.csv (train/loss, train/lr per step) and validation_log.csv (validation/loss,
+validation/dice per epoch): same steps, no duplicates, values equal to float32 precision.
+
+usage: check_tfevents.py RUN_DIR   (prints one JSON line of counts; exit 1 on a mismatch)
+"""
+import csv
+import glob
+import json
+import sys
+
+import numpy as np
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+
+def main(run):
+    files = glob.glob(f"{run}/events.out.tfevents.*")
+    if len(files) != 1:
+        print(f"{run}: {len(files)} event files, expected 1")
+        return 1
+    acc = EventAccumulator(files[0], size_guidance={"scalars": 0})
+    acc.Reload()
+    train = list(csv.DictReader(open(f"{run}/train_log.csv")))
+    val = list(csv.DictReader(open(f"{run}/validation_log.csv")))
+    want = {
+        "train/loss": [(int(r["step"]), float(r["loss"])) for r in train],
+        "train/lr": [(int(r["step"]), float(r["lr"])) for r in train],
+        "validation/loss": [(int(r["step"]), float(r["loss"])) for r in val],
+        "validation/dice": [(int(r["step"]), float(r["dice"])) for r in val],
+    }
+    tags = acc.Tags()["scalars"]
+    problems, counts = [], {}
+    for tag, rows in want.items():
+        if tag not in tags:
+            if not rows:
+                counts[tag] = 0
+                continue
+            problems.append(f"{tag} missing (tags {tags})")
+            continue
+        got = [(e.step, e.value) for e in acc.Scalars(tag)]
+        counts[tag] = len(got)
+        if [s for s, _ in got] != [s for s, _ in rows]:
+            problems.append(f"{tag}: steps {[s for s, _ in got][:8]}... vs the CSV's {[s for s, _ in rows][:8]}...")
+            continue
+        g, w = np.array([v for _, v in got]), np.array([v for _, v in rows], dtype=np.float32).astype(np.float64)
+        if not np.array_equal(g, w):
+            i = int(np.argmax(g != w))
+            problems.append(f"{tag}: step {rows[i][0]}: {g[i]} vs the CSV's {rows[i][1]}")
+    for p in problems:
+        print(f"{files[0]}: {p}")
+    if not problems:
+        print(json.dumps(counts))
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
