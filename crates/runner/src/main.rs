@@ -366,6 +366,9 @@ enum SynthCommand {
         /// Seed (a case depends only on the seed and its index).
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Test cases of the split (the first ones; default: the paper's 28 of 131).
+        #[arg(long)]
+        test_cases: Option<usize>,
         /// Volume size in voxels, x,y,z (a 410 x 410 x 320 mm field of view).
         #[arg(long, default_value = "128,128,64", value_parser = parse_xyz)]
         shape: [usize; 3],
@@ -416,6 +419,9 @@ enum SynthCommand {
         /// Seed (a case depends only on the seed and its index).
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Test cases of the split (the first ones; default: LiTS's 28 of 131).
+        #[arg(long)]
+        test_cases: Option<usize>,
         /// Downsampling of the 1 mm template (2: 2 mm voxels, 98 x 116 x 94).
         #[arg(long, default_value_t = 2)]
         downsample: usize,
@@ -565,14 +571,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             )
         }
         Command::Grid(a) => grid_cmd(a),
-        Command::Synth(SynthCommand::Lits { out, cases, seed, shape, tumour_contrast, noise, threads }) => {
+        Command::Synth(SynthCommand::Lits { out, cases, seed, test_cases, shape, tumour_contrast, noise, threads }) => {
             let opts = iw_synth::lits::PhantomOptions {
                 shape_xyz: shape,
                 tumour_contrast_hu: tumour_contrast,
                 noise_sd_hu: noise,
                 ..Default::default()
             };
-            data_cmds::synth_lits(&out, cases, seed, &opts, threads)
+            data_cmds::synth_lits(&out, cases, seed, &opts, threads, test_cases)
         }
         Command::Prepare(PrepareCommand::Lits { raw, out, manifest }) => {
             data_cmds::prepare_lits(&raw, &out, manifest.as_deref())
@@ -583,8 +589,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Prepare(PrepareCommand::Luna16 { raw, out, rules }) => {
             luna16_cmds::prepare_luna16(&raw, &out, rules.as_deref())
         }
-        Command::Synth(SynthCommand::Mets { out, cases, seed, downsample, threads }) => {
-            nnunet_cmds::synth_mets(&out, cases, seed, downsample, threads)
+        Command::Synth(SynthCommand::Mets { out, cases, seed, test_cases, downsample, threads }) => {
+            nnunet_cmds::synth_mets(&out, cases, seed, downsample, threads, test_cases)
         }
         Command::Prepare(PrepareCommand::Nnunet {
             raw,

@@ -39,6 +39,7 @@ impl Dataset {
         use iw_synth::lits::PhantomOptions;
         let lits = |cases, shape_xyz, contrast: [f64; 2], noise: [f64; 2]| Synthetic::Lits {
             cases,
+            test_cases: None,
             phantom: PhantomOptions {
                 shape_xyz,
                 tumour_contrast_hu: contrast,
@@ -56,9 +57,9 @@ impl Dataset {
             // 50 scans: the held-out subsets 8-9 get ~10 of them (~12 nodules; 30 gave 3).
             (Dataset::Luna16, "cpu") => Synthetic::Luna16 { cases: 50, shape_xyz: [128, 128, 80] },
             (Dataset::Luna16, _) => Synthetic::Luna16 { cases: 60, shape_xyz: [160, 160, 96] },
-            (Dataset::Mets, "smoke") => Synthetic::Mets { cases: 3, downsample: 4 },
-            (Dataset::Mets, "cpu") => Synthetic::Mets { cases: 20, downsample: 2 },
-            (Dataset::Mets, _) => Synthetic::Mets { cases: 40, downsample: 2 },
+            (Dataset::Mets, "smoke") => Synthetic::Mets { cases: 3, test_cases: None, downsample: 4 },
+            (Dataset::Mets, "cpu") => Synthetic::Mets { cases: 20, test_cases: None, downsample: 2 },
+            (Dataset::Mets, _) => Synthetic::Mets { cases: 40, test_cases: None, downsample: 2 },
         }
     }
     fn prepare(self, raw: &Path, prepared: &Path) -> anyhow::Result<()> {
@@ -86,6 +87,8 @@ pub enum Synthetic {
     Lits {
         /// Cases.
         cases: usize,
+        /// Test cases among them (`None`: the paper's proportion, 28 of 131).
+        test_cases: Option<usize>,
         /// Shape, contrast and noise.
         phantom: iw_synth::lits::PhantomOptions,
     },
@@ -100,6 +103,8 @@ pub enum Synthetic {
     Mets {
         /// Cases.
         cases: usize,
+        /// Test cases among them (`None`: LiTS's proportion).
+        test_cases: Option<usize>,
         /// Downsampling of the 1 mm MNI template.
         downsample: usize,
     },
@@ -109,17 +114,19 @@ impl Synthetic {
     /// Writes the data into `raw`.
     pub fn write(&self, raw: &Path) -> anyhow::Result<()> {
         match *self {
-            Synthetic::Lits { cases, phantom } => synth_lits(raw, cases, 0, &phantom, 2),
+            Synthetic::Lits { cases, test_cases, phantom } => synth_lits(raw, cases, 0, &phantom, 2, test_cases),
             Synthetic::Luna16 { cases, shape_xyz } => {
                 crate::luna16_cmds::synth_luna16(raw, cases, 0, shape_xyz, None, 2)
             }
-            Synthetic::Mets { cases, downsample } => crate::nnunet_cmds::synth_mets(raw, cases, 0, downsample, 2),
+            Synthetic::Mets { cases, test_cases, downsample } => {
+                crate::nnunet_cmds::synth_mets(raw, cases, 0, downsample, 2, test_cases)
+            }
         }
     }
     /// What it is, in words.
     pub fn describe(&self) -> String {
         match self {
-            Synthetic::Lits { cases, phantom: p } => format!(
+            Synthetic::Lits { cases, phantom: p, .. } => format!(
                 "{cases} cases of {} x {} x {} voxels, tumours {}..{} HU darker than the liver, noise {}..{} HU",
                 p.shape_xyz[0],
                 p.shape_xyz[1],
@@ -132,7 +139,9 @@ impl Synthetic {
             Synthetic::Luna16 { cases, shape_xyz: s } => {
                 format!("{cases} scans of {} x {} x {} voxels", s[0], s[1], s[2])
             }
-            Synthetic::Mets { cases, downsample } => format!("{cases} cases on the MNI152 template at {downsample} mm"),
+            Synthetic::Mets { cases, downsample, .. } => {
+                format!("{cases} cases on the MNI152 template at {downsample} mm")
+            }
         }
     }
 }
