@@ -14,7 +14,7 @@ CARGO_FLAGS := --release --workspace
 # The slow tier's tests: the Python references behind the committed fixtures (needs the venv).
 SLOW_TESTS := --features iw-core/python-references,iw-metrics/python-references
 
-.PHONY: setup build test test-fast check fmt lint bench reproduce-lits reproduce-luna16 reproduce-mets ablation report-screenshot clean-venv
+.PHONY: setup build test test-fast check fmt lint bench reproduce-lits reproduce-luna16 reproduce-mets ablation report-screenshot clean-venv slurm-setup
 
 setup: $(STAMP) build
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium) || echo "chromium: skipped: not installable here (the report's browser test will say 'skipped: no chromium')"
@@ -33,8 +33,17 @@ lint: $(STAMP)
 	cargo fmt --all --check
 	cargo clippy $(CARGO_FLAGS) --all-targets $(SLOW_TESTS) -- -D warnings
 
-# Every test: the Python references, libtorch, the CLI end to end.
-test: setup lint
+# Debian's SLURM and munge for the SLURM executor's test (crates/runner/tests/slurm_cli.rs starts a
+# one-node cluster with scripts/slurm/start.sh). Needs root or sudo; without them the test says
+# "skipped: no SLURM".
+slurm-setup:
+	@command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v sbatch >/dev/null && command -v munged >/dev/null || \
+	{ if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then SUDO=sudo; else \
+	  echo "slurm-setup: skipped: not root (apt-get install slurmctld slurmd slurm-client munge)"; exit 0; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq slurmctld slurmd slurm-client munge; }
+
+# Every test: the Python references, libtorch, the CLI end to end, the SLURM executor.
+test: setup slurm-setup lint
 	cargo test $(CARGO_FLAGS) $(SLOW_TESTS)
 	@if ./target/release/iw doctor | grep -q "cuda          available"; then \
 		echo "CUDA: the device tests above also ran on cuda:0"; \
@@ -61,18 +70,20 @@ bench: setup
 # H100/H200 (results/lits-gpu); SCALE=smoke checks the plumbing (work/results-smoke).
 SCALE ?=
 SEEDS ?=
+# JOBS=N runs at once, THREADS=T libtorch threads each (iw reproduce --jobs/--threads).
+GRID_FLAGS = $(if $(JOBS),--jobs $(JOBS)) $(if $(THREADS),--threads $(THREADS))
 reproduce-lits: setup
-	./target/release/iw reproduce lits $(if $(LITS_DIR),--lits-dir $(LITS_DIR)) $(if $(SCALE),--scale $(SCALE)) $(if $(SEEDS),--seeds $(SEEDS))
+	./target/release/iw reproduce lits $(if $(LITS_DIR),--lits-dir $(LITS_DIR)) $(if $(SCALE),--scale $(SCALE)) $(if $(SEEDS),--seeds $(SEEDS)) $(GRID_FLAGS)
 
 # make reproduce-luna16 [LUNA16_DIR=<raw LUNA16 + tcia-lidc-xml>] [SCALE=...] [SEEDS=N]
 # Without LUNA16_DIR: synthetic LUNA16-format scans with real LIDC readers' contours, CPU scale.
 reproduce-luna16: setup
-	./target/release/iw reproduce luna16 $(if $(LUNA16_DIR),--luna16-dir $(LUNA16_DIR)) $(if $(SCALE),--scale $(SCALE)) $(if $(SEEDS),--seeds $(SEEDS))
+	./target/release/iw reproduce luna16 $(if $(LUNA16_DIR),--luna16-dir $(LUNA16_DIR)) $(if $(SCALE),--scale $(SCALE)) $(if $(SEEDS),--seeds $(SEEDS)) $(GRID_FLAGS)
 
 # make reproduce-mets [METS_DIR=<nnU-Net-layout brain MR, FLAIR channel 0>] [SCALE=...] [SEEDS=N]
 # Without METS_DIR: synthetic brain MR with metastases on the MNI152 template, CPU scale.
 reproduce-mets: setup
-	./target/release/iw reproduce mets $(if $(METS_DIR),--mets-dir $(METS_DIR)) $(if $(SCALE),--scale $(SCALE)) $(if $(SEEDS),--seeds $(SEEDS))
+	./target/release/iw reproduce mets $(if $(METS_DIR),--mets-dir $(METS_DIR)) $(if $(SCALE),--scale $(SCALE)) $(if $(SEEDS),--seeds $(SEEDS)) $(GRID_FLAGS)
 
 # make ablation EXP=experiments/ablations/<file>.yaml [SET='k=v ...'] [SCALE=cpu|paper]
 # One experiment (train, predict, evaluate) and its report in runs-ablation/.

@@ -178,8 +178,23 @@ impl Manifest {
     /// A split of `n` cases in the paper's LiTS proportions (test 28/131, validation 5/131, at
     /// least one case each), for synthetic datasets.
     pub fn proportional(dataset: &str, n: usize) -> Self {
-        let test = ((n as f64 * 28.0 / 131.0).round() as usize).clamp(1, n.saturating_sub(2).max(1));
-        let val = ((n as f64 * 5.0 / 131.0).round() as usize).max(1).min(n.saturating_sub(test + 1));
+        Self::proportional_with_test(dataset, n, None)
+    }
+
+    /// [`Manifest::proportional`] with `test` test cases (the first ones) when given: validation
+    /// and training keep the proportions of the other `n - test` cases (at least one training case).
+    pub fn proportional_with_test(dataset: &str, n: usize, test: Option<usize>) -> Self {
+        let (test, val) = match test {
+            Some(t) => {
+                let test = t.clamp(1, n.saturating_sub(1).max(1));
+                let rest = n.saturating_sub(test);
+                (test, ((rest as f64 * 5.0 / 103.0).round() as usize).max(1).min(rest.saturating_sub(1)))
+            }
+            None => {
+                let test = ((n as f64 * 28.0 / 131.0).round() as usize).clamp(1, n.saturating_sub(2).max(1));
+                (test, ((n as f64 * 5.0 / 131.0).round() as usize).max(1).min(n.saturating_sub(test + 1)))
+            }
+        };
         let ids: Vec<CaseId> = (0..n as u64).map(CaseId::Number).collect();
         Manifest {
             dataset: dataset.to_string(),
@@ -196,6 +211,16 @@ impl Manifest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_given_test_set_size_keeps_validation_and_training() {
+        // 20 cases: 4 test, 1 validation, 15 training; 28 with 12 test: 12, 1, 15.
+        let m = Manifest::proportional("lits", 20);
+        assert_eq!((m.split.test.len(), m.split.validation.len(), m.split.train.len()), (4, 1, 15));
+        let m = Manifest::proportional_with_test("lits", 28, Some(12));
+        assert_eq!((m.split.test.len(), m.split.validation.len(), m.split.train.len()), (12, 1, 15));
+        assert_eq!(Manifest::ids(&m.split.test), (0..12).map(|i| i.to_string()).collect::<Vec<_>>());
+    }
 
     #[test]
     fn lits_manifest_is_the_papers_split() {

@@ -78,7 +78,15 @@ pub fn for_each_case(
 }
 
 /// `iw synth lits`.
-pub fn synth_lits(out: &Path, cases: usize, seed: u64, opts: &PhantomOptions, threads: usize) -> anyhow::Result<()> {
+/// `test_cases`: the size of the test split (default: the paper's proportion, 28 of 131).
+pub fn synth_lits(
+    out: &Path,
+    cases: usize,
+    seed: u64,
+    opts: &PhantomOptions,
+    threads: usize,
+    test_cases: Option<usize>,
+) -> anyhow::Result<()> {
     let shape_xyz = opts.shape_xyz;
     if cases == 0 {
         bail!("--cases must be at least 1");
@@ -124,7 +132,7 @@ pub fn synth_lits(out: &Path, cases: usize, seed: u64, opts: &PhantomOptions, th
         }),
     );
     meta.write(&out.join("synthetic.json"))?;
-    let manifest = Manifest::proportional("lits", cases);
+    let manifest = Manifest::proportional_with_test("lits", cases, test_cases);
     let yaml = format!(
         "# Synthetic LiTS-format dataset written by `iw synth lits` (seed {seed}); split in the paper's proportions.\n{}",
         serde_norway::to_string(&manifest)?

@@ -5,6 +5,7 @@
 //!
 //! * [`experiment`]: experiment files: `extends`, overlays, `--set`, validation.
 //! * [`run`]: `iw run` and its stages (train, predict, evaluate) in the paper's run layout.
+//! * [`grid`]: grids of runs (`iw grid`, `iw reproduce`): states, locks, local and SLURM executors.
 //! * [`reproduce`]: `iw reproduce lits|luna16|mets`.
 //! * [`data_cmds`], [`luna16_cmds`], [`nnunet_cmds`]: `iw synth ...` and `iw prepare ...`.
 //! * [`evaluation`], [`volume_tools`], [`model_cmd`], [`doctor`]: the other commands.
@@ -14,6 +15,7 @@ pub mod data_cmds;
 pub mod doctor;
 pub mod evaluation;
 pub mod experiment;
+pub mod grid;
 pub mod luna16_cmds;
 pub mod model_cmd;
 pub mod nnunet_cmds;

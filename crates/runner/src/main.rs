@@ -2,7 +2,7 @@
 //! error chain on one line and exits 2 on failure.
 use clap::{Parser, Subcommand};
 use iw_runner::{
-    data_cmds, doctor, evaluation, experiment, luna16_cmds, model_cmd, nnunet_cmds, reproduce, run, volume_tools,
+    data_cmds, doctor, evaluation, experiment, grid, luna16_cmds, model_cmd, nnunet_cmds, reproduce, run, volume_tools,
 };
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -123,6 +123,11 @@ enum Command {
     /// Reproduce a comparison table of the paper end to end.
     #[command(subcommand)]
     Reproduce(ReproduceCommand),
+    /// Run experiments x seeds as a grid: several runs at once on this machine (--jobs,
+    /// --devices, --threads) or as a SLURM job array (--executor slurm); `iw grid status DIR`
+    /// prints every run's state. A failing run fails alone (its error in its run.json and in
+    /// DIR/grid-summary.md); rerunning the same command runs only what is not done.
+    Grid(GridArgs),
     /// Write a synthetic dataset in a real dataset's raw format.
     #[command(subcommand)]
     Synth(SynthCommand),
@@ -148,6 +153,127 @@ struct RunArgs {
     /// Experiment index: the run folder is experiment_<K>.
     #[arg(long, default_value_t = 0)]
     experiment_index: usize,
+}
+
+/// `iw grid EXPERIMENT.yaml... [--seeds N]`, or `iw grid status DIR`.
+#[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+struct GridArgs {
+    #[command(subcommand)]
+    command: Option<GridCommand>,
+    /// Experiment files (e.g. experiments/ablations/*.yaml); each runs with every seed.
+    #[arg(required = true)]
+    experiments: Vec<PathBuf>,
+    /// Seeds per experiment: run k uses training.seed + k and the folder experiment_<k>.
+    #[arg(long, default_value_t = 1)]
+    seeds: usize,
+    /// Overlay files merged over every experiment before --set.
+    #[arg(long = "overlay")]
+    overlays: Vec<PathBuf>,
+    /// Override a value of every experiment (repeatable).
+    #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
+    sets: Vec<String>,
+    /// Root of the run folders (grid.json, grid-summary.md and slurm/ go here too).
+    #[arg(long, default_value = "runs")]
+    out: PathBuf,
+    #[command(flatten)]
+    exec: ExecArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum GridCommand {
+    /// The table of a grid's runs and their states (pending, running, done, failed) with the
+    /// errors of the failed ones.
+    Status {
+        /// The grid's folder (holds grid.json) or its grid.json.
+        dir: PathBuf,
+        /// Also write DIR/grid-summary.md.
+        #[arg(long)]
+        write_summary: bool,
+    },
+    /// One run of a grid in this process (what the executors start).
+    #[command(hide = true)]
+    RunOne {
+        /// grid.json.
+        grid: PathBuf,
+        /// The run's index in it.
+        #[arg(long)]
+        index: usize,
+        /// Executor overrides (threads, device), after the run's own.
+        #[arg(long = "set")]
+        sets: Vec<String>,
+    },
+}
+
+/// How a grid's runs are executed (`iw grid`, `iw reproduce`).
+#[derive(clap::Args, Debug, Clone)]
+struct ExecArgs {
+    /// local: child processes on this machine; slurm: a job array (returns at once).
+    #[arg(long, default_value = "local", value_parser = ["local", "slurm"])]
+    executor: String,
+    /// Runs at once (local; default: one per --devices entry, else 1).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Devices for the running jobs, one each, round robin: --devices cuda:0,cuda:1 (local).
+    #[arg(long, value_delimiter = ',')]
+    devices: Vec<String>,
+    /// libtorch CPU threads per run (default: the experiment's training.threads; on SLURM
+    /// --cpus-per-task when given).
+    #[arg(long)]
+    threads: Option<i32>,
+    /// SLURM partition.
+    #[arg(long, help_heading = "SLURM")]
+    partition: Option<String>,
+    /// Generic resources per task, e.g. gpu:1.
+    #[arg(long, help_heading = "SLURM")]
+    gres: Option<String>,
+    /// Time limit per task, HH:MM:SS (a longer run checkpoints and requeues itself).
+    #[arg(long, help_heading = "SLURM")]
+    time: Option<String>,
+    /// CPUs per task.
+    #[arg(long, help_heading = "SLURM")]
+    cpus_per_task: Option<usize>,
+    /// Memory per task, e.g. 16G.
+    #[arg(long, help_heading = "SLURM")]
+    mem: Option<String>,
+    /// Array tasks running at once (the array's %K throttle).
+    #[arg(long, help_heading = "SLURM")]
+    max_parallel: Option<usize>,
+    /// Seconds before the time limit at which a task checkpoints and requeues itself.
+    #[arg(long, default_value_t = 120, help_heading = "SLURM")]
+    signal_before: u64,
+    /// An extra #SBATCH option, verbatim (repeatable): --slurm-arg '--account=abc'.
+    #[arg(long = "slurm-arg", help_heading = "SLURM")]
+    slurm_args: Vec<String>,
+}
+
+impl ExecArgs {
+    fn executor(&self) -> anyhow::Result<grid::Executor> {
+        if self.jobs == Some(0) {
+            anyhow::bail!("--jobs must be at least 1");
+        }
+        if self.threads.is_some_and(|t| t < 1) {
+            anyhow::bail!("--threads must be at least 1");
+        }
+        Ok(match self.executor.as_str() {
+            "slurm" => grid::Executor::Slurm(grid::slurm::SlurmOptions {
+                partition: self.partition.clone(),
+                gres: self.gres.clone(),
+                time: self.time.clone(),
+                cpus_per_task: self.cpus_per_task,
+                mem: self.mem.clone(),
+                max_parallel: self.max_parallel,
+                signal_before_s: self.signal_before,
+                extra: self.slurm_args.clone(),
+                threads: self.threads,
+            }),
+            _ => grid::Executor::Local(grid::local::LocalOptions {
+                jobs: self.jobs.unwrap_or(self.devices.len().max(1)),
+                devices: self.devices.clone(),
+                threads: self.threads,
+            }),
+        })
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -192,6 +318,12 @@ struct ReproduceArgs {
     /// Only write (or find) the prepared data, then stop.
     #[arg(long)]
     data_only: bool,
+    /// Run nothing: rebuild the results from the runs already on disk, listing those that did
+    /// not finish (what the SLURM report job runs).
+    #[arg(long)]
+    report_only: bool,
+    #[command(flatten)]
+    exec: ExecArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -240,6 +372,9 @@ enum SynthCommand {
         /// Seed (a case depends only on the seed and its index).
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Test cases of the split (the first ones; default: the paper's 28 of 131).
+        #[arg(long)]
+        test_cases: Option<usize>,
         /// Volume size in voxels, x,y,z (a 410 x 410 x 320 mm field of view).
         #[arg(long, default_value = "128,128,64", value_parser = parse_xyz)]
         shape: [usize; 3],
@@ -290,6 +425,9 @@ enum SynthCommand {
         /// Seed (a case depends only on the seed and its index).
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Test cases of the split (the first ones; default: LiTS's 28 of 131).
+        #[arg(long)]
+        test_cases: Option<usize>,
         /// Downsampling of the 1 mm template (2: 2 mm voxels, 98 x 116 x 94).
         #[arg(long, default_value_t = 2)]
         downsample: usize,
@@ -435,16 +573,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 &a.work,
                 a.only.as_deref(),
                 a.data_only,
+                &reproduce::GridChoice { executor: a.exec.executor()?, report_only: a.report_only },
             )
         }
-        Command::Synth(SynthCommand::Lits { out, cases, seed, shape, tumour_contrast, noise, threads }) => {
+        Command::Grid(a) => grid_cmd(a),
+        Command::Synth(SynthCommand::Lits { out, cases, seed, test_cases, shape, tumour_contrast, noise, threads }) => {
             let opts = iw_synth::lits::PhantomOptions {
                 shape_xyz: shape,
                 tumour_contrast_hu: tumour_contrast,
                 noise_sd_hu: noise,
                 ..Default::default()
             };
-            data_cmds::synth_lits(&out, cases, seed, &opts, threads)
+            data_cmds::synth_lits(&out, cases, seed, &opts, threads, test_cases)
         }
         Command::Prepare(PrepareCommand::Lits { raw, out, manifest }) => {
             data_cmds::prepare_lits(&raw, &out, manifest.as_deref())
@@ -455,8 +595,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Prepare(PrepareCommand::Luna16 { raw, out, rules }) => {
             luna16_cmds::prepare_luna16(&raw, &out, rules.as_deref())
         }
-        Command::Synth(SynthCommand::Mets { out, cases, seed, downsample, threads }) => {
-            nnunet_cmds::synth_mets(&out, cases, seed, downsample, threads)
+        Command::Synth(SynthCommand::Mets { out, cases, seed, test_cases, downsample, threads }) => {
+            nnunet_cmds::synth_mets(&out, cases, seed, downsample, threads, test_cases)
         }
         Command::Prepare(PrepareCommand::Nnunet {
             raw,
@@ -478,6 +618,29 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             crop_nonzero: (!no_crop).then_some(crop_margin),
             manifest: manifest.as_deref(),
         }),
+    }
+}
+
+fn grid_cmd(a: GridArgs) -> anyhow::Result<()> {
+    match a.command {
+        Some(GridCommand::Status { dir, write_summary }) => {
+            let g = grid::Grid::read(&dir)?;
+            print!("{}", if write_summary { g.write_summary()? } else { g.status_table() });
+            Ok(())
+        }
+        Some(GridCommand::RunOne { grid: file, index, sets }) => {
+            grid::install_requeue_signal();
+            grid::run_one(&file, index, &sets)
+        }
+        None => {
+            let executor = a.exec.executor()?;
+            let g = grid::Grid::plan(&a.experiments, &a.overlays, &a.sets, a.seeds, &a.out)?;
+            let file = g.write()?;
+            let root = grid::slurm::shell_quote(&g.root.display().to_string());
+            let exe = grid::slurm::exe_quoted()?;
+            let report = format!("{exe} grid status {root} --write-summary\n{exe} report {root} --out {root}/report");
+            grid::execute(&g, &file, &executor, &report)
+        }
     }
 }
 

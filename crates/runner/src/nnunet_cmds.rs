@@ -11,7 +11,15 @@ use std::path::Path;
 use std::sync::Mutex;
 
 /// `iw synth mets`.
-pub fn synth_mets(out: &Path, cases: usize, seed: u64, factor: usize, threads: usize) -> anyhow::Result<()> {
+/// `test_cases`: the size of the test split (default: LiTS's proportion, 28 of 131).
+pub fn synth_mets(
+    out: &Path,
+    cases: usize,
+    seed: u64,
+    factor: usize,
+    threads: usize,
+    test_cases: Option<usize>,
+) -> anyhow::Result<()> {
     if cases < 3 {
         bail!("--cases must be at least 3");
     }
@@ -68,7 +76,7 @@ pub fn synth_mets(out: &Path, cases: usize, seed: u64, factor: usize, threads: u
         }),
     );
     meta.write(&out.join("synthetic.json"))?;
-    let mut manifest = Manifest::proportional("mets", cases);
+    let mut manifest = Manifest::proportional_with_test("mets", cases, test_cases);
     let name = |c: &CaseId| CaseId::Text(format!("mets_{:03}", c.to_string().parse::<usize>().unwrap_or(0)));
     manifest.cases = manifest.cases.iter().map(name).collect();
     for part in [&mut manifest.split.train, &mut manifest.split.validation, &mut manifest.split.test] {

@@ -1,13 +1,10 @@
 //! `iw reproduce lits|luna16|mets`: data, the ten configurations (several seeds), the report,
 //! a README.
 use crate::data_cmds::{prepare_lits, synth_lits};
-use crate::experiment::Experiment;
-use crate::run::{run_all, run_dir};
+use crate::grid::{dispatch, Executed, Executor, Grid, RunState};
 use anyhow::{bail, Context};
 use iw_metrics::operating::{paired_difference, points, Difference, Points, Unit};
-use iw_metrics::{
-    evaluate_method, format_csv, format_table, load_records_dir, write_froc_figures, EvalOptions, MethodRecords,
-};
+use iw_metrics::{evaluate_method, format_csv, format_table, write_froc_figures, EvalOptions, MethodRecords};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -42,6 +39,7 @@ impl Dataset {
         use iw_synth::lits::PhantomOptions;
         let lits = |cases, shape_xyz, contrast: [f64; 2], noise: [f64; 2]| Synthetic::Lits {
             cases,
+            test_cases: None,
             phantom: PhantomOptions {
                 shape_xyz,
                 tumour_contrast_hu: contrast,
@@ -59,9 +57,9 @@ impl Dataset {
             // 50 scans: the held-out subsets 8-9 get ~10 of them (~12 nodules; 30 gave 3).
             (Dataset::Luna16, "cpu") => Synthetic::Luna16 { cases: 50, shape_xyz: [128, 128, 80] },
             (Dataset::Luna16, _) => Synthetic::Luna16 { cases: 60, shape_xyz: [160, 160, 96] },
-            (Dataset::Mets, "smoke") => Synthetic::Mets { cases: 3, downsample: 4 },
-            (Dataset::Mets, "cpu") => Synthetic::Mets { cases: 20, downsample: 2 },
-            (Dataset::Mets, _) => Synthetic::Mets { cases: 40, downsample: 2 },
+            (Dataset::Mets, "smoke") => Synthetic::Mets { cases: 3, test_cases: None, downsample: 4 },
+            (Dataset::Mets, "cpu") => Synthetic::Mets { cases: 20, test_cases: None, downsample: 2 },
+            (Dataset::Mets, _) => Synthetic::Mets { cases: 40, test_cases: None, downsample: 2 },
         }
     }
     fn prepare(self, raw: &Path, prepared: &Path) -> anyhow::Result<()> {
@@ -89,6 +87,8 @@ pub enum Synthetic {
     Lits {
         /// Cases.
         cases: usize,
+        /// Test cases among them (`None`: the paper's proportion, 28 of 131).
+        test_cases: Option<usize>,
         /// Shape, contrast and noise.
         phantom: iw_synth::lits::PhantomOptions,
     },
@@ -103,6 +103,8 @@ pub enum Synthetic {
     Mets {
         /// Cases.
         cases: usize,
+        /// Test cases among them (`None`: LiTS's proportion).
+        test_cases: Option<usize>,
         /// Downsampling of the 1 mm MNI template.
         downsample: usize,
     },
@@ -112,17 +114,19 @@ impl Synthetic {
     /// Writes the data into `raw`.
     pub fn write(&self, raw: &Path) -> anyhow::Result<()> {
         match *self {
-            Synthetic::Lits { cases, phantom } => synth_lits(raw, cases, 0, &phantom, 2),
+            Synthetic::Lits { cases, test_cases, phantom } => synth_lits(raw, cases, 0, &phantom, 2, test_cases),
             Synthetic::Luna16 { cases, shape_xyz } => {
                 crate::luna16_cmds::synth_luna16(raw, cases, 0, shape_xyz, None, 2)
             }
-            Synthetic::Mets { cases, downsample } => crate::nnunet_cmds::synth_mets(raw, cases, 0, downsample, 2),
+            Synthetic::Mets { cases, test_cases, downsample } => {
+                crate::nnunet_cmds::synth_mets(raw, cases, 0, downsample, 2, test_cases)
+            }
         }
     }
     /// What it is, in words.
     pub fn describe(&self) -> String {
         match self {
-            Synthetic::Lits { cases, phantom: p } => format!(
+            Synthetic::Lits { cases, phantom: p, .. } => format!(
                 "{cases} cases of {} x {} x {} voxels, tumours {}..{} HU darker than the liver, noise {}..{} HU",
                 p.shape_xyz[0],
                 p.shape_xyz[1],
@@ -135,7 +139,9 @@ impl Synthetic {
             Synthetic::Luna16 { cases, shape_xyz: s } => {
                 format!("{cases} scans of {} x {} x {} voxels", s[0], s[1], s[2])
             }
-            Synthetic::Mets { cases, downsample } => format!("{cases} cases on the MNI152 template at {downsample} mm"),
+            Synthetic::Mets { cases, downsample, .. } => {
+                format!("{cases} cases on the MNI152 template at {downsample} mm")
+            }
         }
     }
 }
@@ -155,7 +161,27 @@ pub fn default_out(key: &str, scale: &str, real: bool, work: &Path) -> PathBuf {
     }
 }
 
-/// Runs the reproduction of `dataset`.
+/// How `iw reproduce` runs its grid.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GridChoice {
+    /// Local (`--jobs`, `--devices`, `--threads`) or SLURM.
+    pub executor: Executor,
+    /// Run nothing; rebuild the results from the runs on disk.
+    pub report_only: bool,
+}
+
+impl Default for GridChoice {
+    fn default() -> Self {
+        GridChoice {
+            executor: Executor::Local(crate::grid::local::LocalOptions { jobs: 1, ..Default::default() }),
+            report_only: false,
+        }
+    }
+}
+
+/// Runs the reproduction of `dataset`: its grid (configurations x seeds) with `choice`'s
+/// executor, then the results from every run that finished; the runs that did not are listed
+/// (and, when this call ran them, make it an error after the results are written).
 #[allow(clippy::too_many_arguments)]
 pub fn reproduce(
     dataset: Dataset,
@@ -166,6 +192,7 @@ pub fn reproduce(
     work: &Path,
     only: Option<&str>,
     data_only: bool,
+    choice: &GridChoice,
 ) -> anyhow::Result<()> {
     let t0 = Instant::now();
     let real = raw_dir.is_some();
@@ -184,7 +211,9 @@ pub fn reproduce(
     let (prepared, data_note) = match raw_dir {
         Some(raw) => {
             let prepared = work.join(format!("{key}/prepared"));
-            dataset.prepare(raw, &prepared)?;
+            if !(choice.report_only && prepared.join("dataset.json").is_file()) {
+                dataset.prepare(raw, &prepared)?;
+            }
             (prepared, format!("the {title} data from `{}` (real data), the paper's split", raw.display()))
         }
         None => {
@@ -223,33 +252,54 @@ pub fn reproduce(
     };
     let runs =
         work.join(if dataset == Dataset::Lits { format!("runs-{scale}") } else { format!("runs-{key}-{scale}") });
-    let mut example_cfg = String::new();
-    for k in 0..seeds {
-        for name in &names {
-            let file = repo.join(key).join(format!("{name}.yaml"));
-            let mut exp = Experiment::load_with(&file, &overlay, &[])?;
-            exp.dataset.prepared = prepared.clone();
-            exp.training.seed += k as u64;
-            println!(
-                "== {name}, seed {} ({}/{})",
-                exp.training.seed,
-                k * names.len() + names.iter().position(|n| n == name).unwrap_or(0) + 1,
-                seeds * names.len()
-            );
-            let dir = run_dir(&runs, &exp, k);
-            run_all(&exp, &dir).with_context(|| format!("{name}, experiment {k}"))?;
-            if example_cfg.is_empty() {
-                example_cfg = exp.to_yaml();
+    let files: Vec<PathBuf> = names.iter().map(|n| repo.join(key).join(format!("{n}.yaml"))).collect();
+    let grid = Grid::plan(&files, &overlay, &[format!("dataset.prepared={}", prepared.display())], seeds, &runs)?;
+    let example_cfg = grid.runs[0].load(&[])?.to_yaml();
+    let mut outcome = None;
+    if !choice.report_only {
+        let file = grid.write()?;
+        let q = |p: &Path| crate::grid::slurm::shell_quote(&p.display().to_string());
+        let mut report = format!(
+            "{} reproduce {key} --report-only --scale {scale} --seeds {seeds} --out {} --work {}",
+            crate::grid::slurm::exe_quoted()?,
+            q(out),
+            q(work)
+        );
+        if let Some(raw) = raw_dir {
+            report += &format!(" --{key}-dir {}", q(raw));
+        }
+        if let Some(list) = only {
+            report += &format!(" --only {}", crate::grid::slurm::shell_quote(list));
+        }
+        match dispatch(&grid, &file, &choice.executor, &report)? {
+            Executed::Submitted(_) => return Ok(()),
+            Executed::Local(o) => {
+                print!("{}", grid.write_summary()?);
+                if o.interrupted {
+                    crate::grid::check_outcome(&grid, &o)?;
+                }
+                outcome = Some(o);
             }
         }
     }
+    let states = grid.states();
+    let unfinished: Vec<(String, RunState)> = grid
+        .runs
+        .iter()
+        .zip(states.iter().cloned())
+        .filter(|(_, s)| *s != RunState::Done)
+        .map(|(r, s)| (r.name.clone(), s))
+        .collect();
     // The table (experiments pooled) and figures.
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let synthetic_info = iw_data::prepared::SyntheticInfo::read_in(&prepared)?;
     let small_below = synthetic_info.as_ref().and_then(|m| m.small_below_equivalent);
     let opts =
         EvalOptions { small_below: Some(small_below.unwrap_or(dataset.info().small_below)), ..EvalOptions::default() };
-    let all: Vec<MethodRecords> = load_records_dir(&runs)?.into_iter().filter(|m| names.contains(&m.method)).collect();
+    let all = finished_records(&grid, &states)?;
+    if all.is_empty() {
+        bail!("no run of {} has finished: nothing to report (`iw grid status {}`)", runs.display(), runs.display());
+    }
     let rows = all.iter().map(|m| evaluate_method(m, &opts)).collect::<Result<Vec<_>, _>>()?;
     std::fs::write(out.join("table.md"), format_table(&rows))?;
     std::fs::write(out.join("table.csv"), format_csv(&rows))?;
@@ -273,6 +323,7 @@ pub fn reproduce(
         "pooled": analysis.pooled,
         "per_seed": analysis.per_seed,
         "iw_minus_base": analysis.differences,
+        "unfinished_runs": unfinished.iter().map(|(n, s)| serde_json::json!({"run": n, "state": s.word(), "error": match s { RunState::Failed(e) => Some(e.clone()), _ => None }})).collect::<Vec<_>>(),
     });
     iw_core::write_file_atomically(&out.join("report.json"), serde_json::to_string_pretty(&report)?.as_bytes())?;
     let synthetic = iw_data::prepared::PreparedDataset::info(&prepared)?.synthetic;
@@ -336,6 +387,19 @@ pub fn reproduce(
         "- Runs: `{}` (each with config.yaml, run.json, train_log.csv, train_curve.png, predictions and records).\n",
         runs.display()
     );
+    if !unfinished.is_empty() {
+        let _ = writeln!(
+            readme,
+            "## Runs that did not finish ({} of {}; not in the numbers below)\n\n| run | state | error |\n|---|---|---|",
+            unfinished.len(),
+            grid.runs.len()
+        );
+        for (n, st) in &unfinished {
+            let e = if let RunState::Failed(e) = st { e.replace('|', "\\|") } else { String::new() };
+            let _ = writeln!(readme, "| {n} | {} | {e} |", st.word());
+        }
+        readme.push('\n');
+    }
     let _ = writeln!(
         readme,
         "## At the operating points (all seeds pooled: {} units of seed x test case)\n\n{}",
@@ -387,7 +451,47 @@ pub fn reproduce(
         out.display(),
         t0.elapsed().as_secs_f64() / 60.0
     );
-    Ok(())
+    if !unfinished.is_empty() {
+        println!(
+            "{} of {} runs did not finish (listed in {}/README.md)",
+            unfinished.len(),
+            grid.runs.len(),
+            out.display()
+        );
+    }
+    match outcome {
+        Some(o) => crate::grid::check_outcome(&grid, &o),
+        None => Ok(()),
+    }
+}
+
+/// The records of the grid's finished runs, per dataset and method (as `iw report` reads a
+/// runs folder, but only the runs of this grid, and only those that are done).
+fn finished_records(grid: &Grid, states: &[RunState]) -> anyhow::Result<Vec<MethodRecords>> {
+    let mut by: std::collections::BTreeMap<(String, String), Vec<PathBuf>> = Default::default();
+    let name =
+        |p: Option<&Path>| p.and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    for (r, s) in grid.runs.iter().zip(states) {
+        if *s == RunState::Done {
+            let method = r.dir.parent();
+            by.entry((name(method.and_then(|m| m.parent())), name(method))).or_default().push(r.dir.clone());
+        }
+    }
+    let mut out = Vec::new();
+    for ((dataset, method), mut exps) in by {
+        exps.sort();
+        let mut rec = MethodRecords { dataset, method, files: Vec::new(), cases: Default::default() };
+        for e in &exps {
+            let f = e.join("test_metrics").join("prc_records.json");
+            for (case, recs) in iw_metrics::read_records(&f)? {
+                let id = if exps.len() > 1 { format!("{}:{case}", name(Some(e))) } else { case };
+                rec.cases.insert(id, recs);
+            }
+            rec.files.push(f);
+        }
+        out.push(rec);
+    }
+    Ok(out)
 }
 
 /// The per-seed units of every method, their operating points and the paired comparisons.

@@ -104,6 +104,10 @@ pub struct RunRecord {
     pub libtorch: String,
     /// The stages that ran (`train`, `predict`, `evaluate`).
     pub stages: std::collections::BTreeMap<String, StageRecord>,
+    /// The error of the last attempt, written by the grid (`iw grid`, `iw reproduce`) and cleared
+    /// when the run finishes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<crate::grid::RunFailure>,
 }
 
 /// One stage of a run.
@@ -130,16 +134,22 @@ impl RunRecord {
         let r = serde_json::from_str(&text).with_context(|| format!("{}: not a run record", path.display()))?;
         Ok(Some(r))
     }
+
+    /// A record with no stage yet.
+    pub fn empty() -> Self {
+        RunRecord {
+            iw_version: String::new(),
+            git_revision: String::new(),
+            libtorch: String::new(),
+            stages: Default::default(),
+            error: None,
+        }
+    }
 }
 
 /// Records a stage in run.json (versions, git revision, device, wall time).
 fn record(dir: &Path, stage: &str, device: Device, seconds: f64, details: serde_json::Value) -> anyhow::Result<()> {
-    let mut r = RunRecord::read_in(dir)?.unwrap_or(RunRecord {
-        iw_version: String::new(),
-        git_revision: String::new(),
-        libtorch: String::new(),
-        stages: Default::default(),
-    });
+    let mut r = RunRecord::read_in(dir)?.unwrap_or_else(RunRecord::empty);
     r.iw_version = env!("CARGO_PKG_VERSION").into();
     r.git_revision = env!("IW_GIT_REVISION").into();
     r.libtorch = env!("IW_TORCH_VERSION").into();

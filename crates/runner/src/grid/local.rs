@@ -1,0 +1,189 @@
+//! The local executor: the grid's runs as child processes of this binary (`iw grid run-one`),
+//! `jobs` at a time, each on its own device slot, its stdout and stderr in `<run>/grid.log`.
+//! A crash of one run (even an abort inside libtorch) cannot take the others down.
+use super::{failure_now, log_path, set_failure, state_of, Grid, RunState};
+use crate::progress::bar;
+use crate::run::STOP;
+use anyhow::Context;
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+/// `--jobs`, `--devices`, `--threads`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LocalOptions {
+    /// Runs at once (at least 1).
+    pub jobs: usize,
+    /// Devices, one per job slot, round robin (`cuda:0,cuda:1`); empty: the experiments' own.
+    pub devices: Vec<String>,
+    /// libtorch threads per run; `None`: the experiments' own `training.threads`.
+    pub threads: Option<i32>,
+}
+
+impl LocalOptions {
+    /// The `--set` overrides a run in job slot `slot` gets.
+    pub fn sets_for(&self, slot: usize) -> Vec<String> {
+        let mut s = Vec::new();
+        if let Some(t) = self.threads {
+            s.push(format!("training.threads={t}"));
+        }
+        if !self.devices.is_empty() {
+            s.push(format!("training.device={}", self.devices[slot % self.devices.len()]));
+        }
+        s
+    }
+}
+
+/// What a local execution did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outcome {
+    /// Runs that finished in this call.
+    pub finished: usize,
+    /// Runs that failed in this call: (name, error).
+    pub failed: Vec<(String, String)>,
+    /// Runs another process was running (left alone).
+    pub busy: Vec<String>,
+    /// Stopped by Ctrl-C before every run was tried.
+    pub interrupted: bool,
+}
+
+struct Running {
+    index: usize,
+    slot: usize,
+    child: Child,
+    started: Instant,
+}
+
+/// Runs every run of `grid` that is neither done nor running (grid.json at `grid_file`).
+pub fn execute(grid: &Grid, grid_file: &Path, opts: &LocalOptions) -> anyhow::Result<Outcome> {
+    let exe = std::env::current_exe().context("finding the iw binary")?;
+    let grid_file = std::path::absolute(grid_file).with_context(|| grid_file.display().to_string())?;
+    let states = grid.states();
+    let mut out = Outcome::default();
+    let mut todo = Vec::new();
+    for (i, s) in states.iter().enumerate() {
+        match s {
+            RunState::Running(who) => out.busy.push(format!("{} ({who})", grid.runs[i].name)),
+            RunState::Pending | RunState::Failed(_) => todo.push(i),
+            RunState::Done => {}
+        }
+    }
+    let jobs = opts.jobs.max(1);
+    println!(
+        "grid {}: {} runs, {} done, {} running elsewhere, {} to run, {jobs} at a time{}{}",
+        grid.root.display(),
+        grid.runs.len(),
+        states.iter().filter(|s| **s == RunState::Done).count(),
+        out.busy.len(),
+        todo.len(),
+        opts.threads.map(|t| format!(", {t} libtorch thread(s) each")).unwrap_or_default(),
+        if opts.devices.is_empty() { String::new() } else { format!(", devices {}", opts.devices.join(",")) }
+    );
+    for b in &out.busy {
+        println!("  skipped, running elsewhere: {b}");
+    }
+    if todo.is_empty() {
+        return Ok(out);
+    }
+    let pb = bar(todo.len() as u64, "grid");
+    let mut queue = todo.into_iter();
+    let mut free: Vec<usize> = (0..jobs).rev().collect();
+    let mut running: Vec<Running> = Vec::new();
+    loop {
+        while !STOP.load(Ordering::SeqCst) && !free.is_empty() {
+            let Some(index) = queue.next() else { break };
+            let slot = free.pop().expect("checked non-empty");
+            match spawn(grid, &grid_file, &exe, index, opts.sets_for(slot), slot) {
+                Ok(child) => running.push(Running { index, slot, child, started: Instant::now() }),
+                Err(e) => {
+                    // Cannot even start (no disk space, no binary): the run fails alone.
+                    free.push(slot);
+                    let msg = format!("{e:#}");
+                    let dir = grid.dir_of(&grid.runs[index]);
+                    let _ = set_failure(&dir, Some(failure_now(msg.clone(), None)));
+                    pb.println(format!("failed {}: {msg}", grid.runs[index].name));
+                    out.failed.push((grid.runs[index].name.clone(), msg));
+                    pb.inc(1);
+                }
+            }
+        }
+        if running.is_empty() {
+            break;
+        }
+        let names: Vec<&str> = running.iter().map(|r| grid.runs[r.index].name.as_str()).collect();
+        pb.set_message(format!("running {}", names.join(", ")));
+        std::thread::sleep(Duration::from_millis(200));
+        let mut k = 0;
+        while k < running.len() {
+            let status = running[k].child.try_wait().context("waiting for a run")?;
+            let Some(status) = status else {
+                k += 1;
+                continue;
+            };
+            let r = running.swap_remove(k);
+            free.push(r.slot);
+            let run = &grid.runs[r.index];
+            let dir = grid.dir_of(run);
+            let minutes = r.started.elapsed().as_secs_f64() / 60.0;
+            if status.success() && state_of(&dir) == RunState::Done {
+                pb.println(format!("done {} ({minutes:.1} min)", run.name));
+                out.finished += 1;
+                pb.inc(1);
+                continue;
+            }
+            if STOP.load(Ordering::SeqCst) && !matches!(state_of(&dir), RunState::Failed(_)) {
+                pb.println(format!("interrupted {} (checkpoint kept; rerun to resume)", run.name));
+                continue;
+            }
+            let msg = match state_of(&dir) {
+                RunState::Failed(e) => e,
+                _ => {
+                    // It died without writing its error (killed, aborted): say how, and where the log is.
+                    let log = log_path(&dir);
+                    let last = std::fs::read_to_string(&log)
+                        .ok()
+                        .and_then(|t| t.lines().rev().find(|l| !l.trim().is_empty()).map(str::to_string))
+                        .unwrap_or_default();
+                    let msg = format!("the run's process ended with {status}; last line of {}: {last}", log.display());
+                    set_failure(&dir, Some(failure_now(msg.clone(), Some(log))))?;
+                    msg
+                }
+            };
+            pb.println(format!("failed {} ({minutes:.1} min): {msg}", run.name));
+            out.failed.push((run.name.clone(), msg));
+            pb.inc(1);
+        }
+    }
+    out.interrupted = STOP.load(Ordering::SeqCst);
+    pb.finish_and_clear();
+    Ok(out)
+}
+
+fn spawn(
+    grid: &Grid,
+    grid_file: &Path,
+    exe: &Path,
+    index: usize,
+    sets: Vec<String>,
+    slot: usize,
+) -> anyhow::Result<Child> {
+    let dir = grid.dir_of(&grid.runs[index]);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let log = log_path(&dir);
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .with_context(|| format!("opening {}", log.display()))?;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    writeln!(f, "=== local executor, job slot {slot}, started {now} (Unix s), sets {sets:?}")?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("grid").arg("run-one").arg(grid_file).arg("--index").arg(index.to_string());
+    for s in &sets {
+        cmd.arg("--set").arg(s);
+    }
+    cmd.stdin(Stdio::null()).stdout(f.try_clone()?).stderr(f);
+    cmd.spawn().with_context(|| format!("starting {}", exe.display()))
+}
