@@ -101,9 +101,17 @@ def _records_json(records_by_case):
     for case, recs in records_by_case.items():
         try:
             clean[str(case)] = [{k: r[k] for k in RECORD_KEYS if k in r} for r in recs]
-        except TypeError as e:
+        except (TypeError, KeyError) as e:
             raise ValueError(f"records_by_case: case {case}: expected a list of record dicts ({e})") from None
-    return _json.dumps(clean, default=float)
+    return _json.dumps(clean, default=_json_default)
+
+
+def _json_default(x):
+    if isinstance(x, _np.bool_):
+        return bool(x)
+    if isinstance(x, (_np.integer, _np.floating)):
+        return x.item()
+    raise TypeError(f"records_by_case: {type(x).__name__} is not a record value")
 
 
 def evaluate(records_by_case, small_below=None, dataset="", bootstrap="paper", samples=50, fraction=0.8, seed=42):
