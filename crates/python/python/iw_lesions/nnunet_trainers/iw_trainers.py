@@ -76,11 +76,26 @@ class nnUNetTrainerIWBase(nnUNetTrainer):
 
 
 class _ShortMixin:
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.num_epochs = 5
-        self.num_iterations_per_epoch = 25
-        self.num_val_iterations_per_epoch = 5
+    """5 epochs of 25 iterations."""
+    epochs, iterations, val_iterations = 5, 25, 5
+
+    # nnU-Net records its constructor's arguments by name: keep its exact signature.
+    def __init__(self, plans: dict, configuration: str, fold: int, dataset_json: dict,
+                 device: torch.device = torch.device("cuda")):
+        super().__init__(plans, configuration, fold, dataset_json, device)
+        self.num_epochs = self.epochs
+        self.num_iterations_per_epoch = self.iterations
+        self.num_val_iterations_per_epoch = self.val_iterations
+
+
+class _SmokeMixin(_ShortMixin):
+    """2 epochs of 3 iterations and no test-time mirroring: the plumbing, on a CPU."""
+    epochs, iterations, val_iterations = 2, 3, 1
+
+    def configure_rotation_dummyDA_mirroring_and_inital_patch_size(self):
+        out = super().configure_rotation_dummyDA_mirroring_and_inital_patch_size()
+        self.inference_allowed_mirroring_axes = None
+        return out
 
 
 _CONFIGS = {"nnUNetTrainerIW": "iwdl", "nnUNetTrainerIWDL": "iwdl", "nnUNetTrainerIWBCE": "iwbce",
@@ -94,3 +109,4 @@ for _name, _config in _CONFIGS.items():
                                                   "__doc__": f"nnU-Net with the paper's {_config} loss."})
     globals()[_name] = _cls
     globals()[_name + "_5epochs"] = type(_name + "_5epochs", (_ShortMixin, _cls), {"__module__": __name__})
+    globals()[_name + "_smoke"] = type(_name + "_smoke", (_SmokeMixin, _cls), {"__module__": __name__})
