@@ -34,7 +34,7 @@ def rows(files, vols, labels, mask128, timeit, reps, rust):
     desc = (f"Python: iw_lesions.lesion_records, {'x'.join(map(str, gt.shape[::-1]))} (gt {gt.dtype}: converted to "
             "float32 once, a copy; prob/logit float32 borrowed)")
     out.append((desc, t_rec, [("the same in Rust, no Python", rust["records"])]))
-    shared = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "paper-records")
+    shared = os.environ.get("IW_SHARED_RECORDS", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "paper-records"))
     path = os.path.join(shared, "lits", "iwdl", "experiment_0", "test_metrics", "prc_records.json")
     with open(path) as f:
         recs = json.load(f)

@@ -47,7 +47,7 @@ def test_nnunet_trains_with_inverse_weights(small_lits, tmp_path):
         "channel_names": {"0": "CT"}, "labels": {"background": 0, "tumour": 1}, "numTraining": 3,
         "file_ending": ".nii.gz"}))
     env = dict(os.environ, nnUNet_raw=str(tmp_path / "raw"), nnUNet_preprocessed=str(tmp_path / "pre"),
-               nnUNet_results=str(tmp_path / "results"), nnUNet_extTrainer=TRAINER_DIR, nnUNet_n_proc_DA="0",
+               nnUNet_results=str(tmp_path / "results"), nnUNet_extTrainer=TRAINER_DIR,
                nnUNet_compile="false", OMP_NUM_THREADS="2")
     # `python -m iw_lesions.nnunet` prints the folder the README tells users to export.
     out = subprocess.run([sys.executable, "-m", "iw_lesions.nnunet"], capture_output=True, text=True, check=True)
@@ -56,7 +56,7 @@ def test_nnunet_trains_with_inverse_weights(small_lits, tmp_path):
                           env=env, capture_output=True, text=True, timeout=400)
     assert plan.returncode == 0, plan.stdout[-3000:] + plan.stderr[-3000:]
     run = subprocess.run([_tool("nnUNetv2_train"), "501", "3d_fullres", "all", "-tr", "nnUNetTrainerIW_smoke",
-                          "-device", "cpu"], env=env, capture_output=True, text=True, timeout=600)
+                          "-device", "cpu"], env=dict(env, nnUNet_n_proc_DA="0"), capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     logs = glob.glob(str(tmp_path / "results" / "Dataset501_IWSynth" / "nnUNetTrainerIW_smoke__*" / "fold_all" /
                          "training_log_*.txt"))

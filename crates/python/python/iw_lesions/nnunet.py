@@ -10,8 +10,8 @@ variable (``TRAINER_DIR``; ``python -m iw_lesions.nnunet`` prints it)::
   ``nnUNetTrainerIWFL``, ``nnUNetTrainerIWASL``, ``nnUNetTrainerIWWCE``, ``nnUNetTrainerIWGDL``:
   the other bases with inverse weights; ``nnUNetTrainerDL``, ``nnUNetTrainerBCE``, ... the bases
   without them (same plumbing, for a fair comparison).
-* ``<any of them>_5epochs``: 5 epochs of 25 iterations; ``<any of them>_smoke``: 2 epochs of 3
-  iterations (the plumbing on a CPU).
+* ``<any of them>_5epochs``: 5 epochs of 25 iterations; ``<any of them>_smoke``: 2 epochs of 2
+  iterations, no final validation (the plumbing on a CPU).
 
 The loss sees each training patch after nnU-Net's augmentation: the foreground (every label
 > 0) is labelled with 26-connectivity in the full-resolution target, its inverse weights are

@@ -89,8 +89,12 @@ class _ShortMixin:
 
 
 class _SmokeMixin(_ShortMixin):
-    """2 epochs of 3 iterations and no test-time mirroring: the plumbing, on a CPU."""
-    epochs, iterations, val_iterations = 2, 3, 1
+    """2 epochs of 2 iterations, no test-time mirroring, no final validation of every case: the
+    plumbing, on a CPU, in a few minutes."""
+    epochs, iterations, val_iterations = 2, 2, 1
+
+    def perform_actual_validation(self, save_probabilities: bool = False):
+        self.print_to_log_file("smoke trainer: the final validation is skipped")
 
     def configure_rotation_dummyDA_mirroring_and_inital_patch_size(self):
         out = super().configure_rotation_dummyDA_mirroring_and_inital_patch_size()
