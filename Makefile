@@ -14,9 +14,11 @@ CARGO_FLAGS := --release --workspace
 # The slow tier's tests: the Python references behind the committed fixtures (needs the venv).
 SLOW_TESTS := --features iw-core/python-references,iw-metrics/python-references
 
+# (wheel, pytest-python: the iw-lesions Python package, crates/python)
+.PHONY: wheel pytest-python
 .PHONY: setup build test test-fast check fmt lint bench reproduce-lits reproduce-luna16 reproduce-mets ablation report-screenshot clean-venv slurm-setup
 
-setup: $(STAMP) build
+setup: $(STAMP) build wheel
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium) || echo "chromium: skipped: not installable here (the report's browser test will say 'skipped: no chromium')"
 
 $(STAMP): scripts/requirements.txt scripts/requirements-nodeps.txt
@@ -28,6 +30,21 @@ $(STAMP): scripts/requirements.txt scripts/requirements-nodeps.txt
 
 build: $(STAMP)
 	cargo build $(CARGO_FLAGS) --all-targets $(SLOW_TESTS)
+
+# The Python package iw-lesions (crates/python, import iw_lesions): maturin builds the abi3 wheel,
+# pip installs it into the venv; rebuilt when its crate, iw-core or iw-metrics change.
+WHEEL_STAMP := $(VENV)/.iw-wheel-stamp
+WHEEL_SRC := $(shell find crates/python/src crates/python/python crates/core/src crates/metrics/src -name '*.rs' -o -name '*.py') crates/python/Cargo.toml crates/python/pyproject.toml Cargo.lock
+$(WHEEL_STAMP): $(STAMP) $(WHEEL_SRC)
+	$(PY) -m maturin build --release --manifest-path crates/python/Cargo.toml -o target/wheels -i $(abspath $(PY))
+	$(PY) -m pip install --quiet --force-reinstall --no-deps target/wheels/iw_lesions-*-abi3-*.whl
+	@touch $@
+
+wheel: $(WHEEL_STAMP)
+
+# The Python package's tests: cc3d, scipy, numpy, the CLI, the golden losses, MONAI, nnU-Net.
+pytest-python: wheel
+	$(PY) -m pytest -q crates/python/tests
 
 lint: $(STAMP)
 	cargo fmt --all --check
@@ -45,6 +62,7 @@ slurm-setup:
 # Every test: the Python references, libtorch, the CLI end to end, the SLURM executor.
 test: setup slurm-setup lint
 	cargo test $(CARGO_FLAGS) $(SLOW_TESTS)
+	$(MAKE) --no-print-directory pytest-python
 	@if ./target/release/iw doctor | grep -q "cuda          available"; then \
 		echo "CUDA: the device tests above also ran on cuda:0"; \
 	else \

@@ -242,6 +242,13 @@ def main():
     rows.append((desc, t_ours, [("paper-style loops (skimage)", t_loops), ("vectorised numpy + cc3d", t_vec)]))
     t_ours = ours("report", os.path.join(ROOT, "..", "shared", "paper-records"), a.reps, binary=BIN_METRICS)
     rows.append(("whole report on ../shared/paper-records (19 methods, 3 strata, 50 bootstraps)", t_ours, []))
+    t_report = t_ours
+    # The iw-lesions Python package beside its peers and beside the Rust calls above.
+    import python_wheel
+
+    mask128 = (labels > 0).astype(np.uint8)
+    rust = {"weights": rows[2][1], "records": rows[3][1], "report": t_report}
+    rows += python_wheel.rows(files, vols, labels, mask128, timeit, a.reps, rust)
 
     # Losses: forward + backward on 2 x 1 x 128^3, ours (tch) against PyTorch in Python, the same
     # libtorch underneath, alternating the two twice so that drift hits both.

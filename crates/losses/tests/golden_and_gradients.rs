@@ -1,4 +1,5 @@
-//! iw-losses against golden values and gradients from tests/golden/losses_reference.py (each
+//! iw-losses against golden values and gradients in tests/golden/losses.safetensors, written by
+//! tests/golden/losses_reference.py (each
 //! formula written again in PyTorch, float64), on random inputs, empty targets, all-foreground
 //! targets and logits of ±100; finite-difference gradient checks in double precision; the
 //! tensor inverse weights against iw-data's; shape errors. Every test body runs on the CPU and,
@@ -31,12 +32,12 @@ const CONFIGS: [&str; 19] = [
 ];
 const CASES: [&str; 5] = ["random", "empty", "full", "extreme", "half"];
 
+/// The committed golden file, written by tests/golden/losses_reference.py and read by this test
+/// and by the Python package's tests (crates/python/tests/test_torch_losses.py), which also
+/// regenerates it with the script and checks that it still matches.
 fn golden() -> HashMap<String, Tensor> {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("golden.safetensors");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/losses_reference.py");
-    iw_test_support::run_python(&script, &[out.to_str().unwrap()]);
-    Tensor::read_safetensors(&out).unwrap().into_iter().collect()
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/losses.safetensors");
+    Tensor::read_safetensors(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).into_iter().collect()
 }
 
 fn value_and_grad(name: &str, x: &Tensor, t: &Tensor, labels: &Tensor, regions: &Tensor) -> (Tensor, Tensor) {

@@ -2,8 +2,11 @@
 loss is METHOD.md's formula in PyTorch's own words (float64), see the comments.
 
 Usage: python losses_reference.py OUT.safetensors
+       python losses_reference.py --check losses.safetensors
 Writes, for each case c and configuration n: c/inputs (logits, target, labels, regions) and
-c/n/value, c/n/grad (d value / d logits).
+c/n/value, c/n/grad (d value / d logits). The committed losses.safetensors beside this script is
+its output, read by the Rust test (golden_and_gradients.rs) and the Python package's tests;
+--check regenerates it in memory and exits 1 if the committed file no longer matches.
 """
 import sys
 
@@ -185,7 +188,7 @@ def cases():
     return res
 
 
-def main():
+def generate():
     tensors = {}
     for c, (x, t, lab, reg) in cases().items():
         tensors[f"{c}/logits"] = x
@@ -198,7 +201,23 @@ def main():
             v.backward()
             tensors[f"{c}/{n}/value"] = v.detach().reshape(1)
             tensors[f"{c}/{n}/grad"] = xx.grad.detach()
-    save_file({k: v.clone().contiguous() for k, v in tensors.items()}, sys.argv[1])
+    return {k: v.clone().contiguous() for k, v in tensors.items()}
+
+
+def main():
+    if sys.argv[1] == "--check":
+        from safetensors.torch import load_file
+
+        want, have = generate(), load_file(sys.argv[2])
+        bad = sorted(set(want) ^ set(have))
+        bad += [k for k in sorted(set(want) & set(have))
+                if want[k].dtype != have[k].dtype or not torch.allclose(want[k], have[k], rtol=1e-9, atol=1e-12)]
+        if bad:
+            print(f"{sys.argv[2]}: {len(bad)} tensors differ from the reference, e.g. {bad[:5]}")
+            sys.exit(1)
+        print(f"{sys.argv[2]}: all {len(want)} tensors match the reference")
+        return
+    save_file(generate(), sys.argv[1])
 
 
 if __name__ == "__main__":
