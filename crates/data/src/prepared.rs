@@ -104,6 +104,40 @@ impl CaseMeta {
     }
 }
 
+/// Parses and checks the text of a `case.json` (`path` names it in errors): its geometry, a
+/// non-empty shape, and sizes whose byte counts (image channels x 4 bytes per voxel, lesion
+/// voxels x 4) fit in memory addresses, so the arrays' expected lengths can be computed. The
+/// entry point of the fuzz target `case_json`.
+pub fn parse_case_meta(path: &Path, text: &str) -> Result<CaseMeta> {
+    let meta: CaseMeta =
+        serde_json::from_str(text).map_err(|e| Error::format(path, format!("bad case metadata: {e}")))?;
+    meta.geometry().validate().map_err(|m| Error::format(path, format!("bad geometry: {m}")))?;
+    if meta.shape_zyx.contains(&0) {
+        return Err(Error::format(path, format!("empty shape {:?}", meta.shape_zyx)));
+    }
+    let image_bytes = meta
+        .shape_zyx
+        .iter()
+        .try_fold(4 * meta.channels.max(1) as u64, |acc, &d| acc.checked_mul(d as u64))
+        .filter(|&b| b <= isize::MAX as u64);
+    let lesion_bytes = meta
+        .components
+        .iter()
+        .try_fold(0u64, |acc, c| acc.checked_add(c.voxels))
+        .and_then(|v| v.checked_mul(4))
+        .filter(|&b| b <= isize::MAX as u64);
+    if image_bytes.is_none() || lesion_bytes.is_none() {
+        return Err(Error::format(
+            path,
+            format!(
+                "shape_zyx {:?} x {} channels or the components' voxels overflow the address space",
+                meta.shape_zyx, meta.channels
+            ),
+        ));
+    }
+    Ok(meta)
+}
+
 fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     move |e| Error::io(path, e)
 }
@@ -306,12 +340,7 @@ impl PreparedCase {
         let dir = cases_dir.join(id);
         let jp = dir.join("case.json");
         let text = std::fs::read_to_string(&jp).map_err(io(&jp))?;
-        let meta: CaseMeta =
-            serde_json::from_str(&text).map_err(|e| Error::format(&jp, format!("bad case metadata: {e}")))?;
-        meta.geometry().validate().map_err(|m| Error::format(&jp, format!("bad geometry: {m}")))?;
-        if meta.shape_zyx.contains(&0) {
-            return Err(Error::format(&jp, format!("empty shape {:?}", meta.shape_zyx)));
-        }
+        let meta = parse_case_meta(&jp, &text)?;
         let n = meta.voxels();
         let lesion_voxels: u64 = meta.components.iter().map(|c| c.voxels).sum();
         Ok(PreparedCase {
