@@ -92,7 +92,7 @@ fn read_from(path: &Path, input: impl Read, input_len: u64, gz: bool) -> Result<
         .try_fold(dtype.size() as u64, |acc, &d| acc.checked_mul(d as u64))
         .filter(|&b| b <= isize::MAX as u64)
         .ok_or_else(|| Error::format(path, format!("dimensions {shape_zyx:?} (z, y, x) overflow the address space")))?;
-    let end = vox_offset as u64 + want;
+    let end = (vox_offset as u64).saturating_add(want);
     if !gz && end > input_len {
         return Err(Error::format(
             path,
