@@ -118,7 +118,7 @@ pub fn parse_case_meta(path: &Path, text: &str) -> Result<CaseMeta> {
     let image_bytes = meta
         .shape_zyx
         .iter()
-        .try_fold(4 * meta.channels.max(1) as u64, |acc, &d| acc.checked_mul(d as u64))
+        .fold((meta.channels.max(1) as u64).checked_mul(4), |acc, &d| acc.and_then(|a| a.checked_mul(d as u64)))
         .filter(|&b| b <= isize::MAX as u64);
     let lesion_bytes = meta
         .components
@@ -583,6 +583,31 @@ mod tests {
         mask[[1, 1, 1]] = 1;
         write_case(dir, "c", &img, &mask, [0; 3], [2, 3, 4], vec![]).unwrap();
         dir.join("c/case.json")
+    }
+
+    // See: issue 18 (fuzzing case.json): sizes whose byte counts overflow are errors, not
+    // overflowing arithmetic in `PreparedCase::open`.
+    #[test]
+    fn r18_case_json_sizes_that_overflow_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = std::fs::read_to_string(case(dir.path())).unwrap();
+        let ok: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert!(parse_case_meta(Path::new("c.json"), &text).is_ok());
+        let edits: [(&str, serde_json::Value); 3] = [
+            ("channels", serde_json::json!(u64::MAX / 2)),
+            ("shape_zyx", serde_json::json!([u32::MAX, u32::MAX, 2])),
+            (
+                "components",
+                serde_json::json!([{"label": 1, "voxels": u64::MAX, "bbox_min_zyx": [0, 0, 0], "bbox_max_zyx": [0, 0, 0]},
+                                               {"label": 2, "voxels": 2, "bbox_min_zyx": [0, 0, 0], "bbox_max_zyx": [0, 0, 0]}]),
+            ),
+        ];
+        for (key, value) in edits {
+            let mut v = ok.clone();
+            v[key] = value;
+            let e = parse_case_meta(Path::new("c.json"), &v.to_string()).unwrap_err().to_string();
+            assert!(e.starts_with("c.json: ") && e.contains("overflow the address space"), "{key}: {e}");
+        }
     }
 
     #[test]
