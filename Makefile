@@ -16,7 +16,7 @@ SLOW_TESTS := --features iw-core/python-references,iw-metrics/python-references
 
 # (wheel, pytest-python: the iw-lesions Python package, crates/python)
 .PHONY: wheel pytest-python
-.PHONY: setup build test test-fast check fmt lint bench reproduce-lits reproduce-luna16 reproduce-mets ablation report-screenshot clean-venv slurm-setup
+.PHONY: setup build test test-fast check fmt lint bench fuzz reproduce-lits reproduce-luna16 reproduce-mets ablation report-screenshot clean-venv slurm-setup
 
 setup: $(STAMP) build wheel
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium) || echo "chromium: skipped: not installable here (the report's browser test will say 'skipped: no chromium')"
@@ -82,6 +82,15 @@ fmt:
 
 bench: setup
 	$(PY) scripts/bench/run.py
+
+# make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS='io:nifti data:lidc_xml ...']: the cargo-fuzz targets of
+# the readers (NIfTI, NIfTI gz, MetaImage, DICOM, LIDC XML, case.json, prc_records JSON), one after
+# the other, FUZZ_SECONDS each; stable toolchain, no sanitizer. Needs
+# `cargo install cargo-fuzz --version 0.13.2 --locked`. Results: FUZZING.md, target/fuzz/summary.txt.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh $(FUZZ_TARGETS)
 
 # make reproduce-lits [LITS_DIR=<raw LiTS>] [SCALE=paper|gpu|cpu|smoke] [SEEDS=N]
 # Without LITS_DIR: synthetic LiTS-format data at CPU scale (3 seeds) into results/lits; SCALE=gpu: one

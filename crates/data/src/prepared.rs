@@ -104,6 +104,40 @@ impl CaseMeta {
     }
 }
 
+/// Parses and checks the text of a `case.json` (`path` names it in errors): its geometry, a
+/// non-empty shape, and sizes whose byte counts (image channels x 4 bytes per voxel, lesion
+/// voxels x 4) fit in memory addresses, so the arrays' expected lengths can be computed. The
+/// entry point of the fuzz target `case_json`.
+pub fn parse_case_meta(path: &Path, text: &str) -> Result<CaseMeta> {
+    let meta: CaseMeta =
+        serde_json::from_str(text).map_err(|e| Error::format(path, format!("bad case metadata: {e}")))?;
+    meta.geometry().validate().map_err(|m| Error::format(path, format!("bad geometry: {m}")))?;
+    if meta.shape_zyx.contains(&0) {
+        return Err(Error::format(path, format!("empty shape {:?}", meta.shape_zyx)));
+    }
+    let image_bytes = meta
+        .shape_zyx
+        .iter()
+        .fold((meta.channels.max(1) as u64).checked_mul(4), |acc, &d| acc.and_then(|a| a.checked_mul(d as u64)))
+        .filter(|&b| b <= isize::MAX as u64);
+    let lesion_bytes = meta
+        .components
+        .iter()
+        .try_fold(0u64, |acc, c| acc.checked_add(c.voxels))
+        .and_then(|v| v.checked_mul(4))
+        .filter(|&b| b <= isize::MAX as u64);
+    if image_bytes.is_none() || lesion_bytes.is_none() {
+        return Err(Error::format(
+            path,
+            format!(
+                "shape_zyx {:?} x {} channels or the components' voxels overflow the address space",
+                meta.shape_zyx, meta.channels
+            ),
+        ));
+    }
+    Ok(meta)
+}
+
 fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     move |e| Error::io(path, e)
 }
@@ -306,12 +340,7 @@ impl PreparedCase {
         let dir = cases_dir.join(id);
         let jp = dir.join("case.json");
         let text = std::fs::read_to_string(&jp).map_err(io(&jp))?;
-        let meta: CaseMeta =
-            serde_json::from_str(&text).map_err(|e| Error::format(&jp, format!("bad case metadata: {e}")))?;
-        meta.geometry().validate().map_err(|m| Error::format(&jp, format!("bad geometry: {m}")))?;
-        if meta.shape_zyx.contains(&0) {
-            return Err(Error::format(&jp, format!("empty shape {:?}", meta.shape_zyx)));
-        }
+        let meta = parse_case_meta(&jp, &text)?;
         let n = meta.voxels();
         let lesion_voxels: u64 = meta.components.iter().map(|c| c.voxels).sum();
         Ok(PreparedCase {
@@ -554,6 +583,31 @@ mod tests {
         mask[[1, 1, 1]] = 1;
         write_case(dir, "c", &img, &mask, [0; 3], [2, 3, 4], vec![]).unwrap();
         dir.join("c/case.json")
+    }
+
+    // See: issue 18 (fuzzing case.json): sizes whose byte counts overflow are errors, not
+    // overflowing arithmetic in `PreparedCase::open`.
+    #[test]
+    fn r18_case_json_sizes_that_overflow_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = std::fs::read_to_string(case(dir.path())).unwrap();
+        let ok: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert!(parse_case_meta(Path::new("c.json"), &text).is_ok());
+        let edits: [(&str, serde_json::Value); 3] = [
+            ("channels", serde_json::json!(u64::MAX / 2)),
+            ("shape_zyx", serde_json::json!([u32::MAX, u32::MAX, 2])),
+            (
+                "components",
+                serde_json::json!([{"label": 1, "voxels": u64::MAX, "bbox_min_zyx": [0, 0, 0], "bbox_max_zyx": [0, 0, 0]},
+                                               {"label": 2, "voxels": 2, "bbox_min_zyx": [0, 0, 0], "bbox_max_zyx": [0, 0, 0]}]),
+            ),
+        ];
+        for (key, value) in edits {
+            let mut v = ok.clone();
+            v[key] = value;
+            let e = parse_case_meta(Path::new("c.json"), &v.to_string()).unwrap_err().to_string();
+            assert!(e.starts_with("c.json: ") && e.contains("overflow the address space"), "{key}: {e}");
+        }
     }
 
     #[test]

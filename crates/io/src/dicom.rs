@@ -28,8 +28,43 @@ pub fn read(path: &Path) -> Result<DynVolume> {
     }
 }
 
+const DEFLATED_EXPLICIT_VR_LE: &str = "1.2.840.10008.1.2.1.99";
+
+/// Opens a DICOM file with every allocation sized by a declared element length bounded by what
+/// the file can hold: its length, or 1032 times it for the deflated transfer syntax (the largest
+/// deflate expansion). dicom-parser/dicom-object 0.10.1 reserve declared lengths before reading
+/// (a 73-byte file allocated 4 GiB); the bound is enforced by the vendored patch
+/// `dicom_parser::alloc_limit` (see the workspace Cargo.toml).
 fn open(path: &Path) -> Result<DefaultDicomObject> {
-    dicom_object::open_file(path).map_err(|e| Error::format(path, format!("not a readable DICOM file: {e}")))
+    use dicom_parser::alloc_limit::with_limit;
+    use std::io::{Read, Seek, SeekFrom};
+    let not_dicom = |e: &dyn std::fmt::Display| Error::format(path, format!("not a readable DICOM file: {e}"));
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let len = f.metadata().map_err(|e| Error::io(path, e))?.len();
+    // The transfer syntax, from the file meta group (after the optional 128-byte preamble).
+    let mut head = [0u8; 132];
+    let n = crate::read_up_to(&mut f, &mut head).map_err(|e| Error::io(path, e))?;
+    let meta_start = if n == 132 && &head[128..132] == b"DICM" { 128 } else { 0 };
+    f.seek(SeekFrom::Start(meta_start)).map_err(|e| Error::io(path, e))?;
+    let meta = with_limit(len, || dicom_object::FileMetaTable::from_reader(std::io::BufReader::new(f.by_ref())));
+    let deflated = meta.is_ok_and(|m| m.transfer_syntax().trim_end_matches('\0') == DEFLATED_EXPLICIT_VR_LE);
+    let limit = if deflated { len.saturating_mul(crate::nifti::MAX_DEFLATE_RATIO) } else { len };
+    with_limit(limit, || dicom_object::open_file(path)).map_err(|e| not_dicom(&e))
+}
+
+/// Reads a single DICOM file (with or without its 128-byte preamble) from its bytes; errors
+/// name the file `<bytes>`. The entry point of the fuzz target `dicom`.
+pub fn read_bytes(bytes: &[u8]) -> Result<DynVolume> {
+    use dicom_parser::alloc_limit::with_limit;
+    let path = Path::new("<bytes>");
+    let body = if bytes.len() >= 132 && &bytes[128..132] == b"DICM" { &bytes[128..] } else { bytes };
+    let len = body.len() as u64;
+    let meta = with_limit(len, || dicom_object::FileMetaTable::from_reader(body));
+    let deflated = meta.is_ok_and(|m| m.transfer_syntax().trim_end_matches('\0') == DEFLATED_EXPLICIT_VR_LE);
+    let limit = if deflated { len.saturating_mul(crate::nifti::MAX_DEFLATE_RATIO) } else { len };
+    let obj = with_limit(limit, || dicom_object::OpenFileOptions::new().from_reader(body))
+        .map_err(|e| Error::format(path, format!("not a readable DICOM file: {e}")))?;
+    read_object(path, &obj)
 }
 
 /// Numbers of an element, also when its VR is UN (then the bytes are the DS text).
@@ -92,12 +127,8 @@ struct Layout {
 }
 
 fn layout_of(path: &Path, obj: &InMemDicomObject, shared: Option<&InMemDicomObject>) -> Result<Layout> {
-    let rows = numbers(obj, tags::ROWS)
-        .and_then(|v| v.first().copied())
-        .ok_or_else(|| Error::format(path, "no Rows"))? as usize;
-    let cols = numbers(obj, tags::COLUMNS)
-        .and_then(|v| v.first().copied())
-        .ok_or_else(|| Error::format(path, "no Columns"))? as usize;
+    let rows = dimension(path, obj, tags::ROWS, "Rows")?;
+    let cols = dimension(path, obj, tags::COLUMNS, "Columns")?;
     if let Some(spp) = numbers(obj, tags::SAMPLES_PER_PIXEL).and_then(|v| v.first().copied()) {
         if spp != 1.0 {
             return Err(Error::unsupported(
@@ -128,6 +159,118 @@ fn layout_of(path: &Path, obj: &InMemDicomObject, shared: Option<&InMemDicomObje
     Ok(Layout { rows, cols, orientation: o, pixel_spacing_yx: [ps[0], ps[1]] })
 }
 
+/// Rows or Columns: an integer in 1..=65535 (US).
+fn dimension(path: &Path, obj: &InMemDicomObject, tag: Tag, name: &str) -> Result<usize> {
+    let v =
+        numbers(obj, tag).and_then(|v| v.first().copied()).ok_or_else(|| Error::format(path, format!("no {name}")))?;
+    if !((1.0..=65535.0).contains(&v) && v.fract() == 0.0) {
+        return Err(Error::format(path, format!("{name} = {v}: must be an integer in 1..65535")));
+    }
+    Ok(v as usize)
+}
+
+/// Checks the pixel data against what Rows, Columns, NumberOfFrames and BitsAllocated declare,
+/// before any decoder sizes a buffer by them: native data must hold every declared byte,
+/// encapsulated (compressed) data at most 1032 times its bytes, and each RLE fragment must
+/// start with a consistent RLE header (segment count and offsets inside the fragment).
+fn check_pixel_data(path: &Path, obj: &DefaultDicomObject) -> Result<()> {
+    let rows = dimension(path, obj, tags::ROWS, "Rows")? as u64;
+    let cols = dimension(path, obj, tags::COLUMNS, "Columns")? as u64;
+    let frames = numbers(obj, tags::NUMBER_OF_FRAMES).and_then(|v| v.first().copied()).unwrap_or(1.0);
+    if !((1.0..=i32::MAX as f64).contains(&frames) && frames.fract() == 0.0) {
+        return Err(Error::format(path, format!("NumberOfFrames = {frames}: must be a positive integer")));
+    }
+    let bits = numbers(obj, tags::BITS_ALLOCATED).and_then(|v| v.first().copied()).unwrap_or(16.0);
+    if !((1.0..=64.0).contains(&bits) && bits.fract() == 0.0) {
+        return Err(Error::format(path, format!("BitsAllocated = {bits}: must be an integer in 1..64")));
+    }
+    let needed = (rows * cols * frames as u64 * bits as u64).div_ceil(8);
+    let Some(pixel_data) = obj.element_opt(tags::PIXEL_DATA).ok().flatten() else {
+        return Err(Error::format(path, "no PixelData"));
+    };
+    if let Some(fragments) = pixel_data.value().fragments() {
+        let stored: u64 = fragments.iter().map(|f| f.len() as u64).sum();
+        if needed > stored.saturating_mul(crate::nifti::MAX_DEFLATE_RATIO) {
+            return Err(Error::format(
+                path,
+                format!(
+                    "Rows x Columns x NumberOfFrames x BitsAllocated = {needed} bytes from {stored} bytes \
+                     of compressed pixel data (more than {}:1): corrupt file",
+                    crate::nifti::MAX_DEFLATE_RATIO
+                ),
+            ));
+        }
+        if obj.meta().transfer_syntax().trim_end_matches('\0') == "1.2.840.10008.1.2.5" {
+            for (i, f) in fragments.iter().enumerate() {
+                check_rle_header(f).map_err(|m| Error::format(path, format!("RLE fragment {i}: {m}")))?;
+            }
+        }
+    } else {
+        let stored = pixel_data.value().to_bytes().map(|b| b.len() as u64).unwrap_or(0);
+        if stored < needed {
+            return Err(Error::format(
+                path,
+                format!(
+                    "PixelData has {stored} bytes; Rows x Columns x NumberOfFrames x BitsAllocated = \
+                     {rows} x {cols} x {frames} x {bits} needs {needed} (truncated file)"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The 64-byte RLE header (DICOM PS3.5 G.3.1): a segment count in 1..=15, then the segments'
+/// offsets, the first 64, increasing, all inside the fragment.
+fn check_rle_header(f: &[u8]) -> std::result::Result<(), String> {
+    if f.len() < 64 {
+        return Err(format!("{} bytes, shorter than the 64-byte RLE header", f.len()));
+    }
+    let word = |i: usize| u32::from_le_bytes(f[4 * i..4 * i + 4].try_into().expect("4 bytes")) as usize;
+    let segments = word(0);
+    if !(1..=15).contains(&segments) {
+        return Err(format!("{segments} segments (RLE allows 1 to 15)"));
+    }
+    let offsets: Vec<usize> = (1..=segments).map(word).collect();
+    if offsets[0] != 64 || offsets.windows(2).any(|w| w[1] <= w[0]) || offsets[segments - 1] >= f.len() {
+        return Err(format!("segment offsets {offsets:?} are not increasing from 64 inside {} bytes", f.len()));
+    }
+    Ok(())
+}
+
+/// Runs a dependency's pixel decoder and turns a panic inside it into an error message.
+/// Last resort: dicom-transfer-syntax-registry 0.10.1 indexes RLE data without bounds checks
+/// (its `read_rle_header`, and the copy of a segment that decodes short), so garbage RLE data
+/// panics inside it. [`check_rle_header`] rules out what can be checked up front; what remains
+/// is caught here. While the decoder runs, panics on this thread skip the panic hook (no
+/// "thread panicked" message on stderr): the error is reported once, as a line naming the file.
+fn catch_decoder_panic<T>(decode: impl FnOnce() -> T) -> std::result::Result<T, String> {
+    use std::cell::Cell;
+    thread_local! {
+        static QUIET: Cell<bool> = const { Cell::new(false) };
+    }
+    static WRAP_HOOK: std::sync::Once = std::sync::Once::new();
+    WRAP_HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    let was = QUIET.with(|q| q.replace(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode));
+    QUIET.with(|q| q.set(was));
+    result.map_err(|payload| {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        format!("the decoder failed on corrupt data ({message})")
+    })
+}
+
 fn normal(o: &[f64; 6]) -> [f64; 3] {
     let (r, c) = ([o[0], o[1], o[2]], [o[3], o[4], o[5]]);
     [r[1] * c[2] - r[2] * c[1], r[2] * c[0] - r[0] * c[2], r[0] * c[1] - r[1] * c[0]]
@@ -146,12 +289,17 @@ fn decode_frames(path: &Path, obj: &DefaultDicomObject) -> Result<Vec<Vec<f32>>>
             format!("cannot decode pixel data in transfer syntax {} ({ts}): {e}", transfer_syntax_name(&ts)),
         )
     };
-    let decoded = obj.decode_pixel_data().map_err(|e| undecodable(&e))?;
+    check_pixel_data(path, obj)?;
     let opts = ConvertOptions::new().with_modality_lut(ModalityLutOption::None);
-    let flat: Vec<f32> = decoded.to_vec_with_options::<f32>(&opts).map_err(|e| undecodable(&e))?;
+    let (decoded, flat) = catch_decoder_panic(|| {
+        let decoded = obj.decode_pixel_data().map_err(|e| undecodable(&e))?;
+        let flat: Vec<f32> = decoded.to_vec_with_options::<f32>(&opts).map_err(|e| undecodable(&e))?;
+        Ok::<_, Error>((decoded, flat))
+    })
+    .map_err(|m| Error::format(path, format!("{} pixel data: {m}", transfer_syntax_name(&ts))))??;
     let frames = decoded.number_of_frames().max(1) as usize;
     let per = (decoded.rows() as usize) * (decoded.columns() as usize);
-    if flat.len() != per * frames {
+    if per == 0 || flat.len() != per * frames {
         return Err(Error::format(path, format!("decoded {} pixels, expected {frames} frames of {per}", flat.len())));
     }
     let slope = numbers(obj, tags::RESCALE_SLOPE).and_then(|v| v.first().copied()).unwrap_or(1.0);
@@ -172,11 +320,14 @@ fn decode_frames(path: &Path, obj: &DefaultDicomObject) -> Result<Vec<Vec<f32>>>
 }
 
 fn read_single_file(path: &Path) -> Result<DynVolume> {
-    let obj = open(path)?;
+    read_object(path, &open(path)?)
+}
+
+fn read_object(path: &Path, obj: &DefaultDicomObject) -> Result<DynVolume> {
     let per_frame = obj.element_opt(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE).ok().flatten().and_then(|e| e.items());
-    let shared = first_item(&obj, tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE);
-    let layout = layout_of(path, &obj, shared)?;
-    let frames = decode_frames(path, &obj)?;
+    let shared = first_item(obj, tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE);
+    let layout = layout_of(path, obj, shared)?;
+    let frames = decode_frames(path, obj)?;
     let n = normal(&layout.orientation);
     let positions: Vec<[f64; 3]> = match per_frame {
         Some(items) if items.len() == frames.len() => items
@@ -191,9 +342,9 @@ fn read_single_file(path: &Path) -> Result<DynVolume> {
             .collect::<Result<_>>()?,
         _ => {
             let ipp =
-                numbers(&obj, tags::IMAGE_POSITION_PATIENT).filter(|v| v.len() == 3).unwrap_or_else(|| vec![0.0; 3]);
-            let dz = numbers(&obj, tags::SPACING_BETWEEN_SLICES)
-                .or_else(|| numbers(&obj, tags::SLICE_THICKNESS))
+                numbers(obj, tags::IMAGE_POSITION_PATIENT).filter(|v| v.len() == 3).unwrap_or_else(|| vec![0.0; 3]);
+            let dz = numbers(obj, tags::SPACING_BETWEEN_SLICES)
+                .or_else(|| numbers(obj, tags::SLICE_THICKNESS))
                 .and_then(|v| v.first().copied())
                 .filter(|s| s.is_finite() && *s > 0.0)
                 .unwrap_or(1.0);
@@ -203,8 +354,8 @@ fn read_single_file(path: &Path) -> Result<DynVolume> {
         }
     };
     let planes = frames.into_iter().zip(positions).map(|(values, position)| Plane { position, values }).collect();
-    let fallback_dz = numbers(&obj, tags::SPACING_BETWEEN_SLICES)
-        .or_else(|| numbers(&obj, tags::SLICE_THICKNESS))
+    let fallback_dz = numbers(obj, tags::SPACING_BETWEEN_SLICES)
+        .or_else(|| numbers(obj, tags::SLICE_THICKNESS))
         .or_else(|| {
             shared
                 .and_then(|s| first_item(s, tags::PIXEL_MEASURES_SEQUENCE))
@@ -225,7 +376,7 @@ fn read_series(dir: &Path) -> Result<DynVolume> {
     files.sort();
     let mut objects = Vec::new();
     for f in &files {
-        if let Ok(obj) = dicom_object::open_file(f) {
+        if let Ok(obj) = open(f) {
             if obj.element_opt(tags::PIXEL_DATA).ok().flatten().is_some() {
                 objects.push((f.clone(), obj));
             }

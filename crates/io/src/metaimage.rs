@@ -16,7 +16,7 @@ use crate::{dyn_from_bytes, write_atomically};
 use flate2::read::ZlibDecoder;
 use iw_core::volume::{DType, DynVolume, Element, Geometry, Volume};
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// How to write a MetaImage.
 #[derive(Debug, Clone, Copy, Default)]
@@ -57,7 +57,6 @@ fn met_name(d: DType) -> &'static str {
 }
 
 struct Header {
-    ndims: usize,
     dims_xyz: [usize; 3],
     dtype: DType,
     geometry: Geometry,
@@ -66,6 +65,8 @@ struct Header {
     compressed_size: Option<usize>,
     header_size: i64,
     data_file: String,
+    /// The voxels' size in bytes (DimSize x the element size), checked not to overflow.
+    data_bytes: u64,
     /// Byte offset of the first voxel byte when the data is LOCAL.
     local_offset: usize,
 }
@@ -141,6 +142,13 @@ fn parse_header(path: &Path, bytes: &[u8]) -> Result<Header> {
     }
     let et = get(&["ElementType"]).ok_or_else(|| Error::format(path, "missing ElementType"))?;
     let dtype = met_type(et).ok_or_else(|| Error::unsupported(path, format!("ElementType {et}")))?;
+    let data_bytes = dims
+        .iter()
+        .try_fold(dtype.size() as u64, |acc, &d| if d < 2f64.powi(53) { acc.checked_mul(d as u64) } else { None })
+        .filter(|&b| b <= isize::MAX as u64)
+        .ok_or_else(|| {
+            Error::format(path, format!("DimSize = {dims:?}: {et} voxels of that many overflow the address space"))
+        })?;
     let mut geometry = Geometry::default();
     if let Some(v) = get(&["ElementSpacing", "ElementSize"]) {
         for (i, s) in parse_nums(path, "ElementSpacing", v, ndims)?.into_iter().enumerate() {
@@ -174,7 +182,6 @@ fn parse_header(path: &Path, bytes: &[u8]) -> Result<Header> {
         v.parse::<i64>().map_err(|_| Error::format(path, format!("HeaderSize = {v:?} is not an integer")))
     })?;
     Ok(Header {
-        ndims,
         dims_xyz,
         dtype,
         geometry,
@@ -183,75 +190,117 @@ fn parse_header(path: &Path, bytes: &[u8]) -> Result<Header> {
         compressed_size,
         header_size,
         data_file,
+        data_bytes,
         local_offset,
     })
 }
 
-/// Reads a `.mhd` or `.mha` file.
-pub fn read(path: &Path) -> Result<DynVolume> {
-    let bytes_all;
-    let header;
-    let is_local;
-    {
-        // A header is small: read up to 64 KiB first, the whole file only when the data is LOCAL.
-        let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-        let mut head = Vec::new();
-        Read::by_ref(&mut f).take(1 << 16).read_to_end(&mut head).map_err(|e| Error::io(path, e))?;
-        let h = parse_header(path, &head)?;
-        is_local = h.data_file == "LOCAL";
-        if is_local {
-            f.read_to_end(&mut head).map_err(|e| Error::io(path, e))?;
-        }
-        bytes_all = head;
-        header = h;
+/// Checks that `ElementDataFile` names a file in the header's folder, as ITK writes it: a plain
+/// file name, no folder separators, no `..`, not absolute (else any readable file would do).
+fn check_data_file_name(path: &Path, df: &str) -> Result<()> {
+    if df == "LIST" || df.contains('%') || df.split_whitespace().count() > 1 {
+        return Err(Error::unsupported(path, format!("ElementDataFile = {df} (one file per slice)")));
     }
-    let _ = header.ndims;
-    let n_bytes = header.dims_xyz.iter().product::<usize>() * header.dtype.size();
-    let (data_path, stored): (PathBuf, Vec<u8>) = if is_local {
-        (path.to_path_buf(), bytes_all[header.local_offset..].to_vec())
+    if df.is_empty() || df == "." || df == ".." || df.contains(['/', '\\', '\0']) || Path::new(df).is_absolute() {
+        return Err(Error::format(
+            path,
+            format!("ElementDataFile = {df:?}: must be LOCAL or a file name in the header's folder (no path)"),
+        ));
+    }
+    Ok(())
+}
+
+/// Reads a `.mhd` or `.mha` file. Only the declared number of bytes is read from the data file,
+/// after that number has been checked against its length.
+pub fn read(path: &Path) -> Result<DynVolume> {
+    use std::io::{Seek, SeekFrom};
+    // A header is small: read up to 64 KiB of it.
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut head = Vec::new();
+    Read::by_ref(&mut f).take(1 << 16).read_to_end(&mut head).map_err(|e| Error::io(path, e))?;
+    let header = parse_header(path, &head)?;
+    let (data_path, mut data, data_start) = if header.data_file == "LOCAL" {
+        (path.to_path_buf(), f, header.local_offset as u64)
     } else {
-        let df = &header.data_file;
-        if df == "LIST" || df.contains('%') || df.split_whitespace().count() > 1 {
-            return Err(Error::unsupported(path, format!("ElementDataFile = {df} (one file per slice)")));
-        }
-        let p = path.parent().unwrap_or(Path::new(".")).join(df);
-        let b = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
-        (p, b)
+        check_data_file_name(path, &header.data_file)?;
+        let p = path.parent().unwrap_or(Path::new(".")).join(&header.data_file);
+        let d = std::fs::File::open(&p).map_err(|e| Error::io(&p, e))?;
+        (p, d, 0)
     };
+    let file_len = data.metadata().map_err(|e| Error::io(&data_path, e))?.len();
+    let data_len = file_len.saturating_sub(data_start);
+    data.seek(SeekFrom::Start(data_start)).map_err(|e| Error::io(&data_path, e))?;
+    decode(&header, &data_path, std::io::BufReader::new(data), data_len)
+}
+
+/// Reads a MetaImage from the bytes of its header and of its data: the data follow the header
+/// in `header` when `ElementDataFile = LOCAL` (`data` is then ignored), else they are `data`
+/// (the detached file, which must be given). Errors name the file `<bytes>`. The entry point of
+/// the fuzz target `metaimage`.
+pub fn read_bytes(header: &[u8], data: Option<&[u8]>) -> Result<DynVolume> {
+    let path = Path::new("<bytes>");
+    let head = &header[..header.len().min(1 << 16)];
+    let h = parse_header(path, head)?;
+    let stored = if h.data_file == "LOCAL" {
+        &header[h.local_offset..]
+    } else {
+        check_data_file_name(path, &h.data_file)?;
+        data.ok_or_else(|| Error::format(path, format!("no data for ElementDataFile = {}", h.data_file)))?
+    };
+    decode(&h, path, stored, stored.len() as u64)
+}
+
+/// The voxels from `stored` (`stored_len` bytes: the data file, or what follows a LOCAL header).
+fn decode(header: &Header, data_path: &Path, mut stored: impl Read, stored_len: u64) -> Result<DynVolume> {
+    let n_bytes = header.data_bytes;
+    let short =
+        |got: u64| Error::format(data_path, format!("data ends after {got} of {n_bytes} bytes (truncated file)"));
     let raw: Vec<u8> = if header.compressed {
-        let src = match header.compressed_size {
-            Some(s) if s <= stored.len() => &stored[..s],
-            _ => &stored[..],
-        };
-        let mut out = Vec::with_capacity(n_bytes);
-        ZlibDecoder::new(src)
-            .take(n_bytes as u64)
-            .read_to_end(&mut out)
-            .map_err(|e| Error::format(&data_path, format!("corrupt zlib data: {e}")))?;
+        let src_len = header.compressed_size.map_or(stored_len, |s| (s as u64).min(stored_len));
+        if n_bytes > src_len.saturating_mul(crate::nifti::MAX_DEFLATE_RATIO) {
+            return Err(Error::format(
+                data_path,
+                format!(
+                    "DimSize declares {n_bytes} bytes, more than {src_len} zlib bytes can hold \
+                     (deflate expands at most {}:1): truncated or corrupt file",
+                    crate::nifti::MAX_DEFLATE_RATIO
+                ),
+            ));
+        }
+        let mut out = vec![0u8; n_bytes as usize];
+        let got = crate::read_up_to(&mut ZlibDecoder::new(stored.take(src_len)), &mut out)
+            .map_err(|e| Error::format(data_path, format!("corrupt zlib data: {e}")))?;
+        if (got as u64) < n_bytes {
+            return Err(short(got as u64));
+        }
         out
     } else {
         let start = if header.header_size >= 0 {
-            header.header_size as usize
+            header.header_size as u64
         } else {
-            stored.len().saturating_sub(n_bytes) // HeaderSize = -1: data is the file's tail
+            stored_len.saturating_sub(n_bytes) // HeaderSize = -1: data is the file's tail
         };
-        stored.get(start..).unwrap_or(&[]).iter().take(n_bytes).copied().collect()
+        let available = stored_len.saturating_sub(start);
+        if available < n_bytes {
+            return Err(short(available));
+        }
+        std::io::copy(&mut (&mut stored).take(start), &mut std::io::sink()).map_err(|e| Error::io(data_path, e))?;
+        let mut out = vec![0u8; n_bytes as usize];
+        let got = crate::read_up_to(&mut stored, &mut out).map_err(|e| Error::io(data_path, e))?;
+        if (got as u64) < n_bytes {
+            return Err(short(got as u64));
+        }
+        out
     };
-    if raw.len() < n_bytes {
-        return Err(Error::format(
-            &data_path,
-            format!("data ends after {} of {n_bytes} bytes (truncated file)", raw.len()),
-        ));
-    }
     let [x, y, z] = header.dims_xyz;
-    dyn_from_bytes(header.dtype, &raw, header.big_endian, [z, y, x], header.geometry)
+    dyn_from_bytes(header.dtype, &raw, header.big_endian, [z, y, x], header.geometry.clone())
 }
 
 fn fmt_nums(v: &[f64]) -> String {
     v.iter().map(|x| format!("{x}")).collect::<Vec<_>>().join(" ")
 }
 
-/// Writes a volume as `.mhd` (+ `.raw` or `.zraw`) or `.mha`, atomically (data file first).
+/// Writes a volume as `.mhd` (+ `.raw` or `.zraw`) or `.mha`, atomically: both files or neither.
 pub fn write<T: Element>(path: &Path, volume: &Volume<T>, options: WriteOptions) -> Result<()> {
     let local = path.to_string_lossy().to_ascii_lowercase().ends_with(".mha");
     let g = &volume.geometry;
@@ -297,8 +346,33 @@ pub fn write<T: Element>(path: &Path, volume: &Volume<T>, options: WriteOptions)
             f.write_all(header.as_bytes()).and_then(|_| f.write_all(&payload)).map_err(|e| Error::io(path, e))
         })
     } else {
-        let data_path = path.with_file_name(&data_name);
-        write_atomically(&data_path, |tmp| std::fs::write(tmp, &payload).map_err(|e| Error::io(&data_path, e)))?;
-        write_atomically(path, |tmp| std::fs::write(tmp, header.as_bytes()).map_err(|e| Error::io(path, e)))
+        write_pair(path, header.as_bytes(), &path.with_file_name(&data_name), &payload)
     }
+}
+
+/// Writes a header and its data file as a pair: both temporary files first, then the data file
+/// is renamed into place, then the header; when anything fails, neither new file is left.
+fn write_pair(header_path: &Path, header: &[u8], data_path: &Path, data: &[u8]) -> Result<()> {
+    let (tmp_data, tmp_header) = (iw_core::atomic::temp_path(data_path), iw_core::atomic::temp_path(header_path));
+    let cleanup = |extra: Option<&Path>| {
+        for p in [Some(tmp_data.as_path()), Some(tmp_header.as_path()), extra].into_iter().flatten() {
+            let _ = std::fs::remove_file(p);
+        }
+    };
+    let written = std::fs::write(&tmp_data, data)
+        .map_err(|e| Error::io(data_path, e))
+        .and_then(|_| std::fs::write(&tmp_header, header).map_err(|e| Error::io(header_path, e)));
+    if let Err(e) = written {
+        cleanup(None);
+        return Err(e);
+    }
+    if let Err(e) = std::fs::rename(&tmp_data, data_path) {
+        cleanup(None);
+        return Err(Error::io(data_path, e));
+    }
+    if let Err(e) = std::fs::rename(&tmp_header, header_path) {
+        cleanup(Some(data_path));
+        return Err(Error::io(header_path, e));
+    }
+    Ok(())
 }

@@ -17,15 +17,30 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
 
+/// Deflate never expands data by more than about 1032:1, so a `.nii.gz` of `n` bytes cannot
+/// hold more than `n * MAX_DEFLATE_RATIO` bytes of header and voxels.
+pub(crate) const MAX_DEFLATE_RATIO: u64 = 1032;
+
 /// Reads a `.nii` or `.nii.gz` file.
 pub fn read(path: &Path) -> Result<DynVolume> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
     let gz = path.to_string_lossy().to_ascii_lowercase().ends_with(".gz");
-    let mut reader: Box<dyn Read> = if gz {
-        Box::new(MultiGzDecoder::new(BufReader::with_capacity(1 << 20, file)))
-    } else {
-        Box::new(BufReader::with_capacity(1 << 20, file))
-    };
+    read_from(path, BufReader::with_capacity(1 << 20, file), len, gz)
+}
+
+/// Reads a NIfTI-1 volume from the bytes of a `.nii` (`gz = false`) or `.nii.gz` file; errors
+/// name the file `<bytes>`. The entry point of the fuzz target `nifti`.
+pub fn read_bytes(bytes: &[u8], gz: bool) -> Result<DynVolume> {
+    read_from(Path::new("<bytes>"), bytes, bytes.len() as u64, gz)
+}
+
+/// Reads from `input` (`input_len` bytes long, gzip-compressed when `gz`). Nothing is allocated
+/// for the voxels before their declared size is checked against `input_len`; a gzip stream is
+/// read to its end so that every member's CRC-32 and ISIZE are checked.
+fn read_from(path: &Path, input: impl Read, input_len: u64, gz: bool) -> Result<DynVolume> {
+    let mut reader: Box<dyn Read + '_> =
+        if gz { Box::new(MultiGzDecoder::new(std::io::BufReader::new(input))) } else { Box::new(input) };
     let io_err = |e: std::io::Error| {
         if gz {
             Error::format(path, format!("corrupt gzip stream: {e}"))
@@ -51,6 +66,14 @@ pub fn read(path: &Path) -> Result<DynVolume> {
         b"ni1\0" => return Err(Error::unsupported(path, "NIfTI pair header (.hdr/.img); convert it to a single .nii")),
         m => return Err(Error::format(path, format!("bad NIfTI-1 magic {m:?} (expected \"n+1\\0\")"))),
     }
+    // The byte order is the one that makes sizeof_hdr 348 (the `nifti` crate guesses it from
+    // dim[0] instead, which turns a little-endian dim[0] = 8 into 2048): check dim[0] first.
+    let file_be = le != 348;
+    let dim0_bytes = [raw[40], raw[41]];
+    let dim0 = if file_be { i16::from_be_bytes(dim0_bytes) } else { i16::from_le_bytes(dim0_bytes) };
+    if !(1..=7).contains(&dim0) {
+        return Err(Error::unsupported(path, format!("dim[0] = {dim0}: the number of dimensions must be 1..7")));
+    }
     let header = NiftiHeader::from_reader(&raw[..]).map_err(|e| Error::format(path, format!("bad header: {e}")))?;
     let shape_zyx = shape_zyx(&header).map_err(|m| Error::unsupported(path, m))?;
     let dtype = dtype_of(header.datatype).ok_or_else(|| {
@@ -62,6 +85,31 @@ pub fn read(path: &Path) -> Result<DynVolume> {
     let vox_offset = header.vox_offset;
     if !(vox_offset.is_finite() && vox_offset >= 348.0) {
         return Err(Error::format(path, format!("vox_offset {vox_offset} is before the end of the header")));
+    }
+    // The declared size, checked against the input before anything is allocated for it.
+    let want = shape_zyx
+        .iter()
+        .try_fold(dtype.size() as u64, |acc, &d| acc.checked_mul(d as u64))
+        .filter(|&b| b <= isize::MAX as u64)
+        .ok_or_else(|| Error::format(path, format!("dimensions {shape_zyx:?} (z, y, x) overflow the address space")))?;
+    let end = (vox_offset as u64).saturating_add(want);
+    if !gz && end > input_len {
+        return Err(Error::format(
+            path,
+            format!(
+                "header declares {want} bytes of voxels from byte {}, but the file has {input_len} bytes (truncated file)",
+                vox_offset as u64
+            ),
+        ));
+    }
+    if gz && end > input_len.saturating_mul(MAX_DEFLATE_RATIO) {
+        return Err(Error::format(
+            path,
+            format!(
+                "header declares {want} bytes of voxels, more than {input_len} gzip bytes can hold \
+                 (deflate expands at most {MAX_DEFLATE_RATIO}:1): truncated or corrupt file"
+            ),
+        ));
     }
     // Skip the extension bytes between the header and the voxels.
     let skip = vox_offset as u64 - 348;
@@ -77,6 +125,10 @@ pub fn read(path: &Path) -> Result<DynVolume> {
             Error::format(path, format!("data ends after {got} of {want} bytes (truncated file)"))
         }
     })?;
+    if gz {
+        // Read the stream to its end: flate2 checks each member's CRC-32 and ISIZE there.
+        std::io::copy(&mut reader, &mut std::io::sink()).map_err(io_err)?;
+    }
     let (slope, inter) = (header.scl_slope as f64, header.scl_inter as f64);
     let inter = if inter.is_finite() { inter } else { 0.0 };
     if slope.is_finite() && slope != 0.0 && (slope != 1.0 || inter != 0.0) {
@@ -221,6 +273,7 @@ pub fn best_affine_ras(h: &NiftiHeader, shape_zyx: [usize; 3]) -> [[f64; 4]; 4] 
         }
     } else if h.qform_code != 0 {
         let (b, c, d) = (h.quatern_b as f64, h.quatern_c as f64, h.quatern_d as f64);
+        // Clamped here; `geometry_of` rejects b^2 + c^2 + d^2 > 1 beyond float32 rounding first.
         let w = (1.0 - (b * b + c * c + d * d)).max(0.0).sqrt();
         let rot = quat_to_mat(w, b, c, d);
         let qfac = if h.pixdim[0] == -1.0 { -1.0 } else { 1.0 };
@@ -259,6 +312,18 @@ fn quat_to_mat(w: f64, x: f64, y: f64, z: f64) -> [[f64; 3]; 3] {
 }
 
 fn geometry_of(h: &NiftiHeader, shape_zyx: [usize; 3]) -> std::result::Result<Geometry, String> {
+    if h.sform_code == 0 && h.qform_code != 0 {
+        // As nibabel's `fillpositive`: w^2 = 1 - (b^2 + c^2 + d^2) may be negative only by
+        // rounding, 3 float32 epsilons (`Nifti1Header.quaternion_threshold`).
+        let [b, c, d] = [h.quatern_b, h.quatern_c, h.quatern_d];
+        let w2 = 1.0 - (b * b + c * c + d * d);
+        if w2.is_nan() || w2 < -3.0 * f32::EPSILON {
+            return Err(format!(
+                "invalid qform quaternion (b, c, d) = ({b}, {c}, {d}): b^2 + c^2 + d^2 = {} > 1",
+                1.0 - w2
+            ));
+        }
+    }
     let mut a = best_affine_ras(h, shape_zyx);
     for row in a.iter_mut().take(2) {
         for v in row.iter_mut() {
