@@ -1,0 +1,185 @@
+//! Issue 18 (hostile input, stale results): experiment validation, path-part names, `--set`
+//! errors, the resume check against the settings on disk, and stale temporaries.
+use iw_runner::experiment::Experiment;
+use iw_runner::run::{check_settings, config_hash, Stage};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn load_err(f: &Path, sets: &[&str]) -> String {
+    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    format!("{:#}", Experiment::load(f, &sets).expect_err("must be refused"))
+}
+
+#[test]
+fn r18_numeric_keys_are_validated_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "e.yaml", "loss:\n  name: dl\n");
+    for (set, key) in [
+        ("dataset.window=[300,-300]", "dataset.window[1]"),
+        ("dataset.window=[0,0]", "dataset.window[1]"),
+        ("dataset.window=[.nan,300]", "dataset.window[0]"),
+        ("training.threads=0", "training.threads"),
+        ("training.lr=0", "training.lr"),
+        ("training.lr=-0.1", "training.lr"),
+        ("training.lr=.inf", "training.lr"),
+        ("training.momentum=-0.5", "training.momentum"),
+        ("training.momentum=1", "training.momentum"),
+        ("training.lr_gamma=0", "training.lr_gamma"),
+        ("training.clip_grad_norm=0", "training.clip_grad_norm"),
+        ("inference.divisor=0", "inference.divisor"),
+        ("inference.stride=[200,144,144]", "inference.stride[0]"),
+        ("model.width=0", "model.width"),
+        ("model.depth=0", "model.depth"),
+        ("loss.w_min=0", "loss.w_min"),
+        ("loss.w_max=0.5", "loss.w_max"),
+        ("loss.focal_alpha=2", "loss.focal_alpha"),
+        ("sampler.workers=0", "sampler.workers"),
+        ("sampler.queue=0", "sampler.queue"),
+        ("training.batch=0", "training.batch"),
+        ("training.epochs=0", "training.epochs"),
+        ("evaluation.small_below=-1", "evaluation.small_below"),
+    ] {
+        let e = load_err(&f, &[set]);
+        assert!(e.contains("e.yaml") && e.contains(&format!("{key} = ")) && e.contains("must be"), "{set}: {e}");
+    }
+    // The table's edges are accepted.
+    let fine = ["training.threads=1", "training.momentum=0", "dataset.window=[-1000,-999]", "dataset.window=null"];
+    Experiment::load(&f, &fine.map(String::from)).unwrap();
+    // A key in a file (not --set) names the key too.
+    let g = write(dir.path(), "g.yaml", "training:\n  lr: -1\n");
+    assert!(load_err(&g, &[]).contains("training.lr = -1: must be in (0, 10]"));
+}
+
+#[test]
+fn r18_names_that_become_path_parts_are_plain() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "e.yaml", "loss:\n  name: dl\n");
+    for (set, key) in [
+        ("dataset.name=../../escape2", "dataset.name"),
+        ("dataset.name=a/b", "dataset.name"),
+        ("dataset.name=''", "dataset.name"),
+        ("dataset.name=.hidden", "dataset.name"),
+        ("dataset.name=..", "dataset.name"),
+        ("name=../x", "name"),
+        ("name=a\\b", "name"),
+    ] {
+        let e = load_err(&f, &[set]);
+        assert!(e.contains(&format!("{key} = ")) && e.contains("plain folder name"), "{set}: {e}");
+    }
+    let e = Experiment::load(&f, &["dataset.name=lits-2".into(), "name=iw_dl.v2".into()]).unwrap();
+    assert_eq!((e.dataset.name.as_str(), e.method().as_str()), ("lits-2", "iw_dl.v2"));
+}
+
+#[test]
+fn r18_set_with_a_wrong_type_names_the_key_and_the_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "e.yaml", "loss:\n  name: dl\n");
+    let e = load_err(&f, &["training.batch=abc"]);
+    assert!(e.contains("--set training.batch=abc") && e.contains("expected usize"), "{e}");
+    let e = load_err(&f, &["training.epocs=3"]);
+    assert!(e.contains("--set training.epocs=3") && e.contains("unknown field `epocs`"), "{e}");
+    let e = load_err(&f, &["training.patch=[1,2]"]);
+    assert!(e.contains("--set training.patch=[1,2]"), "{e}");
+}
+
+fn exp_with(dir: &Path, sets: &[&str]) -> Experiment {
+    let f = write(dir, "e.yaml", "loss:\n  name: dl\n");
+    Experiment::load(&f, &sets.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
+}
+
+#[test]
+fn r18_config_hash_ignores_only_speed_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = config_hash(&exp_with(dir.path(), &[]));
+    assert_eq!(base.len(), 64);
+    for same in ["training.threads=3", "training.device=cpu", "sampler.workers=7", "sampler.queue=9"] {
+        assert_eq!(config_hash(&exp_with(dir.path(), &[same])), base, "{same}");
+    }
+    for other in ["training.lr=0.5", "training.seed=1", "inference.mirror=true", "dataset.window=null"] {
+        assert_ne!(config_hash(&exp_with(dir.path(), &[other])), base, "{other}");
+    }
+}
+
+#[test]
+fn r18_a_stage_refuses_outputs_made_with_other_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let old = exp_with(dir.path(), &[]);
+    // No outputs: anything goes.
+    check_settings(&run, &exp_with(dir.path(), &["training.lr=0.5"]), Stage::Train).unwrap();
+    std::fs::create_dir_all(run.join("checkpoints")).unwrap();
+    std::fs::write(run.join("checkpoints/final.safetensors"), b"x").unwrap();
+    std::fs::write(run.join("config.yaml"), old.to_yaml()).unwrap();
+    check_settings(&run, &exp_with(dir.path(), &["training.threads=2"]), Stage::Evaluate).unwrap();
+    let new = exp_with(dir.path(), &["training.lr=0.5", "training.epochs=7"]);
+    let e = format!("{:#}", check_settings(&run, &new, Stage::Train).unwrap_err());
+    assert!(e.contains("training.lr: 0.01 -> 0.5") && e.contains("training.epochs: 100 -> 7"), "{e}");
+    assert!(e.contains("--restart"), "{e}");
+    // Inference keys: training may be reused, predictions may not.
+    let inf = exp_with(dir.path(), &["inference.mirror=true"]);
+    check_settings(&run, &inf, Stage::Train).unwrap();
+    let e = format!("{:#}", check_settings(&run, &inf, Stage::Predict).unwrap_err());
+    assert!(e.contains("inference.mirror: false -> true"), "{e}");
+    // Outputs without a readable config.yaml are not reused either.
+    std::fs::remove_file(run.join("config.yaml")).unwrap();
+    let e = format!("{:#}", check_settings(&run, &old, Stage::Train).unwrap_err());
+    assert!(e.contains("config.yaml") && e.contains("--restart"), "{e}");
+}
+
+#[test]
+fn r18_stale_temporaries_of_dead_writers_are_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    // A process that has exited: its pid names no /proc entry (while it is not reused).
+    let mut child = Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let stale = write(dir.path(), &format!(".iwtmp-{dead}-0.nii.gz"), "half");
+    let mine = write(dir.path(), &format!(".iwtmp-{}-0.json", std::process::id()), "in progress");
+    let other = write(dir.path(), "keep.nii.gz", "data");
+    if Path::new(&format!("/proc/{dead}")).exists() {
+        eprintln!("skipped: pid {dead} was reused at once");
+        return;
+    }
+    assert_eq!(iw_core::remove_stale_temporaries(dir.path()), 1);
+    assert!(!stale.exists() && mine.exists() && other.exists());
+}
+
+fn iw(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_iw")).args(args).output().expect("running iw")
+}
+
+/// The issue's reproduction: a run, then the same run with other settings, must not skip every
+/// stage and rewrite config.yaml; `--restart` starts afresh.
+#[test]
+fn r18_cli_run_with_changed_settings_exits_2_and_keeps_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "e.yaml", "loss:\n  name: dl\ndataset:\n  name: toy\n  prepared: nowhere\n");
+    let out = dir.path().join("R");
+    let run = out.join("toy/dl/experiment_0");
+    std::fs::create_dir_all(run.join("checkpoints")).unwrap();
+    let exp = Experiment::load(&f, &[]).unwrap();
+    std::fs::write(run.join("config.yaml"), exp.to_yaml()).unwrap();
+    std::fs::write(run.join("checkpoints/final.safetensors"), b"x").unwrap();
+    let (fs, os) = (f.to_str().unwrap(), out.to_str().unwrap());
+    let o = iw(&["run", fs, "--set", "training.lr=0.5", "--set", "training.epochs=7", "--out", os]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("training.lr: 0.01 -> 0.5") && err.contains("training.epochs: 100 -> 7"), "{err}");
+    assert_eq!(std::fs::read_to_string(run.join("config.yaml")).unwrap(), exp.to_yaml(), "config.yaml kept");
+    // --restart removes the old outputs (then fails on the missing data, having written the new config).
+    let o = iw(&["train", fs, "--set", "training.lr=0.5", "--restart", "--out", os]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!run.join("checkpoints/final.safetensors").exists());
+    // An escaping dataset name is refused before anything is written.
+    let o = iw(&["train", fs, "--set", "dataset.name=../../escape2", "--out", os]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.code() == Some(2) && err.contains("dataset.name"), "{err}");
+    assert!(!dir.path().join("escape2").exists() && !dir.path().parent().unwrap().join("escape2").exists());
+}
