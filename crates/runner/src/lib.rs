@@ -7,6 +7,7 @@
 //! * [`run`]: `iw run` and its stages (train, predict, evaluate) in the paper's run layout.
 //! * [`reproduce`]: `iw reproduce lits|luna16|mets`.
 //! * [`data_cmds`], [`luna16_cmds`], [`nnunet_cmds`]: `iw synth ...` and `iw prepare ...`.
+//! * [`outputs`]: every output path of the CLI resolved and checked against the inputs.
 //! * [`evaluation`], [`volume_tools`], [`model_cmd`], [`doctor`]: the other commands.
 #![deny(missing_docs)]
 
@@ -17,6 +18,7 @@ pub mod experiment;
 pub mod luna16_cmds;
 pub mod model_cmd;
 pub mod nnunet_cmds;
+pub mod outputs;
 pub mod progress;
 pub mod python_data;
 pub mod reproduce;

@@ -103,9 +103,7 @@ fn check_output(input: &Path, output: &Path) -> anyhow::Result<()> {
     if matches!(Format::from_path(output)?, Format::Dicom) {
         bail!("{}: iw does not write DICOM; use .nii.gz, .nii, .mhd or .mha", output.display());
     }
-    if input == output {
-        bail!("{}: output would overwrite the input", output.display());
-    }
+    crate::outputs::output_path(output, &[input], None)?;
     Ok(())
 }
 

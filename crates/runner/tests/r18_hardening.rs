@@ -183,3 +183,35 @@ fn r18_cli_run_with_changed_settings_exits_2_and_keeps_config() {
     assert!(o.status.code() == Some(2) && err.contains("dataset.name"), "{err}");
     assert!(!dir.path().join("escape2").exists() && !dir.path().parent().unwrap().join("escape2").exists());
 }
+
+/// `iw records gt.nii p.nii --out gt.nii` and the other spellings of an input (`./`, `d/../`,
+/// links) are refused with exit 2, the input untouched.
+#[test]
+fn r18_cli_outputs_never_overwrite_an_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut mask = ndarray::Array3::<u8>::zeros((4, 5, 6));
+    mask[[1, 2, 3]] = 1;
+    let gt = d.join("gt.nii");
+    iw_io::write_volume(&gt, &iw_core::Volume::new(mask, iw_core::Geometry::default())).unwrap();
+    let before = std::fs::read(&gt).unwrap();
+    std::fs::create_dir(d.join("sub")).unwrap();
+    std::os::unix::fs::symlink(&gt, d.join("link.nii")).unwrap();
+    std::fs::hard_link(&gt, d.join("hard.nii")).unwrap();
+    let gts = gt.to_str().unwrap();
+    for out in ["gt.nii", "./gt.nii", "sub/../gt.nii", "link.nii", "hard.nii"] {
+        let o = Command::new(env!("CARGO_BIN_EXE_iw"))
+            .current_dir(d)
+            .args(["records", "gt.nii", "gt.nii", "--out", out])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.code() == Some(2) && err.contains("the output is the input"), "{out}: {err}");
+        for tool in [vec!["label", gts, out], vec!["weights", gts, out]] {
+            let o = Command::new(env!("CARGO_BIN_EXE_iw")).current_dir(d).args(&tool).output().unwrap();
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert!(o.status.code() == Some(2) && err.contains("the output is the input"), "{tool:?}: {err}");
+        }
+    }
+    assert_eq!(std::fs::read(&gt).unwrap(), before, "the ground truth is untouched");
+}
