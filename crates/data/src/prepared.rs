@@ -306,8 +306,9 @@ impl PreparedCase {
         let dir = cases_dir.join(id);
         let jp = dir.join("case.json");
         let text = std::fs::read_to_string(&jp).map_err(io(&jp))?;
-        let meta: CaseMeta =
-            serde_json::from_str(&text).map_err(|e| Error::format(&jp, format!("bad case metadata: {e}")))?;
+        let meta: CaseMeta = serde_json::from_str(&text).map_err(|e| {
+            Error::format(&jp, format!("bad case metadata: {e}; delete {} and rerun `iw prepare`", dir.display()))
+        })?;
         meta.geometry().validate().map_err(|m| Error::format(&jp, format!("bad geometry: {m}")))?;
         if meta.shape_zyx.contains(&0) {
             return Err(Error::format(&jp, format!("empty shape {:?}", meta.shape_zyx)));

@@ -66,6 +66,7 @@ pub fn records(
     let inputs: Vec<&Path> = [Some(gt), Some(prob), logit].into_iter().flatten().collect();
     crate::outputs::output_path(out, &inputs, None)?;
     let g = read_volume(gt)?;
+    crate::volume_tools::check_finite_mask(&g, gt)?;
     let p = read_volume(prob)?;
     check_same_grid(&g, &p, gt, prob)?;
     let l = match logit {

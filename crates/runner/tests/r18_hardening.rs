@@ -215,3 +215,65 @@ fn r18_cli_outputs_never_overwrite_an_input() {
     }
     assert_eq!(std::fs::read(&gt).unwrap(), before, "the ground truth is untouched");
 }
+
+fn write_f32(path: &Path, values: &[f32]) {
+    let arr = ndarray::Array3::from_shape_vec((2, 2, 2), values.to_vec()).unwrap();
+    iw_io::write_volume(path, &iw_core::Volume::new(arr, iw_core::Geometry::default())).unwrap();
+}
+
+/// The mask rule: a NaN or infinite voxel in a mask is an error naming the file, for `label`,
+/// `weights` and `records` alike (before, `label` called it lesion and `records` background).
+#[test]
+fn r18_cli_non_finite_mask_voxels_are_an_error_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let prob = d.join("p.nii");
+    write_f32(&prob, &[0.0; 8]);
+    for (name, bad) in [("nan.nii", f32::NAN), ("inf.nii", f32::INFINITY)] {
+        let m = d.join(name);
+        write_f32(&m, &[0.0, 1.0, 0.0, 0.0, bad, 0.0, 0.0, 0.0]);
+        let (ms, ps) = (m.to_str().unwrap(), prob.to_str().unwrap());
+        let out = d.join("out.nii.gz");
+        let outs = out.to_str().unwrap();
+        for args in [
+            vec!["label", ms, outs],
+            vec!["weights", ms, outs],
+            vec!["records", ms, ps, "--out", d.join("r.json").to_str().unwrap()],
+        ] {
+            let o = iw(&args);
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert!(o.status.code() == Some(2) && err.contains(name) && err.contains("non-finite"), "{args:?}: {err}");
+            assert!(!out.exists() && !d.join("r.json").exists(), "{args:?}: nothing written");
+        }
+    }
+}
+
+/// An all-NaN image is rejected at preparation naming the input (not written as `null` into
+/// case.json, which broke every rerun).
+#[test]
+fn r18_prepare_rejects_non_finite_intensities_naming_the_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (img, seg) = (d.join("volume-0.nii"), d.join("segmentation-0.nii"));
+    write_f32(&img, &[f32::NAN; 8]);
+    write_f32(&seg, &[1.0; 8]);
+    let raw = iw_data::lits::RawCase { volume: img.clone(), segmentation: seg.clone() };
+    let e = iw_data::lits::prepare_case(&d.join("cases"), "0", &raw).unwrap_err().to_string();
+    assert!(e.contains("volume-0.nii") && e.contains("non-finite"), "{e}");
+    assert!(!d.join("cases/0").exists());
+    write_f32(&img, &[0.0; 8]);
+    write_f32(&seg, &[1.0, 2.0, f32::NAN, 0.0, 0.0, 0.0, 0.0, 0.0]);
+    let e = iw_data::lits::prepare_case(&d.join("cases"), "0", &raw).unwrap_err().to_string();
+    assert!(e.contains("segmentation-0.nii") && e.contains("mask"), "{e}");
+}
+
+/// A case.json that cannot be read names itself and says what to do.
+#[test]
+fn r18_a_corrupt_case_json_names_itself_and_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = dir.path().join("cases/7");
+    std::fs::create_dir_all(&c).unwrap();
+    std::fs::write(c.join("case.json"), "{\"shape_zyx\": null}").unwrap();
+    let e = iw_data::prepared::PreparedCase::open(&dir.path().join("cases"), "7").err().unwrap().to_string();
+    assert!(e.contains("case.json") && e.contains("delete") && e.contains("iw prepare"), "{e}");
+}
