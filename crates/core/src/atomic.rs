@@ -39,3 +39,31 @@ pub fn write_atomically<E: From<Error>>(path: &Path, write: impl FnOnce(&Path) -
 pub fn write_file_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     write_atomically(path, |tmp| std::fs::write(tmp, bytes).map_err(|e| Error::io(path, e)))
 }
+
+/// Removes the temporary files ([`temp_path`]) that killed writers left directly in `dir`: those
+/// of processes that no longer run (Linux: no `/proc/<pid>`; elsewhere: older than a day).
+/// Returns how many were removed; a missing folder removes none.
+pub fn remove_stale_temporaries(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    let linux = Path::new("/proc/self").exists();
+    let mut removed = 0;
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix(".iwtmp-") else { continue };
+        let pid: Option<u32> = rest.split('-').next().and_then(|p| p.parse().ok());
+        let stale = match pid {
+            Some(p) if p == std::process::id() => false,
+            Some(p) if linux => !Path::new(&format!("/proc/{p}")).exists(),
+            _ => e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age.as_secs() > 86_400),
+        };
+        if stale && std::fs::remove_file(e.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}

@@ -38,7 +38,7 @@ pub mod volume;
 mod voronoi;
 mod weights;
 
-pub use atomic::{write_atomically, write_file_atomically};
+pub use atomic::{remove_stale_temporaries, write_atomically, write_file_atomically};
 pub use components::{label, BoundingBox, Component, Components, Connectivity};
 pub use error::{Error, Result};
 pub use random::RandomState;

@@ -21,3 +21,16 @@ pub mod prepared;
 pub mod sampler;
 
 pub use error::{Error, Result};
+
+/// Preparation reads only finite voxels: a NaN or infinite value in an image or a mask is an
+/// error naming the file (`what`: "image", "mask"), so a prepared folder never holds them.
+pub fn require_finite(v: &iw_core::Volume<f32>, path: &std::path::Path, what: &str) -> Result<()> {
+    let bad = v.data.iter().filter(|x| !x.is_finite()).count();
+    if bad > 0 {
+        return Err(Error::Format {
+            path: path.to_path_buf(),
+            message: format!("{bad} non-finite (NaN or infinite) voxel(s) in the {what}; iw needs finite values"),
+        });
+    }
+    Ok(())
+}

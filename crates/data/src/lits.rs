@@ -72,6 +72,7 @@ pub fn find_cases(root: &Path) -> Result<(BTreeMap<u32, RawCase>, Vec<u32>)> {
 /// (shape mismatch, no liver), `Err` for an I/O or format failure.
 pub fn prepare_case(cases_dir: &Path, id: &str, raw: &RawCase) -> Result<std::result::Result<CaseMeta, Skip>> {
     let image = read_volume(&raw.volume)?.to_f32();
+    crate::require_finite(&image, &raw.volume, "image")?;
     let seg = read_volume(&raw.segmentation)?;
     if image.shape_zyx() != seg.shape_zyx() {
         let (a, b) = (image.shape_zyx(), seg.shape_zyx());
@@ -80,7 +81,9 @@ pub fn prepare_case(cases_dir: &Path, id: &str, raw: &RawCase) -> Result<std::re
             a[2], a[1], a[0], b[2], b[1], b[0]
         ))));
     }
-    let labels = seg.to_f32().data;
+    let seg = seg.to_f32();
+    crate::require_finite(&seg, &raw.segmentation, "mask")?;
+    let labels = seg.data;
     let Some((start, end)) = bounding_box(labels.view(), 5, |_, &v| v >= 0.5) else {
         return Ok(Err(Skip("no liver label (1 or 2) in the segmentation".into())));
     };

@@ -401,7 +401,9 @@ pub fn prepare_case(
         return Ok(Err(Skip(format!("{} annotated nodule(s) but no LIDC XML for the series", annotations.len()))));
     }
     let image = read_volume(&scan.image)?.to_f32();
+    crate::require_finite(&image, &scan.image, "image")?;
     let labels = read_volume(lung_path)?.to_f32();
+    crate::require_finite(&labels, lung_path, "mask")?;
     let shape = image.shape_zyx();
     if labels.shape_zyx() != shape {
         let (a, b) = (shape, labels.shape_zyx());

@@ -263,6 +263,7 @@ pub struct NnOptions {
 pub fn prepare_case(cases_dir: &Path, case: &NnCase, opts: &NnOptions) -> Result<std::result::Result<CaseMeta, Skip>> {
     let label_path = case.label.as_ref().expect("labelled cases only");
     let labels = read_volume(label_path)?.to_f32();
+    crate::require_finite(&labels, label_path, "mask")?;
     let shape = labels.shape_zyx();
     let mut images = Vec::new();
     let mut sources = Vec::new();
@@ -271,6 +272,7 @@ pub fn prepare_case(cases_dir: &Path, case: &NnCase, opts: &NnOptions) -> Result
             return Ok(Err(Skip(format!("no image for channel {c}"))));
         };
         let image = read_volume(path)?.to_f32();
+        crate::require_finite(&image, path, "image")?;
         let s = image.shape_zyx();
         if s != shape {
             return Ok(Err(Skip(format!(

@@ -340,7 +340,12 @@ impl PreparedCase {
         let dir = cases_dir.join(id);
         let jp = dir.join("case.json");
         let text = std::fs::read_to_string(&jp).map_err(io(&jp))?;
-        let meta = parse_case_meta(&jp, &text)?;
+        let meta = parse_case_meta(&jp, &text).map_err(|e| match e {
+            Error::Format { path, message } => {
+                Error::Format { path, message: format!("{message}; delete {} and rerun `iw prepare`", dir.display()) }
+            }
+            other => other,
+        })?;
         let n = meta.voxels();
         let lesion_voxels: u64 = meta.components.iter().map(|c| c.voxels).sum();
         Ok(PreparedCase {

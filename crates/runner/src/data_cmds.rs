@@ -151,6 +151,7 @@ pub fn synth_lits(
 
 /// `iw prepare lits`.
 pub fn prepare_lits(raw: &Path, out: &Path, manifest_path: Option<&Path>) -> anyhow::Result<()> {
+    crate::outputs::output_path(out, &[raw], None)?;
     let (manifest, manifest_text) = match manifest_path {
         Some(p) => (Manifest::read(p)?, std::fs::read_to_string(p)?),
         None if raw.join("manifest.yaml").is_file() => {

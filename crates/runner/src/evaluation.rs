@@ -64,7 +64,10 @@ pub fn records(
     case_id: Option<String>,
     append: bool,
 ) -> anyhow::Result<()> {
+    let inputs: Vec<&Path> = [Some(gt), Some(prob), logit].into_iter().flatten().collect();
+    crate::outputs::output_path(out, &inputs, None)?;
     let g = read_volume(gt)?;
+    crate::volume_tools::check_finite_mask(&g, gt)?;
     let p = read_volume(prob)?;
     check_same_grid(&g, &p, gt, prob)?;
     let l = match logit {
@@ -223,6 +226,10 @@ pub fn report(
         print!("{}", format_table(&rows));
     }
     if let Some(out) = out {
+        crate::outputs::output_path(out, &[], None)?;
+        if out.is_file() {
+            bail!("{}: --out is a file, not a folder", out.display());
+        }
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
         for (name, text) in [("table.md", format_table(&rows)), ("table.csv", format_csv(&rows))] {
             iw_core::write_file_atomically(&out.join(name), text.as_bytes())?;

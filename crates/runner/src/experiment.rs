@@ -262,6 +262,55 @@ pub struct Experiment {
     pub evaluation: EvaluationCfg,
 }
 
+/// A valid range of a numeric key.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Range {
+    /// `[lo, hi]`.
+    Closed(f64, f64),
+    /// `(lo, hi]`.
+    OpenClosed(f64, f64),
+    /// `[lo, hi)`.
+    ClosedOpen(f64, f64),
+}
+
+impl Range {
+    /// Whether `v` lies in the range.
+    pub fn contains(&self, v: f64) -> bool {
+        match *self {
+            Range::Closed(lo, hi) => lo <= v && v <= hi,
+            Range::OpenClosed(lo, hi) => lo < v && v <= hi,
+            Range::ClosedOpen(lo, hi) => lo <= v && v < hi,
+        }
+    }
+}
+
+impl std::fmt::Display for Range {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hi = |h: f64| if h == f64::MAX { "inf".to_string() } else { h.to_string() };
+        match *self {
+            Range::Closed(lo, h) if h == f64::MAX => write!(f, ">= {lo}"),
+            Range::OpenClosed(lo, h) if h == f64::MAX => write!(f, "> {lo}"),
+            Range::Closed(lo, h) => write!(f, "in [{lo}, {}]", hi(h)),
+            Range::OpenClosed(lo, h) => write!(f, "in ({lo}, {}]", hi(h)),
+            Range::ClosedOpen(lo, h) => write!(f, "in [{lo}, {})", hi(h)),
+        }
+    }
+}
+
+/// A name that becomes one part of a path (`runs/<dataset.name>/<method>/`): not empty, no
+/// separator, not `.`/`..`, no leading dot, no NUL.
+pub fn check_path_part(key: &str, name: &str) -> anyhow::Result<()> {
+    let bad = name.is_empty()
+        || name.starts_with('.')
+        || name.contains(['/', '\\', '\0'])
+        || name.contains("..")
+        || name.trim() != name;
+    if bad {
+        bail!("{key} = {name:?}: must be a plain folder name (not empty, no '/', '\\' or '..', no leading '.')");
+    }
+    Ok(())
+}
+
 fn merge(base: &mut Value, over: Value) {
     match (base, over) {
         (Value::Mapping(b), Value::Mapping(o)) => {
@@ -310,21 +359,30 @@ fn apply_sets(v: &mut Value, sets: &[String]) -> anyhow::Result<()> {
         let (key, val) = s.split_once('=').ok_or_else(|| anyhow!("--set {s:?}: expected key.path=value"))?;
         let parsed: Value =
             serde_norway::from_str(val).map_err(|e| anyhow!("--set {key}: cannot read value {val:?}: {e}"))?;
-        let mut cur = &mut *v;
-        let parts: Vec<&str> = key.split('.').collect();
-        for (i, part) in parts.iter().enumerate() {
-            let m = cur
-                .as_mapping_mut()
-                .ok_or_else(|| anyhow!("--set {key}: {} is not a section", parts[..i].join(".")))?;
-            if i + 1 == parts.len() {
-                m.insert(Value::String(part.to_string()), parsed.clone());
-                break;
-            }
-            if m.get(*part).is_none() {
-                m.insert(Value::String(part.to_string()), Value::Mapping(Default::default()));
-            }
-            cur = m.get_mut(*part).expect("inserted above");
+        // The value alone over the defaults: a wrong type or an unknown key names this --set.
+        let mut alone = serde_norway::to_value(Experiment::default()).expect("an experiment serialises");
+        set_one(&mut alone, key, parsed.clone())?;
+        serde_norway::from_value::<Experiment>(alone).map_err(|e| anyhow!("--set {key}={val}: {e}"))?;
+        set_one(v, key, parsed)?;
+    }
+    Ok(())
+}
+
+/// Sets one dotted key of a YAML value (sections created as needed).
+fn set_one(v: &mut Value, key: &str, parsed: Value) -> anyhow::Result<()> {
+    let mut cur = v;
+    let parts: Vec<&str> = key.split('.').collect();
+    for (i, part) in parts.iter().enumerate() {
+        let m =
+            cur.as_mapping_mut().ok_or_else(|| anyhow!("--set {key}: {} is not a section", parts[..i].join(".")))?;
+        if i + 1 == parts.len() {
+            m.insert(Value::String(part.to_string()), parsed);
+            break;
         }
+        if m.get(*part).is_none() {
+            m.insert(Value::String(part.to_string()), Value::Mapping(Default::default()));
+        }
+        cur = m.get_mut(*part).expect("inserted above");
     }
     Ok(())
 }
@@ -353,19 +411,70 @@ impl Experiment {
         self.name.clone().unwrap_or_else(|| self.loss.name.clone())
     }
 
-    /// Checks values that serde cannot.
+    /// Every numeric key with its valid range (one table: `validate` checks each, naming the
+    /// key). Bounds are inclusive unless marked open; each value must also be finite.
+    pub fn numeric_keys(&self) -> Vec<(String, f64, Range)> {
+        use Range::*;
+        let (t, l, i) = (&self.training, &self.loss, &self.inference);
+        let mut v: Vec<(String, f64, Range)> = vec![
+            ("model.width".into(), self.model.width, OpenClosed(0.0, 64.0)),
+            ("model.depth".into(), self.model.depth as f64, Closed(1.0, 8.0)),
+            ("loss.w_min".into(), l.w_min, OpenClosed(0.0, f64::MAX)),
+            ("loss.w_max".into(), l.w_max, Closed(l.w_min, f64::MAX)),
+            ("loss.focal_gamma".into(), l.focal_gamma, Closed(0.0, 100.0)),
+            ("loss.focal_alpha".into(), l.focal_alpha, Closed(0.0, 1.0)),
+            ("loss.asl_beta".into(), l.asl_beta, OpenClosed(0.0, 100.0)),
+            ("loss.blob_alpha".into(), l.blob_alpha, Closed(0.0, 1e6)),
+            ("loss.blob_beta".into(), l.blob_beta, Closed(0.0, 1e6)),
+            ("sampler.lesion_fraction".into(), self.sampler.lesion_fraction, Closed(0.0, 1.0)),
+            ("sampler.workers".into(), self.sampler.workers as f64, Closed(1.0, 256.0)),
+            ("sampler.queue".into(), self.sampler.queue as f64, Closed(1.0, 1024.0)),
+            ("training.batch".into(), t.batch as f64, Closed(1.0, 4096.0)),
+            ("training.epochs".into(), t.epochs as f64, Closed(1.0, 1e6)),
+            ("training.iterations".into(), t.iterations as f64, Closed(1.0, 1e7)),
+            ("training.lr".into(), t.lr, OpenClosed(0.0, 10.0)),
+            ("training.lr_gamma".into(), t.lr_gamma, OpenClosed(0.0, 10.0)),
+            ("training.momentum".into(), t.momentum, ClosedOpen(0.0, 1.0)),
+            ("inference.divisor".into(), i.divisor as f64, Closed(1.0, 4096.0)),
+        ];
+        for (k, p) in t.patch.iter().enumerate() {
+            v.push((format!("training.patch[{k}]"), *p as f64, Closed(1.0, 4096.0)));
+        }
+        for (k, p) in i.patch.iter().enumerate() {
+            v.push((format!("inference.patch[{k}]"), *p as f64, Closed(1.0, 65536.0)));
+            v.push((format!("inference.stride[{k}]"), i.stride[k] as f64, Closed(1.0, *p as f64)));
+        }
+        for (k, m) in t.lr_milestones.iter().enumerate() {
+            v.push((format!("training.lr_milestones[{k}]"), *m as f64, Closed(0.0, 1e6)));
+        }
+        if let Some(c) = t.clip_grad_norm {
+            v.push(("training.clip_grad_norm".into(), c, OpenClosed(0.0, f64::MAX)));
+        }
+        if let Some(n) = t.threads {
+            v.push(("training.threads".into(), n as f64, Closed(1.0, 4096.0)));
+        }
+        if let Some(s) = self.evaluation.small_below {
+            v.push(("evaluation.small_below".into(), s, OpenClosed(0.0, f64::MAX)));
+        }
+        if let Some([lo, hi]) = self.dataset.window {
+            v.push(("dataset.window[0]".into(), lo, Closed(-1e9, 1e9)));
+            // Not empty: the high end above the low end.
+            v.push(("dataset.window[1]".into(), hi, OpenClosed(lo, 1e9)));
+        }
+        v
+    }
+
+    /// Checks values that serde cannot: every numeric key against [`Experiment::numeric_keys`],
+    /// the names that become parts of paths, and the combinations.
     pub fn validate(&self) -> anyhow::Result<()> {
+        for (key, value, range) in self.numeric_keys() {
+            if !value.is_finite() || !range.contains(value) {
+                bail!("{key} = {value}: must be {range}");
+            }
+        }
+        check_path_part("dataset.name", &self.dataset.name)?;
+        check_path_part(if self.name.is_some() { "name" } else { "loss.name (the method name)" }, &self.method())?;
         self.loss_config()?;
-        if self.training.patch.contains(&0)
-            || self.training.batch == 0
-            || self.training.epochs == 0
-            || self.training.iterations == 0
-        {
-            bail!("training: patch, batch, epochs and iterations must be positive");
-        }
-        if !(0.0..=1.0).contains(&self.sampler.lesion_fraction) {
-            bail!("sampler.lesion_fraction must be in [0, 1], got {}", self.sampler.lesion_fraction);
-        }
         if ![6, 18, 26].contains(&self.loss.connectivity) {
             bail!("loss.connectivity must be 6, 18 or 26, got {}", self.loss.connectivity);
         }
@@ -373,13 +482,11 @@ impl Experiment {
         if let Some(p) = self.training.patch.iter().find(|&&p| p as i64 % div != 0) {
             bail!("training.patch: {p} is not divisible by {div} (2^model.depth)");
         }
-        if self.inference.patch.iter().chain(&self.inference.stride).any(|&v| v < 1)
-            || self.inference.divisor % div != 0
-        {
-            bail!("inference: patch and stride must be positive and divisor a multiple of {div}");
+        if self.inference.divisor % div != 0 {
+            bail!("inference.divisor = {}: must be a multiple of {div} (2^model.depth)", self.inference.divisor);
         }
         // The spelling only: an experiment for a GPU validates on a machine without one.
-        iw_models::DeviceSpec::parse(&self.training.device)?;
+        iw_models::DeviceSpec::parse(&self.training.device).context("training.device")?;
         self.validate_speed_options()?;
         Ok(())
     }

@@ -8,6 +8,7 @@
 //! * [`grid`]: grids of runs (`iw grid`, `iw reproduce`): states, locks, local and SLURM executors.
 //! * [`reproduce`]: `iw reproduce lits|luna16|mets`.
 //! * [`data_cmds`], [`luna16_cmds`], [`nnunet_cmds`]: `iw synth ...` and `iw prepare ...`.
+//! * [`outputs`]: every output path of the CLI resolved and checked against the inputs.
 //! * [`evaluation`], [`volume_tools`], [`model_cmd`], [`doctor`]: the other commands.
 #![deny(missing_docs)]
 
@@ -19,6 +20,7 @@ pub mod grid;
 pub mod luna16_cmds;
 pub mod model_cmd;
 pub mod nnunet_cmds;
+pub mod outputs;
 pub mod progress;
 pub mod python_data;
 pub mod reproduce;

@@ -153,6 +153,10 @@ struct RunArgs {
     /// Experiment index: the run folder is experiment_<K>.
     #[arg(long, default_value_t = 0)]
     experiment_index: usize,
+    /// Delete this run folder's outputs and start afresh (needed when the settings differ from
+    /// those that made the outputs on disk: a resumed stage refuses them).
+    #[arg(long)]
+    restart: bool,
 }
 
 /// `iw grid EXPERIMENT.yaml... [--seeds N]`, or `iw grid status DIR`.
@@ -650,6 +654,9 @@ fn with_experiment(
 ) -> anyhow::Result<()> {
     let exp = experiment::Experiment::load_with(&a.experiment, &a.overlays, &a.sets)?;
     let dir = run::run_dir(&a.out, &exp, a.experiment_index);
+    if a.restart {
+        run::restart(&dir)?;
+    }
     stage(&exp, &dir)
 }
 

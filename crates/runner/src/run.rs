@@ -102,6 +102,10 @@ pub struct RunRecord {
     pub git_revision: String,
     /// libtorch it linked.
     pub libtorch: String,
+    /// SHA-256 of the resolved configuration that made this folder's outputs
+    /// ([`config_hash`]; absent in folders of older versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_sha256: Option<String>,
     /// The stages that ran (`train`, `predict`, `evaluate`).
     pub stages: std::collections::BTreeMap<String, StageRecord>,
     /// The error of the last attempt, written by the grid (`iw grid`, `iw reproduce`) and cleared
@@ -141,6 +145,7 @@ impl RunRecord {
             iw_version: String::new(),
             git_revision: String::new(),
             libtorch: String::new(),
+            config_sha256: None,
             stages: Default::default(),
             error: None,
         }
@@ -162,10 +167,139 @@ fn record(dir: &Path, stage: &str, device: Device, seconds: f64, details: serde_
     Ok(())
 }
 
-fn prepare_dir(dir: &Path, exp: &Experiment) -> anyhow::Result<()> {
+/// Keys left out of the configuration hash and of the resume check: they change how fast a
+/// run goes, not what it computes (libtorch threads, the device, the sampler's threads and
+/// queue: batches are drawn by index, so the stream is the same for any number of workers).
+pub const NOT_HASHED: &[&str] = &["training.threads", "training.device", "sampler.workers", "sampler.queue"];
+
+/// The stages of a run, in order; each depends on the keys of the ones before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// `iw train`: every key but `inference.*` and `evaluation.*`.
+    Train,
+    /// `iw predict`: the training keys and `inference.*`.
+    Predict,
+    /// `iw evaluate`: every key.
+    Evaluate,
+}
+
+impl Stage {
+    fn uses(self, key: &str) -> bool {
+        match self {
+            Stage::Train => !key.starts_with("inference.") && !key.starts_with("evaluation."),
+            Stage::Predict => !key.starts_with("evaluation."),
+            Stage::Evaluate => true,
+        }
+    }
+}
+
+fn flatten(prefix: &str, v: &serde_json::Value, out: &mut std::collections::BTreeMap<String, serde_json::Value>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, v) in m {
+                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                flatten(&key, v, out);
+            }
+        }
+        _ => {
+            out.insert(prefix.to_string(), v.clone());
+        }
+    }
+}
+
+/// The resolved configuration as `dotted.key -> value`, sorted, without [`NOT_HASHED`].
+pub fn settings(exp: &Experiment) -> std::collections::BTreeMap<String, serde_json::Value> {
+    let mut out = std::collections::BTreeMap::new();
+    flatten("", &serde_json::to_value(exp).expect("an experiment serialises"), &mut out);
+    out.retain(|k, _| !NOT_HASHED.contains(&k.as_str()) && k != "extends");
+    out
+}
+
+/// SHA-256 (hex) of the canonical serialisation of [`settings`]: compact JSON of the sorted
+/// `key -> value` map.
+pub fn config_hash(exp: &Experiment) -> String {
+    use sha2::Digest;
+    let text = serde_json::to_string(&settings(exp)).expect("settings serialise");
+    sha2::Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether a run folder holds outputs of some stage.
+fn has_outputs(dir: &Path) -> bool {
+    let non_empty = |p: PathBuf| std::fs::read_dir(p).map(|mut d| d.next().is_some()).unwrap_or(false);
+    non_empty(dir.join("checkpoints")) || non_empty(dir.join("test_predictions")) || non_empty(dir.join("test_metrics"))
+}
+
+/// Checks that the outputs in `dir` were made with the settings of `exp` that `stage` depends
+/// on: an error lists the keys whose values differ (old -> new) and points to `--restart`.
+pub fn check_settings(dir: &Path, exp: &Experiment, stage: Stage) -> anyhow::Result<()> {
+    if !has_outputs(dir) {
+        return Ok(());
+    }
+    let path = dir.join("config.yaml");
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: {e}: the outputs in {} cannot be matched to their settings; rerun with --restart to start afresh",
+            path.display(),
+            dir.display()
+        )
+    })?;
+    let old: Experiment = serde_norway::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{}: not a resolved experiment ({e}); rerun with --restart", path.display()))?;
+    let (a, b) = (settings(&old), settings(exp));
+    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    let diff: Vec<String> = keys
+        .into_iter()
+        .filter(|k| stage.uses(k) && a.get(*k) != b.get(*k))
+        .map(|k| {
+            let show = |v: Option<&serde_json::Value>| v.map(|v| v.to_string()).unwrap_or_else(|| "(none)".into());
+            format!("{k}: {} -> {}", show(a.get(k)), show(b.get(k)))
+        })
+        .collect();
+    if !diff.is_empty() {
+        bail!(
+            "{}: its outputs were made with other settings ({}); rerun with --restart to delete them and start \
+             afresh, or use another --out / --experiment-index",
+            dir.display(),
+            diff.join("; ")
+        );
+    }
+    Ok(())
+}
+
+/// Before a stage: checks the settings against the outputs in `dir`, removes stale temporary
+/// files of killed writers, writes config.yaml (when the folder has no outputs yet) and the
+/// configuration hash.
+fn prepare_dir(dir: &Path, exp: &Experiment, stage: Stage) -> anyhow::Result<()> {
+    check_settings(dir, exp, stage)?;
     std::fs::create_dir_all(dir.join("checkpoints")).with_context(|| format!("creating {}", dir.display()))?;
-    std::fs::write(dir.join("config.yaml"), exp.to_yaml())
-        .with_context(|| format!("writing {}/config.yaml", dir.display()))?;
+    for sub in ["", "checkpoints", "test_predictions", "test_metrics"] {
+        iw_core::remove_stale_temporaries(&dir.join(sub));
+    }
+    let fresh = !has_outputs(dir) || !dir.join("config.yaml").is_file();
+    if fresh {
+        iw_core::write_file_atomically(&dir.join("config.yaml"), exp.to_yaml().as_bytes())?;
+    }
+    let mut r = RunRecord::read_in(dir)?.unwrap_or_else(|| RunRecord {
+        iw_version: env!("CARGO_PKG_VERSION").into(),
+        git_revision: env!("IW_GIT_REVISION").into(),
+        libtorch: env!("IW_TORCH_VERSION").into(),
+        ..RunRecord::empty()
+    });
+    let hash = config_hash(exp);
+    if fresh || r.config_sha256.is_none() {
+        r.config_sha256 = Some(hash);
+        iw_core::write_file_atomically(&dir.join("run.json"), serde_json::to_string_pretty(&r)?.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// `--restart`: removes the run folder `dir` (every output of the run) so the stages start
+/// afresh.
+pub fn restart(dir: &Path) -> anyhow::Result<()> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).with_context(|| format!("removing {} (--restart)", dir.display()))?;
+        println!("restart: removed {}", dir.display());
+    }
     Ok(())
 }
 
@@ -286,7 +420,7 @@ impl BatchTensors {
 
 /// `iw train`.
 pub fn train(exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
-    prepare_dir(dir, exp)?;
+    prepare_dir(dir, exp, Stage::Train)?;
     let ck = dir.join("checkpoints");
     let (last, fin) = (ck.join("last.safetensors"), ck.join("final.safetensors"));
     if fin.is_file() {
@@ -447,7 +581,7 @@ pub fn train(exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
 
 /// `iw predict`.
 pub fn predict(exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
-    prepare_dir(dir, exp)?;
+    prepare_dir(dir, exp, Stage::Predict)?;
     let fin = dir.join("checkpoints/final.safetensors");
     if !fin.is_file() {
         bail!("{}: no trained model (run `iw train` first)", fin.display());
@@ -508,6 +642,7 @@ pub fn predict(exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
 
 /// `iw evaluate`.
 pub fn evaluate(exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
+    prepare_dir(dir, exp, Stage::Evaluate)?;
     let metrics = dir.join("test_metrics");
     let (rec_path, dice_path) = (metrics.join("prc_records.json"), metrics.join("dice.json"));
     if rec_path.is_file() && dice_path.is_file() {

@@ -8,6 +8,18 @@ fn read(path: &Path) -> anyhow::Result<DynVolume> {
     Ok(read_volume(path)?)
 }
 
+/// The mask rule (README, Conventions): a mask voxel is lesion when it is non-zero; a NaN or
+/// infinite voxel in a mask is an error naming the file (it is neither lesion nor background).
+pub fn check_finite_mask(v: &DynVolume, path: &Path) -> anyhow::Result<()> {
+    if v.dtype().is_float() {
+        let bad = v.to_f64().data.iter().filter(|x| !x.is_finite()).count();
+        if bad > 0 {
+            bail!("{}: {bad} non-finite (NaN or infinite) voxel(s) in a mask", path.display());
+        }
+    }
+    Ok(())
+}
+
 fn components_of(v: &DynVolume, connectivity: u32) -> anyhow::Result<(Volume<u8>, Components)> {
     let conn = Connectivity::from_number(connectivity)?;
     let mask = v.nonzero_mask();
@@ -103,9 +115,7 @@ fn check_output(input: &Path, output: &Path) -> anyhow::Result<()> {
     if matches!(Format::from_path(output)?, Format::Dicom) {
         bail!("{}: iw does not write DICOM; use .nii.gz, .nii, .mhd or .mha", output.display());
     }
-    if input == output {
-        bail!("{}: output would overwrite the input", output.display());
-    }
+    crate::outputs::output_path(output, &[input], None)?;
     Ok(())
 }
 
@@ -113,6 +123,7 @@ fn check_output(input: &Path, output: &Path) -> anyhow::Result<()> {
 pub fn label(input: &Path, output: &Path, connectivity: u32) -> anyhow::Result<()> {
     check_output(input, output)?;
     let v = read(input)?;
+    check_finite_mask(&v, input)?;
     let (mask, cc) = components_of(&v, connectivity)?;
     write_labels(output, &mask, &cc)?;
     println!("{} components ({connectivity}-connected) in {}", cc.count(), input.display());
@@ -132,6 +143,7 @@ pub fn weights(mask_path: &Path, output: &Path, w_min: f64, w_max: f64, connecti
     check_output(mask_path, output)?;
     let bounds = WeightBounds::new(w_min, w_max)?;
     let v = read(mask_path)?;
+    check_finite_mask(&v, mask_path)?;
     let (mask, cc) = components_of(&v, connectivity)?;
     let w = inverse_weights(cc.labels.view(), bounds);
     let (lo, hi) = w.iter().fold((f32::MAX, f32::MIN), |(l, h), &x| (l.min(x), h.max(x)));

@@ -44,7 +44,7 @@ fn validation_errors_say_what_is_wrong() {
     };
     assert!(err(&["training.device=cudax"]).contains("device must be auto, cpu, cuda or cuda:N"));
     assert!(err(&["training.patch=[30,48,48]"]).contains("not divisible by 8"));
-    assert!(err(&["sampler.lesion_fraction=1.5"]).contains("lesion_fraction must be in [0, 1]"));
+    assert!(err(&["sampler.lesion_fraction=1.5"]).contains("sampler.lesion_fraction = 1.5: must be in [0, 1]"));
     assert!(err(&["loss.connectivity=7"]).contains("connectivity must be 6, 18 or 26"));
     assert!(err(&["sampler.background=random"]).contains("unknown variant `random`"));
     assert!(err(&["inference.grid=tiles"]).contains("unknown variant `tiles`"));

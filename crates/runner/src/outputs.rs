@@ -1,0 +1,95 @@
+//! Where the CLI writes: every output path goes through [`output_path`], which resolves it
+//! (the nearest existing ancestor canonicalised, so `./m.nii`, `d/../m.nii`, absolute paths
+//! and symbolic links all name one file) and refuses one that is an input: the same canonical
+//! path, or the same file (device and inode: hard links). With a root, the output must also
+//! lie inside it.
+use anyhow::{anyhow, bail, Context};
+use std::path::{Component, Path, PathBuf};
+
+/// `path` made absolute and canonical as far as it exists (the missing tail is appended as
+/// is, `.` dropped; a missing tail with `..` is refused: it could leave the folder).
+pub fn resolve(path: &Path) -> anyhow::Result<PathBuf> {
+    if let Ok(p) = path.canonicalize() {
+        return Ok(p);
+    }
+    let abs = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().context("the current folder")?.join(path)
+    };
+    let mut base = abs.as_path();
+    let mut tail = Vec::new();
+    loop {
+        if let Ok(b) = base.canonicalize() {
+            let mut out = b;
+            for part in tail.iter().rev() {
+                out.push(part);
+            }
+            return Ok(out);
+        }
+        let name = base.file_name().ok_or_else(|| anyhow!("{}: no existing folder above it", path.display()))?;
+        tail.push(name.to_os_string());
+        base = base.parent().ok_or_else(|| anyhow!("{}: no existing folder above it", path.display()))?;
+        if Path::new(name).components().any(|c| matches!(c, Component::ParentDir)) {
+            bail!("{}: '..' below a folder that does not exist", path.display());
+        }
+    }
+}
+
+#[cfg(unix)]
+fn identity(p: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn identity(_: &Path) -> Option<(u64, u64)> {
+    None
+}
+
+/// Resolves the output `out` (see the module) and checks that it is none of `inputs` and, with
+/// a `root`, that it lies inside `root`. Returns the resolved path to write.
+pub fn output_path(out: &Path, inputs: &[&Path], root: Option<&Path>) -> anyhow::Result<PathBuf> {
+    let resolved = resolve(out)?;
+    let id = identity(&resolved);
+    for input in inputs {
+        let same_path = resolve(input).map(|i| i == resolved).unwrap_or(false);
+        let same_file = id.is_some() && identity(input) == id;
+        if same_path || same_file {
+            bail!("{}: the output is the input {} (it would be overwritten)", out.display(), input.display());
+        }
+    }
+    if let Some(root) = root {
+        let r = resolve(root)?;
+        if !resolved.starts_with(&r) {
+            bail!("{}: outside {}", out.display(), root.display());
+        }
+    }
+    Ok(resolved)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spellings_and_links_of_an_input_are_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let m = d.path().join("m.nii");
+        std::fs::write(&m, b"x").unwrap();
+        std::fs::create_dir(d.path().join("d")).unwrap();
+        let dotdot = d.path().join("d/../m.nii");
+        let dot = d.path().join("./m.nii");
+        std::os::unix::fs::symlink(&m, d.path().join("sym.nii")).unwrap();
+        std::fs::hard_link(&m, d.path().join("hard.nii")).unwrap();
+        for out in [m.clone(), dotdot, dot, d.path().join("sym.nii"), d.path().join("hard.nii")] {
+            let e = output_path(&out, &[&m], None).unwrap_err().to_string();
+            assert!(e.contains("the output is the input"), "{}: {e}", out.display());
+        }
+        let fresh = output_path(&d.path().join("new/x.nii"), &[&m], Some(d.path())).unwrap();
+        assert!(fresh.ends_with("new/x.nii"));
+        assert!(output_path(&d.path().join("new/../../x.nii"), &[], None).is_err());
+        let outside = output_path(&d.path().join("../elsewhere.nii"), &[], Some(&d.path().join("d")));
+        assert!(outside.unwrap_err().to_string().contains("outside"));
+    }
+}
