@@ -97,7 +97,8 @@ fn read_from(path: &Path, input: impl Read, input_len: u64, gz: bool) -> Result<
         return Err(Error::format(
             path,
             format!(
-                "header declares {want} bytes of voxels from byte {}, but the file has {input_len} bytes (truncated file)",
+                "data ends after {} of {want} bytes (truncated file: the header declares them from byte {}, the file has {input_len} bytes)",
+                input_len.saturating_sub(vox_offset as u64),
                 vox_offset as u64
             ),
         ));

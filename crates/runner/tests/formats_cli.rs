@@ -195,7 +195,7 @@ fn multi_channel_nnunet_dataset_trains() {
     let test_id = std::fs::read_to_string(prep.join("manifest.yaml")).unwrap();
     assert!(test_id.contains("test:"));
     let preds: Vec<_> = std::fs::read_dir(runs.join("mets/iwdl/experiment_0/test_predictions")).unwrap().collect();
-    assert_eq!(preds.len(), 2, "prob and logit of the one test case");
+    assert_eq!(preds.len(), 3, "prob, logit and binary prediction of the one test case");
 }
 
 /// A case whose image is a DICOM series folder (imagesTr/<case>_0000/) with a NIfTI label.
@@ -242,7 +242,8 @@ fn round_trip_luna16_and_mets() {
         let out = dir.path().join(format!("results-{ds}"));
         let s =
             ok(&iw(&["reproduce", ds, "--scale", "smoke", "--only", "dl,iwdl", "--work", p(&work), "--out", p(&out)]));
-        assert!(s.contains("train: 6 steps"), "{s}");
+        // The runs are the grid's child processes: their own output is in each run's grid.log.
+        assert!(s.contains("2 runs: 2 done"), "{s}");
         let table = std::fs::read_to_string(out.join("table.md")).unwrap();
         assert_eq!(table.lines().filter(|l| l.contains("| dl |") || l.contains("| iwdl |")).count(), 2, "{table}");
         let readme = std::fs::read_to_string(out.join("README.md")).unwrap();

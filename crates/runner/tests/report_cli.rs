@@ -169,7 +169,16 @@ fn tensorboard_scalars_survive_a_resume() {
     let run = runs.join("lits/dl/experiment_0");
     let c = tfevents_match_csvs(&run);
     assert_eq!((c["train/loss"].as_u64(), c["validation/dice"].as_u64()), (Some(3), Some(1)), "{c}");
+    // The state a 3-epoch run leaves when it is stopped after its first epoch: its settings say 3
+    // epochs, its last checkpoint is epoch 1's (the resume check refuses other settings).
     std::fs::remove_file(run.join("checkpoints/final.safetensors")).unwrap();
+    let config = std::fs::read_to_string(run.join("config.yaml")).unwrap();
+    assert!(config.contains("epochs: 1\n"), "{config}");
+    std::fs::write(run.join("config.yaml"), config.replace("epochs: 1\n", "epochs: 3\n")).unwrap();
+    let mut record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+    record.as_object_mut().unwrap().remove("config_sha256");
+    std::fs::write(run.join("run.json"), record.to_string()).unwrap();
     let s = train("3");
     assert!(s.contains("resuming") || s.contains("train:"), "{s}");
     let c = tfevents_match_csvs(&run);
