@@ -182,7 +182,9 @@ fn operating_table(summary: &Value) -> Option<Table> {
     Some(Table { id: "operating".into(), headers, rows })
 }
 
-const DIFF_METRICS: [(&str, &str, &str); 10] = [
+/// The iw-minus-base metrics (key in report.json, stratum, label), in the order both renderings
+/// (README.md's table and report.html's forest plot) show them.
+pub const DIFF_METRICS: [(&str, &str, &str); 10] = [
     ("recall_p05", "small", "small: recall p > 0.5"),
     ("recall_1fp", "small", "small: recall at 1 FP/case"),
     ("object_dice", "small", "small: object Dice"),

@@ -583,18 +583,7 @@ impl Analysis {
     }
 
     fn differences_table(&self) -> String {
-        let rows: [(&str, &str, &str); 10] = [
-            ("recall_p05", "small", "small: recall p > 0.5"),
-            ("recall_1fp", "small", "small: recall at 1 FP/case"),
-            ("object_dice", "small", "small: object Dice"),
-            ("recall_p05", "large", "large: recall p > 0.5"),
-            ("recall_1fp", "large", "large: recall at 1 FP/case"),
-            ("object_dice", "large", "large: object Dice"),
-            ("recall_1fp", "all", "all: recall at 1 FP/case"),
-            ("fp_per_case", "all", "FP / case (p > 0.5)"),
-            ("volume_ratio", "all", "predicted / true volume"),
-            ("voxel_dice", "all", "voxel Dice"),
-        ];
+        let rows = iw_report::DIFF_METRICS;
         let mut t = String::from("| metric |");
         let pairs: Vec<&String> = self.differences.keys().collect();
         for p in &pairs {
