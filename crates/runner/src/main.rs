@@ -215,7 +215,8 @@ struct ExecArgs {
     /// local: child processes on this machine; slurm: a job array (returns at once).
     #[arg(long, default_value = "local", value_parser = ["local", "slurm"])]
     executor: String,
-    /// Runs at once (local; default: one per --devices entry, else 1).
+    /// Runs at once (local; default: one per --devices entry; CPU runs: cores / threads per
+    /// run; else 1).
     #[arg(long)]
     jobs: Option<usize>,
     /// Devices for the running jobs, one each, round robin: --devices cuda:0,cuda:1 (local).
@@ -272,7 +273,7 @@ impl ExecArgs {
                 threads: self.threads,
             }),
             _ => grid::Executor::Local(grid::local::LocalOptions {
-                jobs: self.jobs.unwrap_or(self.devices.len().max(1)),
+                jobs: self.jobs,
                 devices: self.devices.clone(),
                 threads: self.threads,
             }),

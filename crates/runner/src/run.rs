@@ -168,8 +168,9 @@ fn record(dir: &Path, stage: &str, device: Device, seconds: f64, details: serde_
 }
 
 /// Keys left out of the configuration hash and of the resume check: they change how fast a
-/// run goes, not what it computes (libtorch threads, the device, the sampler's threads and
-/// queue: batches are drawn by index, so the stream is the same for any number of workers).
+/// run goes, not what it computes. libtorch threads and the device change only the rounding of
+/// floating-point sums (a run resumed with other threads is as valid as one that was not, not
+/// bit-identical); the sampler's threads and queue change nothing (batches are drawn by index).
 pub const NOT_HASHED: &[&str] = &["training.threads", "training.device", "sampler.workers", "sampler.queue"];
 
 /// The stages of a run, in order; each depends on the keys of the ones before it.

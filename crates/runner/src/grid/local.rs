@@ -14,12 +14,37 @@ use std::time::{Duration, Instant};
 /// `--jobs`, `--devices`, `--threads`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct LocalOptions {
-    /// Runs at once (at least 1).
-    pub jobs: usize,
+    /// Runs at once (at least 1); `None`: [`default_jobs`].
+    pub jobs: Option<usize>,
     /// Devices, one per job slot, round robin (`cuda:0,cuda:1`); empty: the experiments' own.
     pub devices: Vec<String>,
     /// libtorch threads per run; `None`: the experiments' own `training.threads`.
     pub threads: Option<i32>,
+}
+
+/// The number of runs at once when `--jobs` is not given: one per `--devices` entry; else, when
+/// every run to do trains on the CPU, as many as the machine's cores hold at the runs' libtorch
+/// threads each (`--threads`, else the largest `training.threads`, all cores when unset); else (a GPU
+/// run without --devices) 1. Measured on 2 cores (BENCHMARKS.md): 2 runs x 1 thread finish the
+/// CPU-scale LiTS grid 1.41x sooner than 1 run x 2 threads; small networks use threads poorly.
+pub fn default_jobs(grid: &Grid, todo: &[usize], opts: &LocalOptions) -> anyhow::Result<usize> {
+    if !opts.devices.is_empty() {
+        return Ok(opts.devices.len());
+    }
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let mut threads = opts.threads.unwrap_or(1).max(1) as usize;
+    for &i in todo {
+        let exp = grid.runs[i].load(&[])?;
+        let device = exp.training.device.to_ascii_lowercase();
+        if !(device == "cpu" || device == "auto" && !tch::Cuda::is_available()) {
+            return Ok(1);
+        }
+        if opts.threads.is_none() {
+            // Unset: libtorch takes every core.
+            threads = threads.max(exp.training.threads.map_or(cores, |t| t.max(1) as usize));
+        }
+    }
+    Ok((cores / threads).clamp(1, todo.len().max(1)))
 }
 
 impl LocalOptions {
@@ -70,7 +95,10 @@ pub fn execute(grid: &Grid, grid_file: &Path, opts: &LocalOptions) -> anyhow::Re
             RunState::Done => {}
         }
     }
-    let jobs = opts.jobs.max(1);
+    let jobs = match opts.jobs {
+        Some(j) => j.max(1),
+        None => default_jobs(grid, &todo, opts)?,
+    };
     println!(
         "grid {}: {} runs, {} done, {} running elsewhere, {} to run, {jobs} at a time{}{}",
         grid.root.display(),
@@ -186,4 +214,53 @@ fn spawn(
     }
     cmd.stdin(Stdio::null()).stdout(f.try_clone()?).stderr(f);
     cmd.spawn().with_context(|| format!("starting {}", exe.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grid::GridRun;
+
+    fn grid(sets: &[&str], runs: usize) -> Grid {
+        let root = std::path::PathBuf::from("../../experiments");
+        Grid {
+            cwd: root.clone(),
+            root: std::env::temp_dir(),
+            runs: (0..runs)
+                .map(|k| GridRun {
+                    name: format!("lits/bce/experiment_{k}"),
+                    experiment: root.join("lits/bce.yaml"),
+                    overlays: vec![root.join("scales/cpu.yaml")],
+                    sets: sets.iter().map(|s| s.to_string()).collect(),
+                    seed_index: k,
+                    dir: std::env::temp_dir().join(format!("iw-default-jobs-{k}")),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn default_jobs_splits_the_cores_among_cpu_runs() {
+        let cores = std::thread::available_parallelism().unwrap().get();
+        let none = LocalOptions::default();
+        let todo: Vec<usize> = (0..3).collect();
+        // cpu.yaml: one thread per run.
+        assert_eq!(default_jobs(&grid(&[], 3), &todo, &none).unwrap(), cores.min(3));
+        // As many threads as cores: one run at a time.
+        let t = format!("training.threads={cores}");
+        assert_eq!(default_jobs(&grid(&[&t], 3), &todo, &none).unwrap(), 1);
+        // --threads wins over the experiments' own.
+        let two = LocalOptions { threads: Some(2), ..Default::default() };
+        assert_eq!(default_jobs(&grid(&[], 3), &todo, &two).unwrap(), (cores / 2).clamp(1, 3));
+        // Never more than the runs to do; --devices: one per device.
+        assert_eq!(default_jobs(&grid(&[], 3), &todo[..1], &none).unwrap(), 1);
+        let dev = LocalOptions { devices: vec!["cuda:0".into(), "cuda:1".into()], ..Default::default() };
+        assert_eq!(default_jobs(&grid(&[], 3), &todo, &dev).unwrap(), 2);
+    }
+
+    #[test]
+    fn default_jobs_is_one_for_a_gpu_run_without_devices() {
+        let g = grid(&["training.device=cuda:0"], 2);
+        assert_eq!(default_jobs(&g, &[0, 1], &LocalOptions::default()).unwrap(), 1);
+    }
 }
