@@ -40,7 +40,8 @@ pub fn write_file_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     write_atomically(path, |tmp| std::fs::write(tmp, bytes).map_err(|e| Error::io(path, e)))
 }
 
-/// Removes the temporary files ([`temp_path`]) that killed writers left directly in `dir`: those
+/// Removes the temporary files and folders ([`temp_path`]; a prepared case's folder is written as
+/// `.iwtmp-<pid>-case-<id>`) that killed writers left directly in `dir`: those
 /// of processes that no longer run (Linux: no `/proc/<pid>`; elsewhere: older than a day).
 /// Returns how many were removed; a missing folder removes none.
 pub fn remove_stale_temporaries(dir: &Path) -> usize {
@@ -61,7 +62,12 @@ pub fn remove_stale_temporaries(dir: &Path) -> usize {
                 .and_then(|t| t.elapsed().ok())
                 .is_some_and(|age| age.as_secs() > 86_400),
         };
-        if stale && std::fs::remove_file(e.path()).is_ok() {
+        if !stale {
+            continue;
+        }
+        let is_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(false);
+        let gone = if is_dir { std::fs::remove_dir_all(e.path()) } else { std::fs::remove_file(e.path()) };
+        if gone.is_ok() {
             removed += 1;
         }
     }

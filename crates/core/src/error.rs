@@ -12,20 +12,20 @@ pub enum Error {
     /// not match, ...).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
-    /// The operating system refused a read or write.
-    #[error("{}: {source}", path.display())]
+    /// The operating system refused a read or write. The cause is part of the message and not
+    /// also a `source()`, so a printed cause chain (`{:#}`) says it once.
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// The cause.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
 impl Error {
     /// An I/O error about `path`.
     pub fn io(path: &Path, source: std::io::Error) -> Self {
-        Error::Io { path: path.to_path_buf(), source }
+        Error::Io { path: path.to_path_buf(), error: source }
     }
 }

@@ -8,14 +8,14 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The operating system refused a read or write.
-    #[error("{}: {source}", path.display())]
+    /// The operating system refused a read or write. The cause is part of the message and not
+    /// also a `source()`, so a printed cause chain (`{:#}`) says it once.
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// The cause.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file exists but its content is not what it must be (a case.json, an XML, a CSV).
     #[error("{}: {message}", path.display())]
@@ -46,7 +46,7 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
-        Error::Io { path: path.to_path_buf(), source }
+        Error::Io { path: path.to_path_buf(), error: source }
     }
     pub(crate) fn format(path: &Path, message: impl Into<String>) -> Self {
         Error::Format { path: path.to_path_buf(), message: message.into() }

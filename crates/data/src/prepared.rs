@@ -252,7 +252,9 @@ pub fn write_case_channels(
         sampling_weight,
     };
     let final_dir = cases_dir.join(id);
-    let tmp = cases_dir.join(format!(".tmp-{id}-{}", std::process::id()));
+    // iw-core's temporary naming, so that a resumed preparation removes a killed writer's folder
+    // (iw_core::remove_stale_temporaries).
+    let tmp = cases_dir.join(format!(".iwtmp-{}-case-{id}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
     let mut img: Vec<f32> = Vec::with_capacity(channels.len() * image.data.len());

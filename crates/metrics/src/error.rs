@@ -9,12 +9,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// A read or write failed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause (in the message, not also a `source()`: a cause chain says it once).
+        error: std::io::Error,
     },
     /// A records file or folder is not what the schema requires.
     #[error("{}: {message}", path.display())]
@@ -45,7 +45,7 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
-        Error::Io { path: path.to_path_buf(), source }
+        Error::Io { path: path.to_path_buf(), error: source }
     }
     pub(crate) fn records(path: &Path, message: impl Into<String>) -> Self {
         Error::Records { path: path.to_path_buf(), message: message.into() }

@@ -9,13 +9,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// A file could not be read or written.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
+        /// The cause (in the message, not also a `source()`: a cause chain says it once).
+        error: std::io::Error,
     },
     /// A file is not what it should be.
     #[error("{}: {message}", path.display())]
@@ -45,7 +44,7 @@ pub enum Error {
 impl Error {
     /// An I/O error about `path`.
     pub fn io(path: &Path, source: std::io::Error) -> Self {
-        Error::Io { path: path.to_path_buf(), source }
+        Error::Io { path: path.to_path_buf(), error: source }
     }
     /// A format error about `path`.
     pub fn format(path: &Path, message: impl Into<String>) -> Self {

@@ -7,7 +7,7 @@ use iw_data::prepared::{case_done, write_dataset_files, DatasetFiles, SyntheticI
 use iw_io::write_volume;
 use iw_synth::lits::{lits_phantom, PhantomOptions, TumourStats};
 use serde_json::json;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -54,27 +54,80 @@ pub fn for_each_case(
 ) -> anyhow::Result<()> {
     let pb = bar(cases as u64, label);
     let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
     let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
     std::thread::scope(|s| {
         for _ in 0..threads.max(1) {
             s.spawn(|| loop {
+                if crate::interrupt::requested() || failure.lock().expect("lock").is_some() {
+                    break;
+                }
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= cases || failure.lock().expect("lock").is_some() {
+                if i >= cases {
                     break;
                 }
                 if let Err(e) = f(i) {
                     *failure.lock().expect("lock") = Some(e);
                     break;
                 }
+                done.fetch_add(1, Ordering::Relaxed);
                 pb.inc(1);
             });
         }
     });
     pb.finish_and_clear();
-    match failure.into_inner().expect("lock") {
-        Some(e) => Err(e),
-        None => Ok(()),
+    if let Some(e) = failure.into_inner().expect("lock") {
+        return Err(e);
     }
+    let done = done.into_inner();
+    if done < cases {
+        // Only Ctrl-C stops the workers early without an error.
+        return Err(crate::interrupt::Interrupted(format!(
+            "{label}: {done} of {cases} cases written (each complete); rerun the same command to resume"
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// The folder an `iw synth` command writes into (`out`, resolved): created when missing, reused
+/// when empty or written by an earlier `iw synth` (its marker `.iw-synth`, or `synthetic.json`
+/// of older versions), refused otherwise, so that a mistyped `--out` never mixes phantoms (and
+/// a `synthetic.json` that marks the folder synthetic) into a real dataset.
+pub fn synth_folder(out: &Path, command: &str) -> anyhow::Result<PathBuf> {
+    let dir = crate::outputs::output_path(out, &[], None)?;
+    if dir.exists() && !dir.is_dir() {
+        bail!("{}: not a folder (--out names the dataset folder to write)", out.display());
+    }
+    let marker = dir.join(".iw-synth");
+    if dir.is_dir() && !marker.is_file() && !dir.join("synthetic.json").is_file() {
+        let mut entries = std::fs::read_dir(&dir).with_context(|| format!("reading {}", out.display()))?;
+        if entries.next().is_some() {
+            bail!(
+                "{}: not empty and not written by `iw synth` (no .iw-synth or synthetic.json); choose a new or empty folder",
+                out.display()
+            );
+        }
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", out.display()))?;
+    iw_core::write_file_atomically(&marker, format!("written by `{command}`\n").as_bytes())
+        .with_context(|| format!("writing {}", marker.display()))?;
+    Ok(dir)
+}
+
+/// Refuses a phantom shape NIfTI-1 cannot store (16-bit sizes) or that the machine cannot hold:
+/// `bytes_per_voxel` at the generator's peak, for `threads` cases at once.
+pub fn check_synth_shape(shape_xyz: [usize; 3], threads: usize, bytes_per_voxel: f64) -> anyhow::Result<()> {
+    let [x, y, z] = shape_xyz;
+    if let Some(s) = shape_xyz.iter().find(|&&s| s > i16::MAX as usize) {
+        bail!("--shape {x},{y},{z}: {s} voxels on one axis; NIfTI-1 stores at most 32767");
+    }
+    let voxels: f64 = shape_xyz.iter().map(|&s| s as f64).product();
+    crate::resources::check_fits(
+        &format!("--shape {x},{y},{z} with {} case(s) at once", threads.max(1)),
+        voxels * bytes_per_voxel * threads.max(1) as f64,
+        "use a smaller --shape or fewer --threads",
+    )
 }
 
 /// `iw synth lits`.
@@ -99,7 +152,9 @@ pub fn synth_lits(
             bail!("{name} {lo},{hi}: expected 0 <= LO < HI");
         }
     }
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    // The phantom's peak: HU float32, segmentation and its lesion mask, labels, the int16 image.
+    check_synth_shape(shape_xyz, threads.min(cases), 16.0)?;
+    synth_folder(out, "iw synth lits")?;
     let stats: TumourStats = serde_json::from_str(LITS_TUMOUR_STATS).expect("the shipped statistics parse");
     let opts = *opts;
     let tumours = Mutex::new(vec![0usize; cases]);
@@ -221,11 +276,22 @@ pub fn prepare_all(
     let out = job.out;
     let cases_dir = out.join("cases");
     std::fs::create_dir_all(&cases_dir).with_context(|| format!("creating {}", cases_dir.display()))?;
+    // Temporaries of a killed earlier attempt (a case is complete only once renamed into place).
+    iw_core::remove_stale_temporaries(&cases_dir);
+    iw_core::remove_stale_temporaries(out);
     let pb = bar(todo.len() as u64, &format!("prepare {}", job.name));
     let mut prepared = Vec::new();
     let mut skipped: Vec<(String, String)> = Vec::new();
     let mut failed = Vec::new();
     for id in todo {
+        crate::interrupt::check(|| {
+            format!(
+                "{} of {} cases prepared into {} (each complete); rerun the same command to resume",
+                prepared.len(),
+                todo.len(),
+                out.display()
+            )
+        })?;
         pb.set_message(format!("case {id}"));
         if case_done(&cases_dir, id) {
             prepared.push(id.clone());

@@ -8,6 +8,8 @@
 //! * [`grid`]: grids of runs (`iw grid`, `iw reproduce`): states, locks, local and SLURM executors.
 //! * [`reproduce`]: `iw reproduce lits|luna16|mets`.
 //! * [`data_cmds`], [`luna16_cmds`], [`nnunet_cmds`]: `iw synth ...` and `iw prepare ...`.
+//! * [`interrupt`]: Ctrl-C (stop at a safe point, exit 130, resume); [`resources`]: memory
+//!   estimates checked against what the machine has.
 //! * [`outputs`]: every output path of the CLI resolved and checked against the inputs.
 //! * [`evaluation`], [`volume_tools`], [`model_cmd`], [`doctor`]: the other commands.
 #![deny(missing_docs)]
@@ -17,6 +19,7 @@ pub mod doctor;
 pub mod evaluation;
 pub mod experiment;
 pub mod grid;
+pub mod interrupt;
 pub mod luna16_cmds;
 pub mod model_cmd;
 pub mod nnunet_cmds;
@@ -24,5 +27,6 @@ pub mod outputs;
 pub mod progress;
 pub mod python_data;
 pub mod reproduce;
+pub mod resources;
 pub mod run;
 pub mod volume_tools;

@@ -65,6 +65,9 @@ pub fn synth_luna16(
     if shape_xyz.iter().any(|&s| s < 48) {
         bail!("--shape {shape_xyz:?}: every size must be at least 48 voxels (the lungs need room for nodules)");
     }
+    // The chest's peak: float32 image, labels, three boolean masks, the int16 image, the target.
+    crate::data_cmds::check_synth_shape(shape_xyz, threads.min(cases), 24.0)?;
+    crate::data_cmds::synth_folder(out, "iw synth luna16")?;
     let db: PathBuf = match lidc_db {
         Some(p) => p.to_path_buf(),
         None => crate::python_data::package_file(

@@ -663,14 +663,13 @@ fn with_experiment(
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let _ = ctrlc::set_handler(|| {
-        if run::STOP.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-        eprintln!("\ninterrupt: writing a checkpoint after this step (Ctrl-C again to quit now)");
-    });
+    iw_runner::interrupt::install_handler();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if iw_runner::interrupt::is_interrupted(&e) => {
+            eprintln!("iw: {e:#}");
+            ExitCode::from(130)
+        }
         Err(e) => {
             eprintln!("iw: error: {e:#}");
             ExitCode::from(2)

@@ -1,19 +1,9 @@
 //! `iw model summary`.
 use crate::experiment::Experiment;
+use crate::resources::human;
 use iw_models::{parameter_count, ResUNet, UNetConfig};
 use std::path::Path;
 use tch::{nn, Device};
-
-fn human(bytes: f64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = bytes;
-    let mut i = 0;
-    while v >= 1024.0 && i + 1 < units.len() {
-        v /= 1024.0;
-        i += 1;
-    }
-    format!("{v:.1} {}", units[i])
-}
 
 /// Prints the summary.
 pub fn summary(

@@ -26,6 +26,7 @@ pub fn synth_mets(
     if !(1..=4).contains(&factor) {
         bail!("--downsample must be 1, 2, 3 or 4");
     }
+    crate::data_cmds::synth_folder(out, "iw synth mets")?;
     let hint = "nilearn ships the MNI152 templates: run `make setup`";
     let data = "datasets/data/mni_icbm152_";
     let t1 = crate::python_data::package_file("nilearn", &format!("{data}t1_tal_nlin_sym_09a_converted.nii.gz"), hint)?;

@@ -59,6 +59,25 @@ pub fn output_path(out: &Path, inputs: &[&Path], root: Option<&Path>) -> anyhow:
             bail!("{}: the output is the input {} (it would be overwritten)", out.display(), input.display());
         }
     }
+    // A MetaImage header's data file: writing `o.mhd` writes `o.raw`, which may be the data
+    // file of an input header (or an input itself).
+    for written in iw_io::metaimage::data_files(&resolved) {
+        let (w, wid) = (resolve(&written)?, identity(&written));
+        for input in inputs {
+            let read = std::iter::once(input.to_path_buf()).chain(iw_io::metaimage::data_files(input));
+            for r in read {
+                let same = resolve(&r).map(|p| p == w).unwrap_or(false) || (wid.is_some() && identity(&r) == wid);
+                if same {
+                    bail!(
+                        "{}: writing it would overwrite {} (the data of the input {})",
+                        out.display(),
+                        r.display(),
+                        input.display()
+                    );
+                }
+            }
+        }
+    }
     if let Some(root) = root {
         let r = resolve(root)?;
         if !resolved.starts_with(&r) {
@@ -91,5 +110,26 @@ mod tests {
         assert!(output_path(&d.path().join("new/../../x.nii"), &[], None).is_err());
         let outside = output_path(&d.path().join("../elsewhere.nii"), &[], Some(&d.path().join("d")));
         assert!(outside.unwrap_err().to_string().contains("outside"));
+    }
+
+    #[test]
+    fn a_metaimage_output_never_overwrites_an_input_s_data_file() {
+        let d = tempfile::tempdir().unwrap();
+        // in.mhd keeps its voxels in b.raw; writing b.mhd would write b.raw.
+        std::fs::write(
+            d.path().join("in.mhd"),
+            "NDims = 3\nDimSize = 1 1 1\nElementType = MET_UCHAR\nElementDataFile = b.raw\n",
+        )
+        .unwrap();
+        std::fs::write(d.path().join("b.raw"), [1u8]).unwrap();
+        let input = d.path().join("in.mhd");
+        let e = output_path(&d.path().join("b.mhd"), &[&input], None).unwrap_err().to_string();
+        assert!(e.contains("would overwrite") && e.contains("b.raw"), "{e}");
+        // The raw file given as the input itself.
+        let raw = d.path().join("b.raw");
+        assert!(output_path(&d.path().join("b.mhd"), &[&raw], None).is_err());
+        // A .mhd beside an unrelated input is fine; so is a .nii.
+        output_path(&d.path().join("c.mhd"), &[&input], None).unwrap();
+        output_path(&d.path().join("b.nii"), &[&input], None).unwrap();
     }
 }

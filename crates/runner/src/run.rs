@@ -20,13 +20,13 @@ use iw_losses::LossInputs;
 use iw_models::{lr_at, parse_device, sliding_window, LrSchedule, OptimizerConfig, Trainer, UNetConfig};
 use serde_json::json;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 use tch::{Device, Kind, Tensor};
 
-/// Set by Ctrl-C: training writes a checkpoint and stops.
-pub static STOP: AtomicBool = AtomicBool::new(false);
+/// Set by Ctrl-C ([`crate::interrupt`]): training writes a checkpoint and stops.
+pub use crate::interrupt::STOP;
 
 /// The run folder of an experiment.
 pub fn run_dir(out: &Path, exp: &Experiment, index: usize) -> PathBuf {
@@ -69,6 +69,48 @@ fn dataset_channels(exp: &Experiment) -> anyhow::Result<usize> {
         Some(id) => PreparedCase::open(&root.join("cases"), id)?.meta.channels.max(1),
         None => 1,
     })
+}
+
+/// The host memory a training run needs, estimated before anything is allocated: 1 GiB for
+/// libtorch, the process and the data's pages; the weights with their gradients and momentum
+/// (3 x the parameters); per sample 3.5 x the layer outputs of `iw model summary` (autograd
+/// keeps the input of every convolution, normalisation and activation, and the backward pass
+/// its own buffers); the sampler's queued batches (image channels, mask, labels, weights).
+/// Calibrated on the peak RSS of `iw train` (width 1, depth 4, batch 2, one thread): 32x64x64
+/// 1.93 GiB (estimate 1.87), 64^3 2.35 (2.53), 64x128x128 6.40 (6.74).
+pub fn training_memory(exp: &Experiment, channels: usize) -> anyhow::Result<f64> {
+    let cfg = UNetConfig {
+        in_channels: channels as i64,
+        width: exp.model.width,
+        depth: exp.model.depth,
+        ..UNetConfig::default()
+    };
+    let vs = tch::nn::VarStore::new(Device::Cpu);
+    let model = iw_models::ResUNet::new(&vs.root(), cfg)?;
+    let t = &exp.training;
+    let patch = t.patch.map(|v| v as i64);
+    let activations: f64 =
+        model.summary(&vs, patch).iter().map(|r| r.output.iter().map(|&v| v as f64).product::<f64>()).sum();
+    let params = iw_models::parameter_count(&vs) as f64;
+    let voxels: f64 = t.patch.iter().map(|&v| v as f64).product();
+    let batch = t.batch as f64;
+    let queued = (exp.sampler.queue + exp.sampler.workers) as f64 * batch * voxels * 4.0 * (channels as f64 + 3.0);
+    Ok(1024f64.powi(3) + 3.0 * 4.0 * params + batch * 3.5 * 4.0 * activations + queued)
+}
+
+/// Refuses, with the estimate, a CPU training run that cannot fit in this machine's memory (on
+/// CUDA the host holds little and the device's memory is not queried: tch has no binding).
+fn check_training_memory(exp: &Experiment, device: Device) -> anyhow::Result<()> {
+    if device.is_cuda() {
+        return Ok(());
+    }
+    let need = training_memory(exp, dataset_channels(exp)?)?;
+    let t = &exp.training;
+    crate::resources::check_fits(
+        &format!("training.patch {:?} x training.batch {}", t.patch, t.batch),
+        need,
+        "use a smaller training.patch or training.batch (`iw model summary` lists the activations)",
+    )
 }
 
 fn trainer_for(exp: &Experiment, device: Device) -> anyhow::Result<Trainer> {
@@ -439,6 +481,7 @@ pub fn train(exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
             c.relabel_for_weights(conn)?;
         }
     }
+    check_training_memory(exp, device)?;
     let mut trainer = trainer_for(exp, device)?;
     let mut start = 0u64;
     if last.is_file() {
@@ -558,11 +601,12 @@ pub fn train(exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
         }
         if stop {
             pb.abandon();
-            bail!(
-                "interrupted: checkpoint written at step {} ({}); rerun the same command to resume",
+            return Err(crate::interrupt::Interrupted(format!(
+                "checkpoint written at step {} ({}); rerun the same command to resume",
                 step + 1,
                 last.display()
-            );
+            ))
+            .into());
         }
     }
     pb.finish_and_clear();

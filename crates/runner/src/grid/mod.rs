@@ -404,7 +404,11 @@ pub fn execute(grid: &Grid, grid_file: &Path, executor: &Executor, report: &str)
 /// An error naming the failed runs, or saying the grid was interrupted.
 pub fn check_outcome(grid: &Grid, out: &local::Outcome) -> anyhow::Result<()> {
     if out.interrupted {
-        bail!("interrupted: rerun the same command to continue ({})", grid.root.display());
+        return Err(crate::interrupt::Interrupted(format!(
+            "rerun the same command to continue ({})",
+            grid.root.display()
+        ))
+        .into());
     }
     if !out.failed.is_empty() {
         let names: Vec<&str> = out.failed.iter().map(|(n, _)| n.as_str()).collect();
