@@ -174,10 +174,7 @@ pub struct GridChoice {
 
 impl Default for GridChoice {
     fn default() -> Self {
-        GridChoice {
-            executor: Executor::Local(crate::grid::local::LocalOptions::default()),
-            report_only: false,
-        }
+        GridChoice { executor: Executor::Local(crate::grid::local::LocalOptions::default()), report_only: false }
     }
 }
 
@@ -365,20 +362,31 @@ pub fn reproduce(
             String::new()
         }
     );
-    // Compute time of the runs, from their run.json (this call may have skipped finished stages).
+    // Compute time of the runs, from their run.json (this call may have skipped finished stages),
+    // and the span from the first stage's start to the last one's end (runs may overlap).
     let mut compute_s = 0.0;
+    let (mut first, mut last) = (f64::INFINITY, 0f64);
     for m in &all {
         for f in &m.files {
             if let Some(run) = f.parent().and_then(|p| p.parent()) {
                 if let Some(r) = crate::run::RunRecord::read_in(run)? {
                     compute_s += r.stages.values().map(|s| s.wall_s).sum::<f64>();
+                    for s in r.stages.values() {
+                        first = first.min(s.finished_unix as f64 - s.wall_s);
+                        last = last.max(s.finished_unix as f64);
+                    }
                 }
             }
         }
     }
+    let span = if last > first {
+        format!(", {:.1} min from the first run's start to the last one's end", (last - first) / 60.0)
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         readme,
-        "- Versions: iw {} (git {}), libtorch {}; compute time of the runs {:.1} min (train + predict + evaluate, from their run.json); command `iw reproduce {key} --scale {scale} --seeds {seeds}`.",
+        "- Versions: iw {} (git {}), libtorch {}; compute time of the runs {:.1} min (train + predict + evaluate, from their run.json){span}; command `iw reproduce {key} --scale {scale} --seeds {seeds}`.",
         env!("CARGO_PKG_VERSION"),
         env!("IW_GIT_REVISION"),
         env!("IW_TORCH_VERSION"),

@@ -214,3 +214,66 @@ fn report_only_reports_what_finished_and_lists_the_rest() {
     assert!(s.contains("1 done, 0 running elsewhere, 1 to run"), "{s}");
     assert_eq!(read(&out.join("report.json")), full);
 }
+
+/// SIGINT sent to the grid's own process (a `kill -INT`, a scheduler; not a terminal's Ctrl-C,
+/// which reaches the whole process group) reaches its runs: each writes its checkpoint and
+/// stops, the grid exits with 130, and rerunning the same command finishes both runs from
+/// their checkpoints.
+#[test]
+fn sigint_to_the_grid_process_stops_its_runs_and_a_rerun_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    ok(iw(&["reproduce", "lits", "--scale", "smoke", "--data-only", "--work", work.to_str().unwrap()]));
+    let prepared = work.join("lits-synth-smoke/prepared");
+    let a = smoke_experiment(dir.path(), "a.yaml", "dl", "a", &prepared);
+    let b = smoke_experiment(dir.path(), "b.yaml", "iwdl", "b", &prepared);
+    let runs = dir.path().join("runs");
+    // Long enough (600 steps) to be interrupted mid-training.
+    let args = [
+        "grid",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--jobs",
+        "2",
+        "--set",
+        "training.epochs=200",
+        "--out",
+        runs.to_str().unwrap(),
+    ];
+    let child = Command::new(env!("CARGO_BIN_EXE_iw"))
+        .current_dir(repo())
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let logs = [runs.join("lits/a/experiment_0/train_log.csv"), runs.join("lits/b/experiment_0/train_log.csv")];
+    let t0 = std::time::Instant::now();
+    // Both runs have written a checkpoint (end of their first epoch).
+    while !logs.iter().all(|l| l.exists()) && t0.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // SAFETY: kill(2) on our own child's PID, not yet waited for.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", text(&o));
+    let status = ok(iw(&["grid", "status", runs.to_str().unwrap()]));
+    assert!(status.contains("0 done") && status.contains("2 pending"), "{status}");
+    for l in &logs {
+        let last = l.with_file_name("checkpoints/last.safetensors");
+        assert!(last.exists(), "{}: no checkpoint after the interrupt", last.display());
+        assert!(
+            !l.with_file_name("checkpoints/final.safetensors").exists(),
+            "{}: finished before the signal",
+            l.display()
+        );
+    }
+    let s = ok(iw(&args));
+    assert!(s.contains("2 to run"), "{s}");
+    let status = ok(iw(&["grid", "status", runs.to_str().unwrap()]));
+    assert!(status.contains("2 done"), "{status}");
+    for l in &logs {
+        let steps = read(l).lines().filter(|r| !r.starts_with("step")).count();
+        assert!(steps >= 600, "{}: {steps} steps", l.display());
+    }
+}

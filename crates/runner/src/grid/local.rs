@@ -119,6 +119,7 @@ pub fn execute(grid: &Grid, grid_file: &Path, opts: &LocalOptions) -> anyhow::Re
     let mut queue = todo.into_iter();
     let mut free: Vec<usize> = (0..jobs).rev().collect();
     let mut running: Vec<Running> = Vec::new();
+    let mut forwarded = false;
     loop {
         while !STOP.load(Ordering::SeqCst) && !free.is_empty() {
             let Some(index) = queue.next() else { break };
@@ -139,6 +140,16 @@ pub fn execute(grid: &Grid, grid_file: &Path, opts: &LocalOptions) -> anyhow::Re
         }
         if running.is_empty() {
             break;
+        }
+        if STOP.load(Ordering::SeqCst) && !forwarded {
+            // Ctrl-C reaches the whole foreground process group from a terminal, but a SIGINT
+            // sent to this process alone (kill, a scheduler) must reach the runs too: each
+            // writes its checkpoint and stops.
+            for r in &running {
+                // SAFETY: kill(2) on the pid of a child we started and have not reaped.
+                unsafe { libc::kill(r.child.id() as libc::pid_t, libc::SIGINT) };
+            }
+            forwarded = true;
         }
         let names: Vec<&str> = running.iter().map(|r| grid.runs[r.index].name.as_str()).collect();
         pb.set_message(format!("running {}", names.join(", ")));
