@@ -122,10 +122,12 @@ ablation: setup
 	./target/release/iw run $(EXP) $(if $(filter paper,$(ABLATION_SCALE)),,--overlay experiments/scales/$(ABLATION_SCALE).yaml) $(foreach s,$(SET),--set $(s)) --out runs-ablation
 	./target/release/iw report runs-ablation --out runs-ablation/report --html
 
-# make report-screenshot [REPORT=results/lits/report.html]: a screenshot beside it (headless Chromium).
+# make report-screenshot [REPORT=results/lits/report.html]: screenshots beside it (headless Chromium):
+# the top of the page and the start of the lesion gallery.
 REPORT ?= results/lits/report.html
 report-screenshot:
 	scripts/report/screenshot_report.sh $(REPORT) $(dir $(REPORT))report.png
+	scripts/report/crop_screenshot.sh $(REPORT) $(dir $(REPORT))report-gallery.png 3150 4350
 
 clean-venv:
 	rm -rf $(VENV)
