@@ -7,6 +7,31 @@ import os
 import numpy as np
 
 
+def panoptica_time(gt, prob, timeit, reps):
+    """panoptica's evaluator on the case (semantic input: gt > 0.5 and prob > 0.5, labelled with
+    cc3d at 26-connectivity by its ConnectedComponentsInstanceApproximator, then its naive
+    threshold matching), with only the instance metrics the paper's records hold (DSC, IoU), so
+    that its surface distances are not counted against it. None when panoptica is missing."""
+    try:
+        from panoptica import (ConnectedComponentsInstanceApproximator, InputType, Metric,
+                               NaiveThresholdMatching, Panoptica_Evaluator)
+    except ImportError:
+        print("panoptica not installed: its row is left out (make setup installs it)")
+        return None
+    ev = Panoptica_Evaluator(
+        expected_input=InputType.SEMANTIC,
+        instance_approximator=ConnectedComponentsInstanceApproximator(),
+        instance_matcher=NaiveThresholdMatching(matching_threshold=0.5),
+        instance_metrics=[Metric.DSC, Metric.IOU],
+        global_metrics=[Metric.DSC],
+        verbose=False,
+    )
+    ref = (gt > 0.5).astype(np.uint8)
+    pred = (prob > 0.5).astype(np.uint8)
+    t, _ = timeit(lambda: ev.evaluate(pred, ref, verbose=False), max(1, reps // 2))
+    return t
+
+
 def rows(files, vols, labels, mask128, timeit, reps, rust):
     """files / vols / labels: run.py's inputs; mask128: the 128^3 patch as a 0/1 mask;
     rust: {"weights": s, "records": s, "report": s} of the Rust examples."""
@@ -33,7 +58,12 @@ def rows(files, vols, labels, mask128, timeit, reps, rust):
     t_rec, _ = timeit(lambda: iw.lesion_records(gt, prob, logit), reps)
     desc = (f"Python: iw_lesions.lesion_records, {'x'.join(map(str, gt.shape[::-1]))} (gt {gt.dtype}: converted to "
             "float32 once, a copy; prob/logit float32 borrowed)")
-    out.append((desc, t_rec, [("the same in Rust, no Python", rust["records"])]))
+    peers = [("the same in Rust, no Python", rust["records"]), ("paper-style loops (skimage)", rust["records_loops"])]
+    t_pan = panoptica_time(gt, prob, timeit, reps)
+    if t_pan is not None:
+        peers.append(("panoptica 2.1.7: the same 26-connected components, its own matching (IoU > 0.5), "
+                      "instance DSC + IoU only", t_pan))
+    out.append((desc, t_rec, peers))
     shared = os.environ.get("IW_SHARED_RECORDS", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "paper-records"))
     path = os.path.join(shared, "lits", "iwdl", "experiment_0", "test_metrics", "prc_records.json")
     with open(path) as f:

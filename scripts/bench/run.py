@@ -247,7 +247,7 @@ def main():
     import python_wheel
 
     mask128 = (labels > 0).astype(np.uint8)
-    rust = {"weights": rows[2][1], "records": rows[3][1], "report": t_report}
+    rust = {"weights": rows[2][1], "records": rows[3][1], "records_loops": t_loops, "report": t_report}
     rows += python_wheel.rows(files, vols, labels, mask128, timeit, a.reps, rust)
 
     # Losses: forward + backward on 2 x 1 x 128^3, ours (tch) against PyTorch in Python, the same
