@@ -6,7 +6,8 @@
 //! * [`froc`], [`Froc::avg_recall`], [`Froc::cpm`], [`object_dice`]: the numbers.
 //! * [`RandomState`]: numpy's legacy MT19937, so the bootstrap samples the paper's cases.
 //! * [`load_records_dir`], [`evaluate_method`], [`format_table`]: the comparison table;
-//!   [`write_froc_figures`]: the FROC figures.
+//!   [`write_froc_figures`]: the FROC figures (PNG and SVG with plotters; the default feature
+//!   `figures`, which the Python wheel leaves out).
 //!
 //! ```
 //! use iw_metrics::{froc, paper_thresholds, LesionRecord};
@@ -27,6 +28,7 @@ pub mod comparison;
 mod error;
 mod froc;
 pub mod operating;
+#[cfg(feature = "figures")]
 mod plot;
 mod records;
 mod report;
@@ -35,7 +37,16 @@ pub use bootstrap::{paper_subsets, RandomState};
 pub use case::{evaluate_case, logit_of_probability, percentile_sorted, CaseEvaluation};
 pub use error::{Error, Result};
 pub use froc::{froc, interp, linspace, max_finite_self_logit, mean_std, object_dice, paper_thresholds, Froc};
-pub use plot::{base_loss, write_froc_figures, write_line_chart};
+#[cfg(feature = "figures")]
+pub use plot::{write_froc_figures, write_line_chart};
+
+/// The loss a method builds on: `iwdl` -> `dl`; and whether iw is on.
+pub fn base_loss(method: &str) -> (&str, bool) {
+    match method.strip_prefix("iw") {
+        Some(rest) if !rest.is_empty() => (rest, true),
+        _ => (method, false),
+    }
+}
 pub use records::{format_records, parse_records, read_records, write_records, CaseRecords, LesionRecord};
 pub use report::{
     default_small_below, evaluate_method, evaluate_stratum, format_csv, format_table, load_records_dir, stratify,

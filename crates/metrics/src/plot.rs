@@ -4,6 +4,7 @@
 //!
 //! Text is drawn with the DejaVu Sans font the repository ships (`assets/`), through plotters'
 //! `ab_glyph` backend: no font needs to be installed and no fontconfig is involved.
+use crate::base_loss;
 use crate::error::{Error, Result};
 use crate::report::{Row, StratumResult};
 use plotters::coord::Shift;
@@ -24,14 +25,6 @@ fn register_font() {
             );
         }
     });
-}
-
-/// The loss a method builds on: `iwdl` -> `dl`; and whether iw is on.
-pub fn base_loss(method: &str) -> (&str, bool) {
-    match method.strip_prefix("iw") {
-        Some(rest) if !rest.is_empty() => (rest, true),
-        _ => (method, false),
-    }
 }
 
 const KNOWN: [&str; 8] = ["bce", "wce", "dl", "gdl", "fl", "asl", "blob", "cc"];
