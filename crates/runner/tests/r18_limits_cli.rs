@@ -11,7 +11,7 @@ fn iw() -> &'static str {
     env!("CARGO_BIN_EXE_iw")
 }
 
-fn run(args: &[&str]) -> Output {
+fn run<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
     Command::new(iw()).args(args).output().expect("running iw")
 }
 
@@ -132,7 +132,7 @@ fn contents(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 
 /// Starts `iw ARGS`, waits until `ready` holds (or the process ends), sends SIGINT to its PID
 /// and returns its output.
-fn interrupt_when(args: &[&str], ready: impl Fn() -> bool) -> Output {
+fn interrupt_when<S: AsRef<std::ffi::OsStr>>(args: &[S], ready: impl Fn() -> bool) -> Output {
     let child = Command::new(iw()).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let t0 = Instant::now();
     while !ready() && t0.elapsed() < Duration::from_secs(120) {
@@ -163,18 +163,14 @@ fn r18_ctrl_c_stops_synth_and_prepare_with_130_and_a_rerun_finishes_the_same_byt
             "1".into(),
         ]
     };
-    let sa = synth(&a);
-    let sa: Vec<&str> = sa.iter().map(String::as_str).collect();
-    let o = interrupt_when(&sa, || a.join("segmentation-0.nii").exists());
+    let o = interrupt_when(&synth(&a), || a.join("segmentation-0.nii").exists());
     let e = stderr(&o);
     assert_eq!(o.status.code(), Some(130), "{e}");
     assert!(e.lines().last().unwrap().starts_with("iw: interrupted: synth lits: "), "{e}");
     assert!(e.contains("of 24 cases written") && e.contains("rerun the same command"), "{e}");
     assert!(!a.join("synthetic.json").exists(), "an interrupted synth must not claim to be complete");
-    assert!(run(&sa).status.success());
-    let sb = synth(&b);
-    let sb: Vec<&str> = sb.iter().map(String::as_str).collect();
-    assert!(run(&sb).status.success());
+    assert!(run(&synth(&a)).status.success());
+    assert!(run(&synth(&b)).status.success());
     assert_eq!(contents(&a), contents(&b), "interrupted + resumed synth differs from an uninterrupted one");
 
     // prepare: stopped after its first case, resumed, equal to an uninterrupted preparation.
@@ -189,17 +185,13 @@ fn r18_ctrl_c_stops_synth_and_prepare_with_130_and_a_rerun_finishes_the_same_byt
             out.display().to_string(),
         ]
     };
-    let ra = prep(&pa);
-    let ra: Vec<&str> = ra.iter().map(String::as_str).collect();
-    let o = interrupt_when(&ra, || pa.join("cases/0/case.json").exists());
+    let o = interrupt_when(&prep(&pa), || pa.join("cases/0/case.json").exists());
     let e = stderr(&o);
     assert_eq!(o.status.code(), Some(130), "{e}");
     assert!(e.contains("iw: interrupted: ") && e.contains("cases prepared into"), "{e}");
-    let out = run(&ra);
+    let out = run(&prep(&pa));
     assert!(out.status.success(), "{}", stderr(&out));
-    let rb = prep(&pb);
-    let rb: Vec<&str> = rb.iter().map(String::as_str).collect();
-    assert!(run(&rb).status.success());
+    assert!(run(&prep(&pb)).status.success());
     let strip = |v: Vec<(PathBuf, Vec<u8>)>| -> Vec<(PathBuf, Vec<u8>)> {
         // dataset.json records the folders it was prepared from and into.
         v.into_iter().filter(|(p, _)| p.starts_with("cases")).collect()
