@@ -83,14 +83,16 @@ fmt:
 bench: setup
 	$(PY) scripts/bench/run.py
 
-# make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS='io:nifti data:lidc_xml ...']: the cargo-fuzz targets of
-# the readers (NIfTI, NIfTI gz, MetaImage, DICOM, LIDC XML, case.json, prc_records JSON), one after
-# the other, FUZZ_SECONDS each; stable toolchain, no sanitizer. Needs
+# make fuzz [FUZZ_SECONDS=60 | FUZZ_RUNS=10000000] [FUZZ_TARGETS='io:nifti data:lidc_xml ...']: the
+# cargo-fuzz targets of the parsers (NIfTI, NIfTI gz, MetaImage, DICOM, LIDC XML, case.json,
+# prc_records JSON, experiment YAML), one after the other, FUZZ_SECONDS each or until FUZZ_RUNS
+# executions each; stable toolchain, no sanitizer. Needs
 # `cargo install cargo-fuzz --version 0.13.2 --locked`. Results: FUZZING.md, target/fuzz/summary.txt.
 FUZZ_SECONDS ?= 60
+FUZZ_RUNS ?=
 FUZZ_TARGETS ?=
 fuzz:
-	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh $(FUZZ_TARGETS)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_RUNS=$(FUZZ_RUNS) scripts/fuzz.sh $(FUZZ_TARGETS)
 
 # make reproduce-lits [LITS_DIR=<raw LiTS>] [SCALE=paper|gpu|cpu|smoke] [SEEDS=N]
 # Without LITS_DIR: synthetic LiTS-format data at CPU scale (3 seeds) into results/lits; SCALE=gpu: one

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs cargo-fuzz targets one after the other, FUZZ_SECONDS each (default 60), one job, no
+# Runs cargo-fuzz targets one after the other, FUZZ_SECONDS each (default 60) or, with FUZZ_RUNS=N,
+# until each has executed N inputs (libFuzzer's -runs; no time limit then), one job, no
 # sanitizer (works on the stable toolchain; libFuzzer still catches panics, aborts, OOMs over
 # -rss_limit_mb=2048 and timeouts). Arguments: crate:target pairs (default: all seven).
 # Corpora grow in crates/<crate>/fuzz/corpus/<target> (ignored by git) from the committed seeds
@@ -9,6 +10,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 seconds=${FUZZ_SECONDS:-60}
+runs_wanted=${FUZZ_RUNS:-}
+if [ -n "$runs_wanted" ]; then
+    limit=(-runs="$runs_wanted")
+    budget="$runs_wanted runs"
+else
+    limit=(-max_total_time="$seconds")
+    budget="${seconds}s"
+fi
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
     targets=(io:nifti io:nifti_gz io:metaimage io:dicom data:lidc_xml data:case_json metrics:prc_records)
@@ -25,10 +34,11 @@ for t in "${targets[@]}"; do
     corpus=$root/crates/$crate/fuzz/corpus/$target
     mkdir -p "$corpus" "$root/crates/$crate/fuzz/artifacts/$target"
     log=$root/target/fuzz/$crate-$target.log
-    echo "== $crate/$target: $seconds s (log: $log)"
+    started=$SECONDS
+    echo "== $crate/$target: $budget (log: $log)"
     if (cd "$root/crates/$crate" && cargo fuzz run -s none --target-dir "$root/target/fuzz" "$target" \
         "$corpus" "$root/crates/$crate/fuzz/seeds/$target" -- \
-        -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+        "${limit[@]}" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
         -artifact_prefix="$root/crates/$crate/fuzz/artifacts/$target/") >"$log" 2>&1; then
         result=ok
     else
@@ -38,7 +48,7 @@ for t in "${targets[@]}"; do
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
     speed=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
     files=$(find "$corpus" -type f | wc -l)
-    line="$(date -u +%FT%TZ) $crate/$target ${seconds}s runs=$runs exec/s=$speed corpus=$files $result"
+    line="$(date -u +%FT%TZ) $crate/$target ${budget} wall=$((SECONDS - started))s runs=$runs exec/s=$speed corpus=$files $result"
     echo "$line" | tee -a "$root/target/fuzz/summary.txt"
 done
 exit $status
