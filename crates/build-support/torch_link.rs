@@ -1,5 +1,6 @@
-// Shared by the build scripts of the crates that link libtorch (`include!`d): link libtorch so
-// that binaries and test executables run with no environment variable set.
+// Shared by the build scripts (`include!`d). `link_torch`, for the crates that link libtorch:
+// link it so that binaries and test executables run with no environment variable set.
+// `emit_versions`, for iw-runner (the torch-free `iw`): only the version variables.
 //
 // torch-sys finds libtorch in the Python environment (`LIBTORCH_USE_PYTORCH=1`); we add an rpath
 // to that `torch/lib` folder and force `libtorch_cuda` into the link with `--no-as-needed`
@@ -8,6 +9,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+#[allow(dead_code)]
 fn torch_lib_dir() -> Option<PathBuf> {
     if let Ok(dir) = std::env::var("LIBTORCH") {
         return Some(PathBuf::from(dir).join("lib"));
@@ -47,13 +49,21 @@ fn git_revision() -> Option<String> {
     out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-/// Emits the link arguments (rpath, torch_cuda) and the version variables.
-pub fn link_torch() {
+/// Emits the version variables: `IW_TORCH_VERSION` (the libtorch the build environment holds,
+/// which `iw-torch` links) and `IW_GIT_REVISION`. Links nothing.
+#[allow(dead_code)] // each build script uses one of the two entry points
+pub fn emit_versions() {
     println!("cargo:rerun-if-env-changed=LIBTORCH");
+    println!("cargo:rerun-if-env-changed=PYTHON_SYS_EXECUTABLE");
     println!("cargo:rustc-env=IW_TORCH_VERSION={}", torch_version().unwrap_or_else(|| "unknown".into()));
     println!("cargo:rustc-env=IW_GIT_REVISION={}", git_revision().unwrap_or_else(|| "unknown".into()));
     watch_git();
-    println!("cargo:rerun-if-env-changed=PYTHON_SYS_EXECUTABLE");
+}
+
+/// Emits the link arguments (rpath, torch_cuda) and the version variables.
+#[allow(dead_code)]
+pub fn link_torch() {
+    emit_versions();
     let Some(lib) = torch_lib_dir() else {
         println!("cargo:warning=could not locate torch/lib; the iw binary will need LD_LIBRARY_PATH");
         return;

@@ -1,6 +1,7 @@
-//! See crates/build-support/torch_link.rs.
+//! See crates/build-support/torch_link.rs: the version variables only (this crate links no
+//! libtorch).
 include!("../build-support/torch_link.rs");
 
 fn main() {
-    link_torch();
+    emit_versions();
 }

@@ -42,6 +42,22 @@ def timeit(fn, reps):
     return float(np.median(ts)), ts
 
 
+def process(cmd, reps):
+    """Median wall seconds of `cmd` as a whole new process (after a warm-up) and its peak resident
+    memory in MiB (the kernel's accounting of that one child, os.wait4)."""
+    walls, rss = [], 0
+    for i in range(reps + 1):
+        t = time.perf_counter()
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(p.pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise RuntimeError(f"{cmd} failed")
+        if i:
+            walls.append(time.perf_counter() - t)
+            rss = max(rss, usage.ru_maxrss / 1024)
+    return float(np.median(walls)), rss
+
+
 def ours(task, path, reps, *extra, binary=BIN):
     paths = path if isinstance(path, list) else [path]
     out = subprocess.run([binary, task, *paths, "--reps", str(reps), *extra], check=True, capture_output=True, text=True)
@@ -301,6 +317,23 @@ def main():
     t_nib, _ = timeit(lambda: np.asanyarray(nib.load(path).dataobj), a.reps)
     shape = nib.load(path).shape
     rows.append((f"read .nii.gz int16 {'x'.join(map(str, shape))}", t_ours, [("nibabel", t_nib)]))
+
+    # Start-up (issue 18): what a script that runs one command per case pays per call. iw-torch
+    # runs the same command with libtorch linked, as every iw command did before.
+    tiny = os.path.join(DATA, "tiny.nii")
+    save_nifti(np.ones((8, 8, 8), np.uint8), tiny)
+    iw = os.path.join(ROOT, "target", "release", "iw")
+    n = max(10, a.reps)
+    t_iw, rss_iw = process([iw, "info", tiny], n)
+    t_torch, rss_torch = process([iw + "-torch", "info", tiny], n)
+    t_nib, rss_nib = process([sys.executable, "-c", "import sys, nibabel; nibabel.load(sys.argv[1]).get_fdata()", tiny], n)
+    rows.append((f"start-up: `iw info` on an 8^3 .nii, one whole process ({rss_iw:.0f} MiB peak)", t_iw,
+                 [(f"the same in iw-torch, libtorch linked ({rss_torch:.0f} MiB)", t_torch),
+                  (f"python -c 'nibabel.load(...).get_fdata()' ({rss_nib:.0f} MiB)", t_nib)]))
+    t_help, rss_help = process([iw, "--help"], n)
+    t_help_torch, rss_help_torch = process([iw + "-torch", "--help"], n)
+    rows.append((f"start-up: `iw --help` ({rss_help:.0f} MiB peak)", t_help,
+                 [(f"`iw-torch --help`, libtorch linked ({rss_help_torch:.0f} MiB)", t_help_torch)]))
 
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cpus, python {platform.python_version()}, "
           f"numpy {np.__version__}, cc3d {version('connected-components-3d')}, scipy {version('scipy')}, nibabel {nib.__version__}")

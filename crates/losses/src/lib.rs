@@ -21,7 +21,7 @@ mod region;
 mod voxel;
 mod weights;
 
-pub use config::{BaseLoss, Instance, LossConfig, LossInputs, PAPER_CONFIGURATIONS};
+pub use config::{BaseLoss, BaseValue, Compute, Instance, LossConfig, LossInputs, PAPER_CONFIGURATIONS};
 pub use error::{Error, Result};
 pub use instance::{blob, connected_components};
 pub use region::{asymmetric_similarity, dice, generalized_dice, EPS};

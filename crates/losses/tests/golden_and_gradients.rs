@@ -4,7 +4,7 @@
 //! targets and logits of ±100; finite-difference gradient checks in double precision; the
 //! tensor inverse weights against iw-data's; shape errors. Every test body runs on the CPU and,
 //! where a GPU is present, on CUDA (else it prints "skipped: no CUDA").
-use iw_losses::{inverse_weights, wce_pos_weight, LossConfig, LossInputs};
+use iw_losses::{inverse_weights, wce_pos_weight, Compute, LossConfig, LossInputs};
 use std::collections::HashMap;
 use std::path::Path;
 use tch::{Device, Kind, Tensor};

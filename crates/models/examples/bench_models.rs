@@ -12,7 +12,7 @@
 //! bench_models infer --shape 128,256,256 [--reps 1] [--device cpu|cuda]
 //!     sliding-window inference (the paper grid: patch 160, stride 144) of a D,H,W volume
 //! ```
-use iw_losses::{LossConfig, LossInputs};
+use iw_losses::{Compute, LossConfig, LossInputs};
 use iw_models::{
     set_cudnn_benchmark, sliding_window, upload, InferenceConfig, OptimizerConfig, StepPhase, Trainer, UNetConfig,
 };

@@ -1,41 +1,20 @@
-//! Device choice: `auto` (the first GPU when CUDA is available, else the CPU), `cpu`, `cuda`,
-//! `cuda:N`. Parsing is strict and separate from resolving: [`DeviceSpec::parse`] checks the
-//! spelling (so an experiment naming `cuda:1` validates on a machine without a GPU, and `cudax`
-//! is an error everywhere), [`DeviceSpec::resolve`] asks the machine.
+//! Device choice on this machine. The spelling (`auto`, `cpu`, `cuda`, `cuda:N`) is parsed by
+//! `iw_config::DeviceSpec` (re-exported here), strictly and without libtorch, so that an
+//! experiment naming `cuda:1` validates on a machine without a GPU and `cudax` is an error
+//! everywhere; [`DeviceSpecExt::resolve`] asks the machine.
 use crate::error::{Error, Result};
 use tch::Device;
 
-/// A device as written in an experiment or on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeviceSpec {
-    /// The first GPU when CUDA is available, else the CPU.
-    Auto,
-    /// The CPU.
-    Cpu,
-    /// GPU `N`.
-    Cuda(usize),
+pub use iw_config::DeviceSpec;
+
+/// Resolving a [`DeviceSpec`] on this machine.
+pub trait DeviceSpecExt {
+    /// The device on this machine; an error when a GPU is asked for and not there.
+    fn resolve(self) -> Result<Device>;
 }
 
-impl DeviceSpec {
-    /// Parses `auto`, `cpu`, `cuda` or `cuda:N` exactly (no spaces, no other spelling).
-    pub fn parse(s: &str) -> Result<Self> {
-        let bad = || Error::Config(format!("device must be auto, cpu, cuda or cuda:N, not {s:?}"));
-        match s {
-            "auto" => Ok(DeviceSpec::Auto),
-            "cpu" => Ok(DeviceSpec::Cpu),
-            "cuda" => Ok(DeviceSpec::Cuda(0)),
-            other => {
-                let n = other.strip_prefix("cuda:").ok_or_else(bad)?;
-                if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(bad());
-                }
-                Ok(DeviceSpec::Cuda(n.parse().map_err(|_| bad())?))
-            }
-        }
-    }
-
-    /// The device on this machine; an error when a GPU is asked for and not there.
-    pub fn resolve(self) -> Result<Device> {
+impl DeviceSpecExt for DeviceSpec {
+    fn resolve(self) -> Result<Device> {
         match self {
             DeviceSpec::Auto => Ok(Device::cuda_if_available()),
             DeviceSpec::Cpu => Ok(Device::Cpu),
@@ -46,7 +25,16 @@ impl DeviceSpec {
 
 /// Parses and resolves a device string.
 pub fn parse_device(s: &str) -> Result<Device> {
-    DeviceSpec::parse(s)?.resolve()
+    DeviceSpec::parse(s).map_err(|e| Error::Config(strip_prefix(e)))?.resolve()
+}
+
+/// The message of a spelling error without its "model configuration: " prefix (this crate's
+/// `Error::Config` adds it again).
+fn strip_prefix(e: iw_config::Error) -> String {
+    match e {
+        iw_config::Error::Device(m) => m,
+        other => other.to_string(),
+    }
 }
 
 fn cuda(n: usize) -> Result<Device> {
@@ -65,14 +53,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn spellings_are_strict() {
-        assert_eq!(DeviceSpec::parse("auto").unwrap(), DeviceSpec::Auto);
-        assert_eq!(DeviceSpec::parse("cpu").unwrap(), DeviceSpec::Cpu);
-        assert_eq!(DeviceSpec::parse("cuda").unwrap(), DeviceSpec::Cuda(0));
-        assert_eq!(DeviceSpec::parse("cuda:3").unwrap(), DeviceSpec::Cuda(3));
-        for bad in ["cudax", "cuda:", "cuda:-1", "cuda:+1", "cuda:1x", " cpu", "CPU", "gpu", ""] {
-            let e = DeviceSpec::parse(bad).unwrap_err().to_string();
-            assert!(e.contains("device must be auto, cpu, cuda or cuda:N"), "{bad:?}: {e}");
-        }
+    fn a_bad_spelling_is_a_config_error_once_prefixed() {
+        let e = parse_device("cudax").unwrap_err().to_string();
+        assert_eq!(e, "model configuration: device must be auto, cpu, cuda or cuda:N, not \"cudax\"");
+        assert_eq!(parse_device("cpu").unwrap(), Device::Cpu);
     }
 }

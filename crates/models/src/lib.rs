@@ -19,7 +19,7 @@ mod performance;
 mod train;
 mod unet;
 
-pub use device::{parse_device, DeviceSpec};
+pub use device::{parse_device, DeviceSpec, DeviceSpecExt};
 pub use error::{Error, Result};
 pub use inference::{sliding_window, Grid, InferenceConfig, Prediction};
 pub use performance::{channels_last_3d, is_channels_last_3d, set_cudnn_benchmark, upload};

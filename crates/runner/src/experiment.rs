@@ -194,7 +194,7 @@ pub struct InferenceCfg {
     /// `paper` (deep_pipe's patches_grid: centred zero padding to patch + k stride, regular
     /// tiles, probabilities and logits averaged separately) or `flush` (padding at the end, the
     /// last tile at the border, probabilities = sigmoid of the averaged logits).
-    pub grid: iw_models::Grid,
+    pub grid: iw_config::Grid,
     /// Gaussian weighting of overlaps (nnU-Net).
     pub gaussian: bool,
     /// Mirroring test-time augmentation.
@@ -207,7 +207,7 @@ impl Default for InferenceCfg {
             patch: [160; 3],
             stride: [144; 3],
             divisor: 8,
-            grid: iw_models::Grid::Paper,
+            grid: iw_config::Grid::Paper,
             gaussian: false,
             mirror: false,
         }
@@ -216,8 +216,8 @@ impl Default for InferenceCfg {
 
 impl InferenceCfg {
     /// The library's inference settings.
-    pub fn config(&self) -> iw_models::InferenceConfig {
-        iw_models::InferenceConfig {
+    pub fn config(&self) -> iw_config::InferenceConfig {
+        iw_config::InferenceConfig {
             patch_dhw: self.patch,
             stride_dhw: self.stride,
             divisor: self.divisor,
@@ -327,12 +327,29 @@ fn merge(base: &mut Value, over: Value) {
     }
 }
 
+/// How experiment files are read: [`read_file`] from the file system; the fuzz target and tests
+/// read from memory.
+pub type ReadFile<'a> = &'a dyn Fn(&Path) -> std::io::Result<String>;
+
+/// Reads an experiment file from the file system, refusing one over 1 MiB (an experiment is a
+/// few hundred bytes; the YAML parser holds the whole text and its tree in memory).
+pub fn read_file(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    const LIMIT: u64 = 1 << 20;
+    let mut text = String::new();
+    std::fs::File::open(path)?.take(LIMIT + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > LIMIT {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "larger than 1 MiB: not an experiment file"));
+    }
+    Ok(text)
+}
+
 /// Loads one file and its parents into a merged YAML value; checks each file's keys on the way.
-fn load_value(path: &Path, depth: usize) -> anyhow::Result<Value> {
+fn load_value(path: &Path, depth: usize, read: ReadFile<'_>) -> anyhow::Result<Value> {
     if depth > 16 {
         bail!("{}: `extends` chain longer than 16 (a cycle?)", path.display());
     }
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text = read(path).with_context(|| format!("reading {}", path.display()))?;
     // Each file alone must only use known keys (errors name the line).
     let _: Experiment = serde_norway::from_str(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
     let mut v: Value = serde_norway::from_str(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
@@ -344,7 +361,7 @@ fn load_value(path: &Path, depth: usize) -> anyhow::Result<Value> {
         Some(Value::String(p)) => {
             let pp = path.parent().unwrap_or(Path::new(".")).join(&p);
             let mut base =
-                load_value(&pp, depth + 1).with_context(|| format!("{}: in `extends: {p}`", path.display()))?;
+                load_value(&pp, depth + 1, read).with_context(|| format!("{}: in `extends: {p}`", path.display()))?;
             merge(&mut base, v);
             Ok(base)
         }
@@ -395,9 +412,14 @@ impl Experiment {
 
     /// Loads a file, merges overlay files over it (each with its own `extends`), then `--set`.
     pub fn load_with(path: &Path, overlays: &[PathBuf], sets: &[String]) -> anyhow::Result<Self> {
-        let mut v = load_value(path, 0)?;
+        Self::load_from(path, overlays, sets, &read_file)
+    }
+
+    /// [`Experiment::load_with`], the files read by `read`.
+    pub fn load_from(path: &Path, overlays: &[PathBuf], sets: &[String], read: ReadFile<'_>) -> anyhow::Result<Self> {
+        let mut v = load_value(path, 0, read)?;
         for o in overlays {
-            merge(&mut v, load_value(o, 0)?);
+            merge(&mut v, load_value(o, 0, read)?);
         }
         apply_sets(&mut v, sets)?;
         let e: Experiment =
@@ -486,7 +508,7 @@ impl Experiment {
             bail!("inference.divisor = {}: must be a multiple of {div} (2^model.depth)", self.inference.divisor);
         }
         // The spelling only: an experiment for a GPU validates on a machine without one.
-        iw_models::DeviceSpec::parse(&self.training.device).context("training.device")?;
+        iw_config::DeviceSpec::parse(&self.training.device).context("training.device")?;
         self.validate_speed_options()?;
         Ok(())
     }
@@ -504,21 +526,21 @@ impl Experiment {
     }
 
     /// The loss configuration.
-    pub fn loss_config(&self) -> anyhow::Result<iw_losses::LossConfig> {
-        let mut c = iw_losses::LossConfig::from_name(&self.loss.name)?;
+    pub fn loss_config(&self) -> anyhow::Result<iw_config::LossConfig> {
+        let mut c = iw_config::LossConfig::from_name(&self.loss.name)?;
         c.w_min = self.loss.w_min;
         c.w_max = self.loss.w_max;
         c.base = match c.base {
-            iw_losses::BaseLoss::Focal { .. } => {
-                iw_losses::BaseLoss::Focal { gamma: self.loss.focal_gamma, alpha: self.loss.focal_alpha }
+            iw_config::BaseLoss::Focal { .. } => {
+                iw_config::BaseLoss::Focal { gamma: self.loss.focal_gamma, alpha: self.loss.focal_alpha }
             }
-            iw_losses::BaseLoss::AsymmetricSimilarity { .. } => {
-                iw_losses::BaseLoss::AsymmetricSimilarity { beta: self.loss.asl_beta }
+            iw_config::BaseLoss::AsymmetricSimilarity { .. } => {
+                iw_config::BaseLoss::AsymmetricSimilarity { beta: self.loss.asl_beta }
             }
             b => b,
         };
-        if let iw_losses::Instance::Blob { .. } = c.instance {
-            c.instance = iw_losses::Instance::Blob { alpha: self.loss.blob_alpha, beta: self.loss.blob_beta };
+        if let iw_config::Instance::Blob { .. } = c.instance {
+            c.instance = iw_config::Instance::Blob { alpha: self.loss.blob_alpha, beta: self.loss.blob_beta };
         }
         c.validate()?;
         Ok(c)

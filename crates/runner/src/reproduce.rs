@@ -247,7 +247,7 @@ pub fn reproduce(
     }
     let names: Vec<String> = match only {
         Some(list) => list.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
-        None => iw_losses::PAPER_CONFIGURATIONS.iter().map(|s| s.to_string()).collect(),
+        None => iw_config::PAPER_CONFIGURATIONS.iter().map(|s| s.to_string()).collect(),
     };
     let runs =
         work.join(if dataset == Dataset::Lits { format!("runs-{scale}") } else { format!("runs-{key}-{scale}") });

@@ -73,6 +73,49 @@ pub fn check_fits_within(what: &str, need: f64, available: Option<u64>, fix: &st
     }
 }
 
+/// Keeps freed heap memory in the process for reuse (glibc `mallopt`): libtorch's CPU kernels
+/// allocate and free the same large buffers (im2col, activations) at every step, and with glibc's
+/// defaults each of them is a fresh `mmap` whose pages fault in again and are given back at
+/// `free`. With a 1 GiB mmap threshold and no trimming the pages stay mapped. Measured on the CPU
+/// scale's training (one thread, 80 steps): 9.5 s -> 8.8 s wall, system time 0.65 s -> 0.23 s
+/// (BENCHMARKS.md). Numbers are unchanged: only where the bytes live differs. The resident size
+/// stays at the peak, which training reaches at every step anyway. No effect off glibc.
+pub fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets allocator parameters; it is called before the training threads
+    // start and glibc serialises it against concurrent allocation.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 30);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+        libc::mallopt(libc::M_TOP_PAD, 256 << 20);
+    }
+}
+
+/// The NVIDIA GPUs this process may use, found without libtorch: the driver's device nodes
+/// `/dev/nvidia<N>`, limited by `CUDA_VISIBLE_DEVICES` as CUDA reads it (unset: all; empty or
+/// starting with `-1`: none; else the entries before the first invalid one). A GPU libtorch
+/// then cannot use (a driver too old for its CUDA) still counts; `iw doctor` tells.
+pub fn nvidia_devices() -> usize {
+    let nodes = std::fs::read_dir("/dev")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter(|e| {
+                    let n = e.file_name();
+                    let n = n.to_string_lossy();
+                    n.strip_prefix("nvidia").is_some_and(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()))
+                })
+                .count()
+        })
+        .unwrap_or(0);
+    match std::env::var("CUDA_VISIBLE_DEVICES") {
+        Err(_) => nodes,
+        Ok(v) => {
+            let visible = v.split(',').map(str::trim).take_while(|e| !e.is_empty() && !e.starts_with('-')).count();
+            visible.min(nodes)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,23 +135,5 @@ mod tests {
     fn this_machine_reports_some_memory() {
         let a = available_memory().expect("Linux has /proc/meminfo");
         assert!(a > 1 << 20, "{a}");
-    }
-}
-
-/// Keeps freed heap memory in the process for reuse (glibc `mallopt`): libtorch's CPU kernels
-/// allocate and free the same large buffers (im2col, activations) at every step, and with glibc's
-/// defaults each of them is a fresh `mmap` whose pages fault in again and are given back at
-/// `free`. With a 1 GiB mmap threshold and no trimming the pages stay mapped. Measured on the CPU
-/// scale's training (one thread, 80 steps): 9.5 s -> 8.8 s wall, system time 0.65 s -> 0.23 s
-/// (BENCHMARKS.md). Numbers are unchanged: only where the bytes live differs. The resident size
-/// stays at the peak, which training reaches at every step anyway. No effect off glibc.
-pub fn keep_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets allocator parameters; it is called before the training threads
-    // start and glibc serialises it against concurrent allocation.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 30);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
-        libc::mallopt(libc::M_TOP_PAD, 256 << 20);
     }
 }

@@ -37,12 +37,19 @@ fn limit_kib(headroom_mib: u64) -> u64 {
     let tiny = dir.path().join("tiny.nii");
     let v = iw_core::Volume::new(ndarray::Array3::<u8>::zeros((2, 2, 2)), iw_core::Geometry::default());
     iw_io::write_volume(&tiny, &v).unwrap();
-    let grid_gib = [2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0, 8.0, 12.0, 16.0, 32.0];
+    limit_kib_for(&["info", tiny.to_str().unwrap()], headroom_mib)
+}
+
+/// The smallest address-space limit (on a coarse grid) under which `iw PROBE...` succeeds, plus
+/// `headroom_mib` (`iw` itself needs little; `iw-torch`, which `iw` hands training to, maps
+/// libtorch).
+fn limit_kib_for(probe: &[&str], headroom_mib: u64) -> u64 {
+    let grid_gib = [0.25, 0.5, 1.0, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0, 8.0, 12.0, 16.0, 32.0];
     let base = grid_gib
         .iter()
         .map(|g| (g * 1024.0 * 1024.0) as u64)
-        .find(|&kib| run_limited(&["info", tiny.to_str().unwrap()], kib).status.success())
-        .expect("iw info runs with 32 GiB of address space");
+        .find(|&kib| run_limited(probe, kib).status.success())
+        .unwrap_or_else(|| panic!("iw {probe:?} runs with 32 GiB of address space"));
     base + headroom_mib * 1024
 }
 
@@ -103,7 +110,9 @@ fn r18_a_training_patch_that_cannot_fit_is_refused_with_the_estimate() {
         "--out",
         out.to_str().unwrap(),
     ];
-    let o = run_limited(&args, limit_kib(2048));
+    // `model summary` loads libtorch in iw-torch, as training does.
+    let probe = ["model", "summary", "--width", "0.25", "--depth", "2", "--patch", "8,8,8"];
+    let o = run_limited(&args, limit_kib_for(&probe, 2048));
     assert_one_line_exit_2(&o, &["training.patch [512, 512, 512] x training.batch 2", "needs about", "GiB"]);
     let ck: Vec<PathBuf> =
         walk(&out).into_iter().filter(|p| p.extension().is_some_and(|e| e == "safetensors")).collect();

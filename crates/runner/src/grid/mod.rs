@@ -271,7 +271,13 @@ impl Grid {
 /// `iw grid run-one GRID --index I`: one run of a grid, in this process, under its lock. An
 /// error is written into the run's run.json before it is returned; an interruption (Ctrl-C,
 /// SIGTERM, SLURM's warning signal) leaves a checkpoint and no error, so the run stays pending.
-pub fn run_one(grid_file: &Path, index: usize, extra_sets: &[String]) -> anyhow::Result<()> {
+/// `stages` runs the experiment in its folder (`iw_train::run_all`: this crate has no libtorch).
+pub fn run_one(
+    grid_file: &Path,
+    index: usize,
+    extra_sets: &[String],
+    stages: fn(&crate::experiment::Experiment, &Path) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     let grid = Grid::read(grid_file)?;
     let Some(run) = grid.runs.get(index) else {
         bail!("{}: no run {index} (the grid has {})", grid_file.display(), grid.runs.len());
@@ -289,7 +295,7 @@ pub fn run_one(grid_file: &Path, index: usize, extra_sets: &[String]) -> anyhow:
         std::process::id(),
         lock::hostname()
     );
-    let result = run.load(extra_sets).and_then(|exp| crate::run::run_all(&exp, &run.dir));
+    let result = run.load(extra_sets).and_then(|exp| stages(&exp, &run.dir));
     match result {
         Ok(()) => set_failure(&run.dir, None),
         Err(e) if crate::run::STOP.load(std::sync::atomic::Ordering::SeqCst) => {

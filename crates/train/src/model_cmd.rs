@@ -1,7 +1,7 @@
 //! `iw model summary`.
-use crate::experiment::Experiment;
-use crate::resources::human;
 use iw_models::{parameter_count, ResUNet, UNetConfig};
+use iw_runner::experiment::Experiment;
+use iw_runner::resources::human;
 use std::path::Path;
 use tch::{nn, Device};
 

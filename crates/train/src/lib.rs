@@ -1,0 +1,13 @@
+//! `iw-train`: the part of iw that needs libtorch, and the `iw-torch` binary. `iw` (crate
+//! `iw-runner`, no libtorch) parses every command and hands these to `iw-torch` by `exec`:
+//!
+//! * [`stages`]: `iw train`, `iw predict`, `iw run` (train, predict, evaluate) and a grid's run.
+//! * [`model_cmd`]: `iw model summary`.
+//! * [`doctor`]: `iw doctor`.
+#![deny(missing_docs)]
+
+pub mod doctor;
+pub mod model_cmd;
+pub mod stages;
+
+pub use stages::{predict, run_all, train};

@@ -1,0 +1,30 @@
+//! `iw-torch`: the commands of `iw` that load libtorch (`run`, `train`, `predict`, `model`,
+//! `doctor`, a grid's `run-one`). `iw` hands them here by `exec`; started directly it is a
+//! complete `iw` (it parses the same command line and runs the other commands as `iw` does).
+use clap::Parser;
+use iw_runner::cli::{exit_code, with_experiment, Cli, Command, GridArgs, GridCommand, ModelCommand};
+use iw_train::{doctor, model_cmd, stages};
+use std::process::ExitCode;
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Doctor => doctor::run(),
+        Command::Run(a) => with_experiment(&a, stages::run_all),
+        Command::Train(a) => with_experiment(&a, stages::train),
+        Command::Predict(a) => with_experiment(&a, stages::predict),
+        Command::Model(ModelCommand::Summary { experiment, width, depth, patch }) => {
+            model_cmd::summary(experiment.as_deref(), width, depth, patch)
+        }
+        Command::Grid(GridArgs { command: Some(GridCommand::RunOne { grid, index, sets }), .. }) => {
+            iw_runner::grid::install_requeue_signal();
+            iw_runner::grid::run_one(&grid, index, &sets, stages::run_all)
+        }
+        command => iw_runner::cli::run(Cli { command }),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    iw_runner::interrupt::install_handler();
+    exit_code(run(cli))
+}
