@@ -20,6 +20,9 @@ use std::process::ExitCode;
 /// Volumes are read and written as NIfTI (.nii, .nii.gz), MetaImage (.mhd + .raw/.zraw, .mha)
 /// or DICOM (a series folder or a .dcm file; read only), chosen by the path. Sizes and
 /// positions are printed in x, y, z order, in the LPS world frame, in mm.
+///
+/// run, train, predict, model and doctor load libtorch: iw runs them through the iw-torch
+/// binary beside it (the other commands start without libtorch).
 #[derive(Parser, Debug)]
 #[command(name = "iw", version = concat!(env!("CARGO_PKG_VERSION"), " (git ", env!("IW_GIT_REVISION"), ", libtorch ", env!("IW_TORCH_VERSION"), ")"))]
 pub struct Cli {
