@@ -79,11 +79,12 @@ pub fn check_fits_within(what: &str, need: f64, available: Option<u64>, fix: &st
 /// `free`. With a 1 GiB mmap threshold and no trimming the pages stay mapped. Measured on the CPU
 /// scale's training (one thread, 80 steps): 9.5 s -> 8.8 s wall, system time 0.65 s -> 0.23 s
 /// (BENCHMARKS.md). Numbers are unchanged: only where the bytes live differs. The resident size
-/// stays at the peak, which training reaches at every step anyway. No effect off glibc.
+/// stays at the peak, which training reaches at every step anyway. No effect off glibc. `iw-torch`
+/// calls it first thing in `main`.
 pub fn keep_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets allocator parameters; it is called before the training threads
-    // start and glibc serialises it against concurrent allocation.
+    // SAFETY: mallopt only sets allocator parameters; it is called before any other thread
+    // starts and glibc serialises it against concurrent allocation.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 30);
         libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);

@@ -24,6 +24,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
+    // Every command here runs libtorch: its per-step buffers stay mapped (BENCHMARKS.md,
+    // "Training step on the CPU"). Set before any thread starts.
+    iw_runner::resources::keep_freed_memory();
     let cli = Cli::parse();
     iw_runner::interrupt::install_handler();
     exit_code(run(cli))

@@ -178,7 +178,6 @@ impl BatchTensors {
 /// `iw train`.
 pub fn train(exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
     prepare_dir(dir, exp, Stage::Train)?;
-    iw_runner::resources::keep_freed_memory();
     let ck = dir.join("checkpoints");
     let (last, fin) = (ck.join("last.safetensors"), ck.join("final.safetensors"));
     if fin.is_file() {
@@ -342,7 +341,6 @@ pub fn train(exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
 /// `iw predict`.
 pub fn predict(exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
     prepare_dir(dir, exp, Stage::Predict)?;
-    iw_runner::resources::keep_freed_memory();
     let fin = dir.join("checkpoints/final.safetensors");
     if !fin.is_file() {
         bail!("{}: no trained model (run `iw train` first)", fin.display());

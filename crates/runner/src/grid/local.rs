@@ -26,8 +26,9 @@ pub struct LocalOptions {
 /// every run to do trains on the CPU, as many as the machine's cores hold at the runs' libtorch
 /// threads each (`--threads`, else the largest `training.threads`, all cores when unset); else (a GPU
 /// run without --devices) 1. `auto` counts as the CPU where [`crate::resources::nvidia_devices`]
-/// finds no GPU (this process has no libtorch to ask). Measured on 2 cores (BENCHMARKS.md): 2 runs x 1 thread finish the
-/// CPU-scale LiTS grid 1.41x sooner than 1 run x 2 threads; small networks use threads poorly.
+/// finds no GPU (this process has no libtorch to ask). Measured on 2 cores (BENCHMARKS.md): 2
+/// runs x 1 thread finish the CPU-scale LiTS grid 1.41x sooner than 1 run x 2 threads; small
+/// networks use threads poorly.
 pub fn default_jobs(grid: &Grid, todo: &[usize], opts: &LocalOptions) -> anyhow::Result<usize> {
     if !opts.devices.is_empty() {
         return Ok(opts.devices.len());
