@@ -123,46 +123,51 @@ def main():
             problems.append(f"{c.get('data-broken')} of {c.get('data-images')} images did not decode")
         if c.get("data-tiles") != str(a.tiles):
             problems.append(f"the gallery has {c.get('data-tiles')} lesion tiles, expected {a.tiles}")
-    # The operating-point table holds report.json's pooled numbers.
+    # Each rule's operating-point table holds report.json's pooled numbers of the rule, and its
+    # differences table the rule's iw - base numbers.
     keys = [("units",), ("voxel_dice",), ("all", "fp_per_case"), ("all", "volume_ratio")]
     for s in ("small", "large"):
         keys += [(s, "lesions"), (s, "recall_p05"), (s, "recall_1fp"), (s, "object_dice")]
-    rows = dom.tables.get("operating-table", [])[1:]
-    if len(rows) != len(report["pooled"]):
-        problems.append(f"operating table: {len(rows)} rows, report.json has {len(report['pooled'])} configurations")
+    keys += [("largest_over_true",), ("fp_mm3_per_case",)]
     checked = 0
-    for r in rows:
-        m = r[0]["text"].strip()
-        pooled = report["pooled"].get(m)
-        if pooled is None:
-            problems.append(f"operating table: {m} is not in report.json")
-            continue
-        for cell, k in zip(r[1:], keys):
-            want = pooled
-            for part in k:
-                want = want[part]
-            if not close(cell["v"], want):
-                problems.append(f"operating table, {m}, {'.'.join(k)}: page {cell['v']} vs report.json {want}")
-            checked += 1
-    # The differences table holds report.json's iw - base numbers.
-    diffs = dom.tables.get("differences-table", [])[1:]
     n_diffs = 0
-    for r in diffs:
-        pair, label = r[0]["text"].strip(), r[1]["text"].strip()
-        if label not in LABELS:
-            problems.append(f"differences table: unknown metric {label!r}")
-            continue
-        metric, stratum = LABELS[label]
-        found = [d for d in report["iw_minus_base"].get(pair, []) if d["stratum"] == stratum and d["metric"] == metric]
-        if not found:
-            problems.append(f"differences table: {pair} {label} is not in report.json")
-        else:
-            d = found[0]
-            if not (close(r[2]["v"], d["base"]) and close(r[3]["v"], d["iw"]) and close(r[5]["v"], d["ci95"][0]) and close(r[6]["v"], d["ci95"][1])):
-                problems.append(f"differences table: {pair} {label}: base/iw/interval differ from report.json")
-        n_diffs += 1
-    if report["iw_minus_base"] and n_diffs == 0:
-        problems.append("no differences table although report.json has iw - base pairs")
+    for rule, entry in report["rules"].items():
+        slug = "overlap" if rule == "overlap" else "iou"
+        rows = dom.tables.get(f"operating-{slug}-table", [])[1:]
+        if len(rows) != len(entry["pooled"]):
+            problems.append(f"operating table ({rule}): {len(rows)} rows, report.json has {len(entry['pooled'])} configurations")
+        for r in rows:
+            m = r[0]["text"].strip()
+            pooled = entry["pooled"].get(m)
+            if pooled is None:
+                problems.append(f"operating table ({rule}): {m} is not in report.json")
+                continue
+            for cell, k in zip(r[1:], keys):
+                want = pooled
+                for part in k:
+                    want = want[part]
+                if not close(cell["v"], want):
+                    problems.append(f"operating table ({rule}), {m}, {'.'.join(k)}: page {cell['v']} vs report.json {want}")
+                checked += 1
+        diffs = dom.tables.get(f"differences-{slug}-table", [])[1:]
+        n_rule = 0
+        for r in diffs:
+            pair, label = r[0]["text"].strip(), r[1]["text"].strip()
+            if label not in LABELS:
+                problems.append(f"differences table ({rule}): unknown metric {label!r}")
+                continue
+            metric, stratum = LABELS[label]
+            found = [d for d in entry["iw_minus_base"].get(pair, []) if d["stratum"] == stratum and d["metric"] == metric]
+            if not found:
+                problems.append(f"differences table ({rule}): {pair} {label} is not in report.json")
+            else:
+                d = found[0]
+                if not (close(r[2]["v"], d["base"]) and close(r[3]["v"], d["iw"]) and close(r[5]["v"], d["ci95"][0]) and close(r[6]["v"], d["ci95"][1])):
+                    problems.append(f"differences table ({rule}): {pair} {label}: base/iw/interval differ from report.json")
+            n_rule += 1
+        if entry["iw_minus_base"] and n_rule == 0:
+            problems.append(f"no differences table ({rule}) although report.json has iw - base pairs")
+        n_diffs += n_rule
     if a.screenshot:
         s = chromium(["--window-size=1400,3000", "--hide-scrollbars", f"--screenshot={os.path.abspath(a.screenshot)}"], a.html)
         if not os.path.isfile(a.screenshot):

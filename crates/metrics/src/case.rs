@@ -13,9 +13,11 @@
 //!   probability inside the hit and its max logit (`hit_max`, `hit_median`, `hit_q95`,
 //!   `hit_logit`; `hit_stat = hit_max`). The ground truth's "probability" is its mask (1 inside)
 //!   and its logit is `+inf`. No overlap: 0, 0, 0, `-inf`, `hit_obj = "<other>_None"`;
-//! * `self_stat` / `self_logit`: max probability / logit inside c (1 / `+inf` for GT).
+//! * `self_stat` / `self_logit`: max probability / logit inside c (1 / `+inf` for GT);
+//! * `extent` (iw's addition): the size of c and the voxels it shares with each h, so that a
+//!   report can match one to one ([`crate::MatchRule`]) without the volumes.
 use crate::error::{Error, Result};
-use crate::records::LesionRecord;
+use crate::records::{Extent, LesionRecord};
 use iw_core::{label, Connectivity};
 use ndarray::ArrayView3;
 use std::collections::HashMap;
@@ -31,6 +33,18 @@ pub struct CaseEvaluation {
     pub gt_voxels: u64,
     /// Voxels in P.
     pub pred_voxels: u64,
+}
+
+impl CaseEvaluation {
+    /// Records the case's voxel volume (mm^3) in every record's extent, so that a report can
+    /// give volumes in mm^3.
+    pub fn set_voxel_volume(&mut self, voxel_mm3: f64) {
+        for r in &mut self.records {
+            if let Some(e) = &mut r.extent {
+                e.voxel_mm3 = Some(voxel_mm3);
+            }
+        }
+    }
 }
 
 /// The logit of a probability, `ln(p / (1 - p))` (±inf at 1 and 0): used when a tool exports
@@ -74,6 +88,7 @@ fn unmatched(prefix: &str, other: &str, label: u32, voxels: u64, self_stat: f64,
         hit_obj: format!("{other}_None"),
         self_stat,
         self_logit,
+        extent: Some(Extent { voxels, voxel_mm3: None, overlaps: Vec::new() }),
     }
 }
 
@@ -169,6 +184,17 @@ pub fn evaluate_case(
     let mut best_for_pr: Vec<Option<(u32, f64)>> = vec![None; np + 1];
     let mut pairs: Vec<((u32, u32), u64)> = overlap.into_iter().collect();
     pairs.sort_unstable();
+    // The overlaps of each component, in the other side's label order.
+    let mut gt_overlaps: Vec<Vec<(String, u64)>> = vec![Vec::new(); ng + 1];
+    let mut pr_overlaps: Vec<Vec<(String, u64)>> = vec![Vec::new(); np + 1];
+    for &((g, p), n) in &pairs {
+        gt_overlaps[g as usize].push((format!("pred_{p}"), n));
+    }
+    let mut by_pred = pairs.clone();
+    by_pred.sort_unstable_by_key(|&((g, p), _)| (p, g));
+    for ((g, p), n) in by_pred {
+        pr_overlaps[p as usize].push((format!("tum_{g}"), n));
+    }
     for ((g, p), n) in pairs {
         let dice =
             2.0 * n as f64 / (gt.components[g as usize - 1].voxels + pr.components[p as usize - 1].voxels) as f64;
@@ -187,6 +213,9 @@ pub fn evaluate_case(
     let mut records = Vec::with_capacity(ng + np);
     for c in &gt.components {
         let mut r = unmatched("tum", "pred", c.label, c.voxels, 1.0, f64::INFINITY);
+        if let Some(e) = &mut r.extent {
+            e.overlaps = std::mem::take(&mut gt_overlaps[c.label as usize]);
+        }
         if let Some((p, d)) = best_for_gt[c.label as usize] {
             let s = &pred_stats[p as usize - 1];
             r.hit_dice = d;
@@ -202,6 +231,9 @@ pub fn evaluate_case(
     for c in &pr.components {
         let s = &pred_stats[c.label as usize - 1];
         let mut r = unmatched("pred", "tum", c.label, c.voxels, s.max_p, s.max_logit);
+        if let Some(e) = &mut r.extent {
+            e.overlaps = std::mem::take(&mut pr_overlaps[c.label as usize]);
+        }
         if let Some((g, d)) = best_for_pr[c.label as usize] {
             r.hit_dice = d;
             r.hit_max = 1.0;

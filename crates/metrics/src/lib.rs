@@ -3,6 +3,7 @@
 //!
 //! * [`evaluate_case`]: the per-lesion records and voxel Dice of one case from its volumes.
 //! * [`read_records`] / [`write_records`]: `prc_records.json` in the paper's schema.
+//! * [`MatchRule`], [`match_cases`]: the paper's any-overlap rule and the one-to-one IoU rule.
 //! * [`froc`], [`Froc::avg_recall`], [`Froc::cpm`], [`object_dice`]: the numbers.
 //! * [`RandomState`]: numpy's legacy MT19937, so the bootstrap samples the paper's cases.
 //! * [`load_records_dir`], [`evaluate_method`], [`format_table`]: the comparison table;
@@ -14,7 +15,7 @@
 //! let hit = LesionRecord {
 //!     obj: "tum_1".into(), is_tum: true, diameter: 5.0, hit_dice: 0.8, hit_max: 0.9,
 //!     hit_median: 0.7, hit_q95: 0.85, hit_logit: 2.0, hit_stat: 0.9, hit_obj: "pred_1".into(),
-//!     self_stat: 1.0, self_logit: f64::INFINITY,
+//!     self_stat: 1.0, self_logit: f64::INFINITY, extent: None,
 //! };
 //! let f = froc([&hit], 1.0, &paper_thresholds(Some(2.0)));
 //! assert_eq!(f.recall[0], 1.0);
@@ -27,6 +28,7 @@ mod case;
 pub mod comparison;
 mod error;
 mod froc;
+mod matching;
 pub mod operating;
 #[cfg(feature = "figures")]
 mod plot;
@@ -37,6 +39,7 @@ pub use bootstrap::{paper_subsets, RandomState};
 pub use case::{evaluate_case, logit_of_probability, percentile_sorted, CaseEvaluation};
 pub use error::{Error, Result};
 pub use froc::{froc, interp, linspace, max_finite_self_logit, mean_std, object_dice, paper_thresholds, Froc};
+pub use matching::{match_case, match_cases, MatchRule};
 #[cfg(feature = "figures")]
 pub use plot::{write_froc_figures, write_line_chart};
 
@@ -47,7 +50,7 @@ pub fn base_loss(method: &str) -> (&str, bool) {
         _ => (method, false),
     }
 }
-pub use records::{format_records, parse_records, read_records, write_records, CaseRecords, LesionRecord};
+pub use records::{format_records, parse_records, read_records, write_records, CaseRecords, Extent, LesionRecord};
 pub use report::{
     default_small_below, evaluate_method, evaluate_stratum, format_csv, format_table, load_records_dir, stratify,
     to_json, BootstrapMode, EvalOptions, MethodRecords, Row, Stratum, StratumResult,

@@ -13,7 +13,14 @@
 //! volume ratio          sum of predicted component volumes / sum of GT lesion volumes
 //!                       (V = pi d^3 / 6 from each record's diameter: the voxel count)
 //! voxel Dice            mean over units of the case's voxel Dice (not stratified)
+//! largest / true        mean over units with a lesion of (largest predicted component's voxels
+//!                       / the case's GT voxels): a flood shows here (not stratified)
+//! FP volume             mean over units of the mm^3 of the predicted components that are false
+//!                       positives (needs the records' extents; not stratified)
 //! ```
+//!
+//! Which component is a hit and which a false positive is the records' matching rule: build the
+//! units from [`crate::match_case`]'s records for the one-to-one rule.
 //!
 //! Units count whether or not they hold records (unlike the paper's bootstrap quirk).
 //!
@@ -41,6 +48,19 @@ pub struct Unit {
     strata: [Vec<LesionRecord>; 3],
     /// The case's voxel Dice.
     pub voxel_dice: f64,
+    /// Largest predicted component / GT voxels (`None`: no lesion in the case).
+    largest_over_true: Option<f64>,
+    /// mm^3 of the false-positive components (`None`: a record lacks its voxel volume).
+    fp_mm3: Option<f64>,
+}
+
+/// A record's voxels: its extent's, else from its diameter (`V = pi d^3 / 6`, exact up to
+/// rounding).
+fn voxels(r: &LesionRecord) -> f64 {
+    match &r.extent {
+        Some(e) => e.voxels as f64,
+        None => (std::f64::consts::PI * r.diameter.powi(3) / 6.0).round(),
+    }
 }
 
 impl Unit {
@@ -48,10 +68,19 @@ impl Unit {
     pub fn new(id: String, records: &[LesionRecord], voxel_dice: f64, small_below: f64) -> Self {
         let one: CaseRecords = [(id.clone(), records.to_vec())].into_iter().collect();
         let take = |s: Stratum| stratify(&one, s).into_values().next().unwrap_or_default();
+        let gt: f64 = records.iter().filter(|r| r.is_tum).map(voxels).sum();
+        let largest = records.iter().filter(|r| !r.is_tum).map(voxels).fold(0.0, f64::max);
+        let fp_mm3 = records
+            .iter()
+            .filter(|r| !r.is_tum && r.hit_dice <= 0.0)
+            .map(|r| r.extent.as_ref().and_then(|e| e.voxel_mm3.map(|v| e.voxels as f64 * v)))
+            .sum::<Option<f64>>();
         Unit {
             id,
             strata: [take(Stratum::All), take(Stratum::Small(small_below)), take(Stratum::Large(small_below))],
             voxel_dice,
+            largest_over_true: (gt > 0.0).then(|| largest / gt),
+            fp_mm3,
         }
     }
 }
@@ -85,6 +114,10 @@ pub struct Points {
     pub units: usize,
     /// Mean voxel Dice.
     pub voxel_dice: f64,
+    /// Mean over units with a lesion of largest predicted component / true volume.
+    pub largest_over_true: f64,
+    /// Mean mm^3 of false-positive components per unit (NaN: records without voxel volumes).
+    pub fp_mm3_per_case: f64,
     /// All, small, large lesions.
     pub all: StratumPoint,
     /// Small lesions.
@@ -145,9 +178,17 @@ fn stratum_point<'a>(units: impl Iterator<Item = &'a [LesionRecord]> + Clone, n:
 pub fn points_of(units: &[Unit], idx: &[usize], th: &[f64]) -> Points {
     let n = idx.len();
     let s = |k: usize| stratum_point(idx.iter().map(move |&i| units[i].strata[k].as_slice()), n, th);
+    let largest: Vec<f64> = idx.iter().filter_map(|&i| units[i].largest_over_true).collect();
+    let fp_mm3 = idx.iter().map(|&i| units[i].fp_mm3).sum::<Option<f64>>();
     Points {
         units: n,
         voxel_dice: idx.iter().map(|&i| units[i].voxel_dice).sum::<f64>() / n.max(1) as f64,
+        largest_over_true: if largest.is_empty() {
+            f64::NAN
+        } else {
+            largest.iter().sum::<f64>() / largest.len() as f64
+        },
+        fp_mm3_per_case: fp_mm3.map_or(f64::NAN, |v| v / n.max(1) as f64),
         all: s(0),
         small: s(1),
         large: s(2),
@@ -271,6 +312,7 @@ mod tests {
             hit_obj: if is_tum && hit > 0.0 { "pred_1".into() } else { "pred_None".into() },
             self_stat: 1.0,
             self_logit: if is_tum { f64::INFINITY } else { logit },
+            extent: None,
         }
     }
 

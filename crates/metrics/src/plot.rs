@@ -117,13 +117,18 @@ fn figure<DB: DrawingBackend>(
     root.fill(&WHITE)?;
     let small_below = rows.first().map_or(0.0, |r| r.small_below);
     let (left, right) = root.split_horizontally(root.dim_in_pixel().0 / 2);
-    panel(&left, &format!("{dataset}: all lesions"), rows, |r| &r.all)?;
-    panel(&right, &format!("{dataset}: small lesions (diameter < {small_below} voxels)"), rows, |r| &r.small)?;
+    let rule = rows.first().map_or(String::new(), |r| match r.rule {
+        crate::MatchRule::Overlap => String::new(),
+        rule => format!(" ({rule})"),
+    });
+    panel(&left, &format!("{dataset}: all lesions{rule}"), rows, |r| &r.all)?;
+    panel(&right, &format!("{dataset}: small lesions (diameter < {small_below} voxels){rule}"), rows, |r| &r.small)?;
     root.present()
 }
 
-/// Writes `froc_<dataset>.png` and `.svg` into `out_dir` for each dataset of `rows`; returns the
-/// files written.
+/// Writes `froc_<dataset>.png` and `.svg` into `out_dir` for each dataset of `rows`
+/// (`froc_<dataset>_iou.*` when the rows are under the one-to-one rule); returns the files
+/// written.
 pub fn write_froc_figures(rows: &[Row], out_dir: &Path) -> Result<Vec<PathBuf>> {
     register_font();
     let mut datasets: Vec<&str> = rows.iter().map(|r| r.dataset.as_str()).collect();
@@ -131,8 +136,13 @@ pub fn write_froc_figures(rows: &[Row], out_dir: &Path) -> Result<Vec<PathBuf>> 
     let mut written = Vec::new();
     for ds in datasets {
         let sel: Vec<&Row> = rows.iter().filter(|r| r.dataset == ds).collect();
+        // The paper's rule keeps its file names; another rule's figures say which.
+        let suffix = match sel.first().map(|r| r.rule) {
+            Some(crate::MatchRule::Iou(_)) => "_iou",
+            _ => "",
+        };
         for ext in ["png", "svg"] {
-            let path = out_dir.join(format!("froc_{ds}.{ext}"));
+            let path = out_dir.join(format!("froc_{ds}{suffix}.{ext}"));
             iw_core::write_atomically(&path, |tmp| {
                 let res = if ext == "png" {
                     figure(BitMapBackend::new(tmp, (1400, 600)).into_drawing_area(), ds, &sel)

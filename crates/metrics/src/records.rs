@@ -5,6 +5,13 @@
 //! (`is_tum: false`, `obj: "pred_<k>"`). Python's json module writes the infinities of
 //! `hit_logit` / `self_logit` as the bare tokens `Infinity` and `-Infinity` (not JSON), so this
 //! module reads and writes them the same way.
+//!
+//! iw adds three optional keys to each record, the [`Extent`] of its component, which the paper's
+//! files lack: `voxels` (the component's size), `voxel_mm3` (the case's voxel volume) and
+//! `overlaps` (`{"pred_3": 120, ...}`: voxels shared with each component of the other side). They
+//! let a report apply another matching rule ([`crate::MatchRule`]) or measure volumes in mm^3
+//! without reloading the predictions. Records without them still read; the paper's rule needs
+//! none of them.
 use crate::error::{Error, Result};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -38,6 +45,21 @@ pub struct LesionRecord {
     pub self_stat: f64,
     /// Max logit inside this component (`+inf` for ground truth).
     pub self_logit: f64,
+    /// The component's size and overlaps (`None` in the paper's files and in iw's before they
+    /// were recorded).
+    pub extent: Option<Extent>,
+}
+
+/// What a matching rule needs of a component beyond the paper's schema.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Extent {
+    /// Voxels in the component.
+    pub voxels: u64,
+    /// Volume of one voxel in mm^3 (`None`: the case's spacing was not known).
+    pub voxel_mm3: Option<f64>,
+    /// Voxels shared with each overlapping component of the other side, by its `obj`
+    /// (`pred_<k>` for a GT record, `tum_<k>` for a predicted one), in label order.
+    pub overlaps: Vec<(String, u64)>,
 }
 
 /// Records of many cases, by case id (string order, as the paper's files are written).
@@ -65,6 +87,18 @@ struct RawRecord {
     hit_obj: String,
     self_stat: Num,
     self_logit: Num,
+    #[serde(default)]
+    voxels: Option<u64>,
+    #[serde(default)]
+    voxel_mm3: Option<f64>,
+    #[serde(default)]
+    overlaps: Option<BTreeMap<String, u64>>,
+}
+
+/// Label order of `pred_<k>` / `tum_<k>` keys (so `pred_10` follows `pred_9`).
+fn obj_order(obj: &str) -> (u64, &str) {
+    let k = obj.rsplit_once('_').and_then(|(_, k)| k.parse().ok()).unwrap_or(u64::MAX);
+    (k, obj)
 }
 
 /// Quotes the bare tokens `Infinity`, `-Infinity` and `NaN` outside strings, so that a
@@ -125,6 +159,31 @@ fn num(path: &Path, case: &str, obj: &str, key: &str, v: &Num) -> Result<f64> {
     Ok(x)
 }
 
+/// The [`Extent`] of a raw record: all three keys or none (`voxel_mm3` may be absent alone).
+fn extent_of(path: &Path, case: &str, r: &RawRecord) -> Result<Option<Extent>> {
+    let bad = |m: &str| Error::records(path, format!("case {case}, {}: {m}", r.obj));
+    match (r.voxels, &r.overlaps) {
+        (None, None) if r.voxel_mm3.is_none() => Ok(None),
+        (Some(voxels), Some(o)) => {
+            if voxels == 0 {
+                return Err(bad("voxels = 0: a component has at least one voxel"));
+            }
+            if let Some(v) = r.voxel_mm3 {
+                if !(v.is_finite() && v > 0.0) {
+                    return Err(bad(&format!("voxel_mm3 = {v} must be finite and > 0")));
+                }
+            }
+            let mut overlaps: Vec<(String, u64)> = o.iter().map(|(k, &n)| (k.clone(), n)).collect();
+            overlaps.sort_by(|a, b| obj_order(&a.0).cmp(&obj_order(&b.0)));
+            if let Some((k, n)) = overlaps.iter().find(|(_, n)| *n == 0 || *n > voxels) {
+                return Err(bad(&format!("overlaps[{k:?}] = {n} must be in 1..={voxels} (voxels)")));
+            }
+            Ok(Some(Extent { voxels, voxel_mm3: r.voxel_mm3, overlaps }))
+        }
+        _ => Err(bad("voxels, overlaps (and voxel_mm3) come together: some are missing")),
+    }
+}
+
 /// Reads a `prc_records.json`.
 pub fn read_records(path: &Path) -> Result<CaseRecords> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
@@ -153,6 +212,7 @@ pub fn parse_records(path: &Path, text: &str) -> Result<CaseRecords> {
                 is_tum: r.is_tum,
                 obj: r.obj.clone(),
                 hit_obj: r.hit_obj.clone(),
+                extent: extent_of(path, &case, &r)?,
             };
             for (key, x) in [("diameter", rec.diameter), ("hit_dice", rec.hit_dice)] {
                 if !x.is_finite() || x < 0.0 {
@@ -208,7 +268,15 @@ pub fn format_records(records: &CaseRecords) -> String {
                 ("self_stat", py_float(r.self_stat)),
                 ("self_logit", py_float(r.self_logit)),
             ];
-            let body: Vec<String> = fields.iter().map(|(k, v)| format!("\"{k}\": {v}")).collect();
+            let mut body: Vec<String> = fields.iter().map(|(k, v)| format!("\"{k}\": {v}")).collect();
+            if let Some(e) = &r.extent {
+                body.push(format!("\"voxels\": {}", e.voxels));
+                if let Some(v) = e.voxel_mm3 {
+                    body.push(format!("\"voxel_mm3\": {}", py_float(v)));
+                }
+                let o: Vec<String> = e.overlaps.iter().map(|(k, n)| format!("{}: {n}", json_string(k))).collect();
+                body.push(format!("\"overlaps\": {{{}}}", o.join(", ")));
+            }
             s.push_str(&body.join(",\n"));
             s.push_str("\n}");
         }

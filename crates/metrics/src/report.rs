@@ -18,6 +18,7 @@
 use crate::bootstrap::paper_subsets;
 use crate::error::{Error, Result};
 use crate::froc::{froc, linspace, max_finite_self_logit, mean_std, object_dice, paper_thresholds, Froc};
+use crate::matching::{match_cases, MatchRule};
 use crate::records::{read_records, CaseRecords, LesionRecord};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -45,11 +46,20 @@ pub struct EvalOptions {
     pub fraction: f64,
     /// Seed of numpy's RandomState (paper: 42).
     pub seed: u32,
+    /// Which component finds which lesion (paper: [`MatchRule::Overlap`]).
+    pub rule: MatchRule,
 }
 
 impl Default for EvalOptions {
     fn default() -> Self {
-        EvalOptions { small_below: None, bootstrap: BootstrapMode::Paper, samples: 50, fraction: 0.8, seed: 42 }
+        EvalOptions {
+            small_below: None,
+            bootstrap: BootstrapMode::Paper,
+            samples: 50,
+            fraction: 0.8,
+            seed: 42,
+            rule: MatchRule::Overlap,
+        }
     }
 }
 
@@ -239,6 +249,8 @@ pub struct Row {
     pub small_below: f64,
     /// Bootstrap mode used.
     pub bootstrap: BootstrapMode,
+    /// The matching rule used.
+    pub rule: MatchRule,
 }
 
 /// Evaluates one method's records.
@@ -249,17 +261,34 @@ pub fn evaluate_method(m: &MethodRecords, opts: &EvalOptions) -> Result<Row> {
             m.dataset
         ))
     })?;
-    let all_thresholds = paper_thresholds(max_finite_self_logit(m.cases.values().flatten()));
+    let matched;
+    let cases = match opts.rule {
+        MatchRule::Overlap => &m.cases,
+        rule => {
+            matched = match_cases(&m.cases, rule).map_err(|e| in_files(e, &m.files))?;
+            &matched
+        }
+    };
+    let all_thresholds = paper_thresholds(max_finite_self_logit(cases.values().flatten()));
     Ok(Row {
         dataset: m.dataset.clone(),
         method: m.method.clone(),
-        object_dice: object_dice(m.cases.values().flatten(), all_thresholds[0]),
-        all: evaluate_stratum(&m.cases, opts),
-        small: evaluate_stratum(&stratify(&m.cases, Stratum::Small(small_below)), opts),
-        large: evaluate_stratum(&stratify(&m.cases, Stratum::Large(small_below)), opts),
+        object_dice: object_dice(cases.values().flatten(), all_thresholds[0]),
+        all: evaluate_stratum(cases, opts),
+        small: evaluate_stratum(&stratify(cases, Stratum::Small(small_below)), opts),
+        large: evaluate_stratum(&stratify(cases, Stratum::Large(small_below)), opts),
         small_below,
         bootstrap: opts.bootstrap,
+        rule: opts.rule,
     })
+}
+
+/// An error of records read from `files`, said with the first of them.
+fn in_files(e: Error, files: &[PathBuf]) -> Error {
+    match files.first() {
+        Some(f) => Error::records(f, e.to_string()),
+        None => e,
+    }
 }
 
 fn pm(v: (f64, f64)) -> String {
@@ -295,6 +324,7 @@ pub fn format_table(rows: &[Row]) -> String {
         );
     }
     if let Some(r) = rows.first() {
+        s += &format!("\nMatching: {} (`--match {}`).\n", r.rule.describe(), r.rule);
         s += &match r.bootstrap {
             BootstrapMode::Paper => "\nmean ± std over 50 bootstrap samples of 80 % of the cases, paper-compatible: avgFP divided by all cases, cases without records left out.\n".to_string(),
             BootstrapMode::Corrected => "\nmean ± std over 50 bootstrap samples of 80 % of the cases, CORRECTED bootstrap (not the paper's): avgFP divided by the cases sampled, every case counted.\n".to_string(),
@@ -313,7 +343,7 @@ fn csv_num(x: f64) -> String {
 
 /// The table as CSV, one row per method, full precision.
 pub fn format_csv(rows: &[Row]) -> String {
-    let mut s = String::from("dataset,method,cases,lesions,object_dice_mean,object_dice_std,avg_recall_mean,avg_recall_std,cpm_mean,cpm_std,small_below,small_lesions,small_avg_recall_mean,small_avg_recall_std,small_cpm_mean,small_cpm_std,large_lesions,large_avg_recall_mean,large_avg_recall_std,large_cpm_mean,large_cpm_std,bootstrap\n");
+    let mut s = String::from("dataset,method,cases,lesions,object_dice_mean,object_dice_std,avg_recall_mean,avg_recall_std,cpm_mean,cpm_std,small_below,small_lesions,small_avg_recall_mean,small_avg_recall_std,small_cpm_mean,small_cpm_std,large_lesions,large_avg_recall_mean,large_avg_recall_std,large_cpm_mean,large_cpm_std,bootstrap,match\n");
     for r in rows {
         let nums = [r.object_dice.0, r.object_dice.1, r.all.avg_recall.0, r.all.avg_recall.1, r.all.cpm.0, r.all.cpm.1]
             .map(csv_num)
@@ -321,7 +351,7 @@ pub fn format_csv(rows: &[Row]) -> String {
         let small = [r.small.avg_recall.0, r.small.avg_recall.1, r.small.cpm.0, r.small.cpm.1].map(csv_num).join(",");
         let large = [r.large.avg_recall.0, r.large.avg_recall.1, r.large.cpm.0, r.large.cpm.1].map(csv_num).join(",");
         s += &format!(
-            "{},{},{},{},{nums},{},{},{small},{},{large},{}\n",
+            "{},{},{},{},{nums},{},{},{small},{},{large},{},{}\n",
             r.dataset,
             r.method,
             r.all.cases,
@@ -332,7 +362,8 @@ pub fn format_csv(rows: &[Row]) -> String {
             match r.bootstrap {
                 BootstrapMode::Paper => "paper",
                 BootstrapMode::Corrected => "corrected",
-            }
+            },
+            r.rule
         );
     }
     s
@@ -370,6 +401,7 @@ pub fn to_json(rows: &[Row]) -> serde_json::Value {
                     "large_cpm_mean": jnum(r.large.cpm.0),
                     "large_cpm_std": jnum(r.large.cpm.1),
                     "bootstrap": match r.bootstrap { BootstrapMode::Paper => "paper", BootstrapMode::Corrected => "corrected" },
+                    "match": r.rule.to_string(),
                 })
             })
             .collect(),

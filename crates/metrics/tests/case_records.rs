@@ -165,6 +165,7 @@ fn rec(obj: &str, is_tum: bool, diameter: f64, hit_dice: f64, hit_obj: &str) -> 
         hit_obj: hit_obj.into(),
         self_stat: 1.0,
         self_logit: if is_tum { f64::INFINITY } else { 1.0 },
+        extent: None,
     }
 }
 

@@ -200,6 +200,17 @@ fn record_dict<'py>(py: Python<'py>, r: &LesionRecord, voxel_mm3: Option<f64>) -
         // diameter = (6 V / pi)^(1/3) in voxels, so V = pi d^3 / 6; in mm: (6 V mm3 / pi)^(1/3).
         d.set_item("diameter_mm", r.diameter * mm3.cbrt())?;
     }
+    if let Some(e) = &r.extent {
+        d.set_item("voxels", e.voxels)?;
+        if let Some(v) = e.voxel_mm3 {
+            d.set_item("voxel_mm3", v)?;
+        }
+        let o = PyDict::new(py);
+        for (k, n) in &e.overlaps {
+            o.set_item(k, n)?;
+        }
+        d.set_item("overlaps", o)?;
+    }
     Ok(d)
 }
 
@@ -225,7 +236,10 @@ pub fn lesion_records<'py>(
     let prob = as_f32(prob, "prob")?;
     let logit = logit.map(|l| as_f32(l, "logit")).transpose()?;
     let (g, p, l) = (gt.view(), prob.view(), logit.as_ref().map(|l| l.view()));
-    let case = py.detach(|| iw_metrics::evaluate_case(g, p, l)).map_err(metrics_error)?;
+    let mut case = py.detach(|| iw_metrics::evaluate_case(g, p, l)).map_err(metrics_error)?;
+    if let Some(v) = voxel_mm3 {
+        case.set_voxel_volume(v);
+    }
     let list = PyList::empty(py);
     for r in &case.records {
         list.append(record_dict(py, r, voxel_mm3)?)?;
@@ -239,7 +253,9 @@ fn eval_options(
     samples: usize,
     fraction: f64,
     seed: u32,
+    rule: &str,
 ) -> PyResult<EvalOptions> {
+    let rule: iw_metrics::MatchRule = rule.parse().map_err(|e| value_error(format!("match: {e}")))?;
     if let Some(s) = small_below {
         if !(s.is_finite() && s > 0.0) {
             return Err(value_error(format!("small_below must be a positive number of voxels, not {s}")));
@@ -255,7 +271,7 @@ fn eval_options(
         "corrected" => BootstrapMode::Corrected,
         b => return Err(value_error(format!("bootstrap must be 'paper' or 'corrected', not '{b}'"))),
     };
-    Ok(EvalOptions { small_below, bootstrap, samples, fraction, seed })
+    Ok(EvalOptions { small_below, bootstrap, samples, fraction, seed, rule })
 }
 
 fn curve_json(s: &iw_metrics::StratumResult) -> serde_json::Value {
@@ -269,7 +285,13 @@ pub fn evaluate_records(records_json: &str, dataset: &str, opts: &EvalOptions) -
     let cases = iw_metrics::parse_records(Path::new("records"), records_json)?;
     let m = MethodRecords { dataset: dataset.into(), method: "records".into(), files: vec![], cases };
     let row = iw_metrics::evaluate_method(&m, opts)?;
-    let all = m.cases.values().flatten();
+    let cases = iw_metrics::match_cases(&m.cases, opts.rule)?;
+    let units: Vec<iw_metrics::operating::Unit> = cases
+        .iter()
+        .map(|(id, r)| iw_metrics::operating::Unit::new(id.clone(), r, f64::NAN, row.small_below))
+        .collect();
+    let points = iw_metrics::operating::points(&units);
+    let all = cases.values().flatten();
     let thresholds = iw_metrics::paper_thresholds(iw_metrics::max_finite_self_logit(all.clone()));
     let n_cases = match opts.bootstrap {
         BootstrapMode::Paper => m.cases.values().filter(|r| !r.is_empty()).count(),
@@ -291,6 +313,7 @@ pub fn evaluate_records(records_json: &str, dataset: &str, opts: &EvalOptions) -
                 "cpm": jnum(&f.cpm()),
             }),
         );
+        o.insert("operating".into(), serde_json::to_value(points).unwrap_or_default());
         o.insert("curve".into(), curve_json(&row.all));
         o.insert("small_curve".into(), curve_json(&row.small));
         o.insert("large_curve".into(), curve_json(&row.large));
@@ -302,7 +325,7 @@ pub fn evaluate_records(records_json: &str, dataset: &str, opts: &EvalOptions) -
 #[pyfunction]
 // The Python signature mirrors the paper's options one by one.
 #[allow(clippy::too_many_arguments)]
-#[pyo3(signature = (records_json, dataset = "", small_below = None, bootstrap = "paper", samples = 50, fraction = 0.8, seed = 42))]
+#[pyo3(signature = (records_json, dataset = "", small_below = None, bootstrap = "paper", samples = 50, fraction = 0.8, seed = 42, rule = "overlap"))]
 pub fn evaluate_json(
     py: Python<'_>,
     records_json: &str,
@@ -312,16 +335,23 @@ pub fn evaluate_json(
     samples: usize,
     fraction: f64,
     seed: u32,
+    rule: &str,
 ) -> PyResult<String> {
-    let opts = eval_options(small_below, bootstrap, samples, fraction, seed)?;
+    let opts = eval_options(small_below, bootstrap, samples, fraction, seed, rule)?;
     py.detach(|| evaluate_records(records_json, dataset, &opts)).map_err(metrics_error)
 }
 
 /// `iw report DIR --json` (`bootstrap="corrected"`: `--bootstrap-fix`), as JSON text.
 #[pyfunction]
-#[pyo3(signature = (dir, small_below = None, bootstrap = "paper"))]
-pub fn report(py: Python<'_>, dir: std::path::PathBuf, small_below: Option<f64>, bootstrap: &str) -> PyResult<String> {
-    let opts = eval_options(small_below, bootstrap, 50, 0.8, 42)?;
+#[pyo3(signature = (dir, small_below = None, bootstrap = "paper", rule = "overlap"))]
+pub fn report(
+    py: Python<'_>,
+    dir: std::path::PathBuf,
+    small_below: Option<f64>,
+    bootstrap: &str,
+    rule: &str,
+) -> PyResult<String> {
+    let opts = eval_options(small_below, bootstrap, 50, 0.8, 42, rule)?;
     py.detach(|| -> iw_metrics::Result<String> {
         let methods = iw_metrics::load_records_dir(&dir)?;
         let rows = methods.iter().map(|m| iw_metrics::evaluate_method(m, &opts)).collect::<Result<Vec<_>, _>>()?;

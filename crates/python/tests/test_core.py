@@ -150,8 +150,23 @@ def test_lesion_records_equal_the_paper_loop(seed):
     want = _paper_loop()(gt, prob, logit)
     assert len(ours) == len(want) > 10
     assert sum(r["is_tum"] for r in ours) > 3 and sum(r["hit_dice"] > 0 for r in ours) > 3
+    # The extents (iw's addition): sizes and overlaps of scipy's 26-connected components.
+    s26 = np.ones((3, 3, 3))
+    gl, _ = ndimage.label(gt > 0.5, structure=s26)
+    pl, _ = ndimage.label(prob > 0.5, structure=s26)
+    both = (gl > 0) & (pl > 0)
+    pairs = {}
+    for g_, p_ in zip(gl[both], pl[both]):
+        pairs[(int(g_), int(p_))] = pairs.get((int(g_), int(p_)), 0) + 1
+    for a in ours:
+        side, k = a["obj"].split("_")
+        lab = gl if side == "tum" else pl
+        assert a["voxels"] == int((lab == int(k)).sum()), a["obj"]
+        want_o = {(f"pred_{q}" if side == "tum" else f"tum_{g_}"): n for (g_, q), n in pairs.items()
+                  if (g_ if side == "tum" else q) == int(k)}
+        assert a["overlaps"] == want_o, a["obj"]
     for a, b in zip(ours, want):
-        assert a.keys() == b.keys()
+        assert a.keys() - {"voxels", "overlaps"} == b.keys()
         for k in iw.RECORD_KEYS:
             if isinstance(b[k], float):
                 assert a[k] == pytest.approx(b[k], rel=1e-6, abs=1e-7), (a["obj"], k)

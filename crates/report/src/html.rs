@@ -4,7 +4,7 @@
 use crate::charts::{Chart, Frame};
 use crate::error::{Error, Result};
 use crate::gallery::{Gallery, GallerySource};
-use iw_metrics::{base_loss, BootstrapMode, Row};
+use iw_metrics::{base_loss, BootstrapMode, MatchRule, Row};
 use serde::Serialize;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -32,17 +32,26 @@ pub struct ReportInput<'a> {
     pub notes: Vec<String>,
     /// Whether the data are synthetic (said loudly).
     pub synthetic: bool,
-    /// The paper's table.
-    pub rows: &'a [Row],
-    /// report.json (`pooled`, `iw_minus_base`), as `iw reproduce` writes it or
-    /// [`crate::operating_summary`] computes it.
-    pub summary: Option<&'a Value>,
+    /// The tables of each matching rule, in the order shown (the paper's first).
+    pub rules: Vec<RuleReport<'a>>,
     /// Training runs.
     pub runs: Vec<RunCurves>,
     /// The gallery's source (`None`: no gallery, with `gallery_note` saying why).
     pub gallery: Option<GallerySource>,
     /// Why there is no gallery.
     pub gallery_note: Option<String>,
+}
+
+/// The numbers of one matching rule.
+#[derive(Debug, Clone)]
+pub struct RuleReport<'a> {
+    /// The rule.
+    pub rule: MatchRule,
+    /// The paper's table under it.
+    pub rows: &'a [Row],
+    /// One entry of report.json's `rules` (`pooled`, `iw_minus_base`), as `iw reproduce` writes
+    /// it or [`crate::operating_summary`] computes it.
+    pub summary: Option<&'a Value>,
 }
 
 /// A table cell: the text shown and the number it sorts by.
@@ -105,7 +114,7 @@ pub fn colour(method: &str) -> String {
     if iw { PAIRS[i].0 } else { PAIRS[i].1 }.to_string()
 }
 
-fn paper_table(rows: &[Row]) -> Table {
+fn paper_table(rows: &[Row], slug: &str) -> Table {
     let headers = [
         "dataset",
         "method",
@@ -122,7 +131,7 @@ fn paper_table(rows: &[Row]) -> Table {
         "large: CPM",
     ];
     Table {
-        id: "paper".into(),
+        id: format!("paper-{slug}"),
         headers: headers.iter().map(|s| s.to_string()).collect(),
         rows: rows
             .iter()
@@ -155,7 +164,7 @@ fn jf(v: &Value, path: &[&str]) -> f64 {
     v.as_f64().unwrap_or(f64::NAN)
 }
 
-fn operating_table(summary: &Value) -> Option<Table> {
+fn operating_table(summary: &Value, slug: &str) -> Option<Table> {
     let pooled = summary.get("pooled")?.as_object()?;
     let mut headers = vec!["method".to_string(), "units".into(), "voxel Dice".into(), "FP / case (p > 0.5)".into()];
     headers.push("predicted / true volume".into());
@@ -164,6 +173,8 @@ fn operating_table(summary: &Value) -> Option<Table> {
             headers.push(format!("{s}: {h}"));
         }
     }
+    headers.push("largest / true volume".into());
+    headers.push("FP volume mm³ / case".into());
     let rows = pooled
         .iter()
         .map(|(m, p)| {
@@ -176,10 +187,12 @@ fn operating_table(summary: &Value) -> Option<Table> {
                 r.push(num(jf(p, &[s, "recall_1fp"]), 3));
                 r.push(num(jf(p, &[s, "object_dice"]), 3));
             }
+            r.push(num(jf(p, &["largest_over_true"]), 2));
+            r.push(num(jf(p, &["fp_mm3_per_case"]), 1));
             r
         })
         .collect();
-    Some(Table { id: "operating".into(), headers, rows })
+    Some(Table { id: format!("operating-{slug}"), headers, rows })
 }
 
 /// The iw-minus-base metrics (key in report.json, stratum, label), in the order both renderings
@@ -197,7 +210,7 @@ pub const DIFF_METRICS: [(&str, &str, &str); 10] = [
     ("voxel_dice", "all", "voxel Dice"),
 ];
 
-fn differences_table(summary: &Value) -> Option<Table> {
+fn differences_table(summary: &Value, slug: &str) -> Option<Table> {
     let d = summary.get("iw_minus_base")?.as_object()?;
     let headers = ["pair", "metric", "base", "iw", "iw − base", "95 % low", "95 % high"].map(String::from).to_vec();
     let mut rows = Vec::new();
@@ -217,7 +230,7 @@ fn differences_table(summary: &Value) -> Option<Table> {
             ]);
         }
     }
-    Some(Table { id: "differences".into(), headers, rows })
+    Some(Table { id: format!("differences-{slug}"), headers, rows })
 }
 
 /// A forest plot: one panel per metric, one interval per pair.
@@ -352,9 +365,14 @@ fn curve_chart(run: &RunCurves) -> Option<Chart> {
             (step[i], loss[lo..=i].iter().sum::<f64>() / (i - lo + 1) as f64)
         })
         .collect();
-    let (vsteps, vloss, vdice) = match read_csv(&run.dir.join("validation_log.csv")) {
-        Some((vh, vr)) => (column(&vh, &vr, "step"), column(&vh, &vr, "loss"), column(&vh, &vr, "dice")),
-        None => (vec![], vec![], vec![]),
+    let (vsteps, vloss, vdice, vvol) = match read_csv(&run.dir.join("validation_log.csv")) {
+        Some((vh, vr)) => (
+            column(&vh, &vr, "step"),
+            column(&vh, &vr, "loss"),
+            column(&vh, &vr, "dice"),
+            column(&vh, &vr, "volume_dice"),
+        ),
+        None => (vec![], vec![], vec![], vec![]),
     };
     let ymax = smooth.iter().map(|p| p.1).chain(vloss.iter().copied()).filter(|v| v.is_finite()).fold(1.0, f64::max);
     let xmax = step.last().copied().unwrap_or(1.0).max(vsteps.last().copied().unwrap_or(0.0)).max(1.0);
@@ -378,7 +396,50 @@ fn curve_chart(run: &RunCurves) -> Option<Chart> {
     };
     f.line("validation loss", "#d62728", false, &vl, marks("loss", &vloss));
     f.line("validation Dice", "#2ca02c", false, &vd, marks("Dice", &vdice));
+    // Whole-volume validation (every few epochs): only the rows that have it.
+    let whole: Vec<(usize, (f64, f64))> =
+        vsteps.iter().copied().zip(vvol.iter().copied()).filter(|p| p.1.is_finite()).enumerate().collect();
+    if !whole.is_empty() {
+        let xy: Vec<(f64, f64)> = whole.iter().map(|w| w.1).collect();
+        let m = whole
+            .iter()
+            .map(|(i, (s, v))| (*i, format!("whole-volume validation Dice {v:.4} after step {s}")))
+            .collect();
+        f.line("whole-volume Dice", "#1f77b4", false, &xy, m);
+    }
     Some(f.finish())
+}
+
+/// What the page shows of one rule.
+#[derive(Serialize)]
+struct RuleSection {
+    name: String,
+    slug: String,
+    describe: String,
+    paper: Table,
+    operating: Option<Table>,
+    differences: Option<Table>,
+    forest: Vec<ForestPanel>,
+    froc: Vec<Chart>,
+}
+
+impl RuleSection {
+    fn new(r: &RuleReport<'_>) -> Self {
+        let slug = match r.rule {
+            MatchRule::Overlap => "overlap",
+            MatchRule::Iou(_) => "iou",
+        };
+        RuleSection {
+            name: r.rule.to_string(),
+            slug: slug.into(),
+            describe: r.rule.describe(),
+            paper: paper_table(r.rows, slug),
+            operating: r.summary.and_then(|s| operating_table(s, slug)),
+            differences: r.summary.and_then(|s| differences_table(s, slug)),
+            forest: r.summary.map(forest).unwrap_or_default(),
+            froc: froc_charts(r.rows),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -388,11 +449,7 @@ struct Page<'a> {
     synthetic: bool,
     bootstrap_note: &'static str,
     small_below: Option<f64>,
-    paper: Table,
-    operating: Option<Table>,
-    differences: Option<Table>,
-    forest: Vec<ForestPanel>,
-    froc: Vec<Chart>,
+    rules: Vec<RuleSection>,
     curves: Vec<Chart>,
     gallery: Option<Gallery>,
     gallery_note: Option<String>,
@@ -431,22 +488,19 @@ pub fn render(input: &ReportInput<'_>) -> Result<(String, Written)> {
             }
         }
     }
+    let first_rows: &[Row] = input.rules.first().map_or(&[], |r| r.rows);
     let page = Page {
         title: &input.title,
         notes: &input.notes,
         synthetic: input.synthetic,
-        bootstrap_note: match input.rows.first().map(|r| r.bootstrap) {
+        bootstrap_note: match first_rows.first().map(|r| r.bootstrap) {
             Some(BootstrapMode::Corrected) => {
                 "mean ± std over 50 bootstrap samples of 80 % of the cases, CORRECTED bootstrap (not the paper's)."
             }
             _ => "mean ± std over 50 bootstrap samples of 80 % of the cases, paper-compatible.",
         },
-        small_below: input.rows.first().map(|r| r.small_below),
-        paper: paper_table(input.rows),
-        operating: input.summary.and_then(operating_table),
-        differences: input.summary.and_then(differences_table),
-        forest: input.summary.map(forest).unwrap_or_default(),
-        froc: froc_charts(input.rows),
+        small_below: first_rows.first().map(|r| r.small_below),
+        rules: input.rules.iter().map(RuleSection::new).collect(),
         curves: input.runs.iter().filter_map(curve_chart).collect(),
         gallery_note: input.gallery_note.clone(),
         colours,

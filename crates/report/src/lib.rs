@@ -20,5 +20,5 @@ mod summary;
 pub mod tfevents;
 
 pub use error::{Error, Result};
-pub use html::{colour, render, write_report, ReportInput, RunCurves, Written, DIFF_METRICS};
-pub use summary::{operating_summary, read_case_dice};
+pub use html::{colour, render, write_report, ReportInput, RuleReport, RunCurves, Written, DIFF_METRICS};
+pub use summary::{operating_summary, read_case_dice, OperatingSummary};

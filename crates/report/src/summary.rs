@@ -1,9 +1,9 @@
-//! The operating points and paired iw-minus-base differences of a set of runs, in the shape of
-//! the `pooled`, `per_seed` and `iw_minus_base` keys of `iw reproduce`'s report.json, so that
-//! `iw report DIR --html` shows the same numbers for any runs folder.
+//! The operating points and paired iw-minus-base differences of a set of runs under one
+//! matching rule, in the shape of one entry of the `rules` key of `iw reproduce`'s report.json,
+//! so that `iw report DIR --html` shows the same numbers for any runs folder.
 use crate::error::{Error, Result};
-use iw_metrics::operating::{paired_difference, points, Unit};
-use iw_metrics::MethodRecords;
+use iw_metrics::operating::{paired_difference, points, Difference, Points, Unit};
+use iw_metrics::{MatchRule, MethodRecords};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -23,51 +23,94 @@ pub fn read_case_dice(metrics_dir: &Path) -> Result<BTreeMap<String, f64>> {
 /// The paper's configurations pair up as `iw<base>` against `<base>`.
 const PAIRS: [&str; 4] = ["bce", "dl", "fl", "asl"];
 
-/// `{"pooled": {method: points}, "per_seed": {method: [{experiment, points}]}, "iw_minus_base":
-/// {"iw<b> - <b>": [differences]}}` of `methods`, lesions split at `small_below` voxels. A
-/// missing dice.json counts the voxel Dice as undefined.
-pub fn operating_summary(methods: &[MethodRecords], small_below: f64) -> Result<Value> {
-    let mut units: BTreeMap<String, Vec<(String, Vec<Unit>)>> = BTreeMap::new();
-    for m in methods {
-        let mut seeds = Vec::new();
-        for f in &m.files {
-            let metrics_dir = f.parent().unwrap_or(Path::new("."));
-            let exp = metrics_dir.parent().and_then(|e| e.file_name()).map(|n| n.to_string_lossy().into_owned());
-            let exp = exp.unwrap_or_default();
-            let dice =
-                if metrics_dir.join("dice.json").is_file() { read_case_dice(metrics_dir)? } else { BTreeMap::new() };
-            let recs = iw_metrics::read_records(f)?;
-            let u: Vec<Unit> = recs
-                .iter()
-                .map(|(case, r)| {
-                    Unit::new(format!("{exp}:{case}"), r, dice.get(case).copied().unwrap_or(f64::NAN), small_below)
-                })
-                .collect();
-            seeds.push((exp, u));
+/// The units, operating points and paired differences of a set of runs under one rule.
+#[derive(Debug, Clone)]
+pub struct OperatingSummary {
+    /// The matching rule the records were read with.
+    pub rule: MatchRule,
+    /// method -> (experiment folder, its units), in folder order.
+    pub units: BTreeMap<String, Vec<(String, Vec<Unit>)>>,
+    /// method -> the points of every unit of every seed.
+    pub pooled: BTreeMap<String, Points>,
+    /// `"iw<b> - <b>"` -> the paired differences over the units both have.
+    pub differences: BTreeMap<String, Vec<Difference>>,
+}
+
+impl OperatingSummary {
+    /// The summary of `methods` under `rule`, lesions split at `small_below` voxels. A missing
+    /// dice.json counts the voxel Dice as undefined.
+    pub fn new(methods: &[MethodRecords], small_below: f64, rule: MatchRule) -> Result<Self> {
+        let mut units: BTreeMap<String, Vec<(String, Vec<Unit>)>> = BTreeMap::new();
+        for m in methods {
+            let mut seeds = Vec::new();
+            for f in &m.files {
+                let metrics_dir = f.parent().unwrap_or(Path::new("."));
+                let exp = metrics_dir.parent().and_then(|e| e.file_name()).map(|n| n.to_string_lossy().into_owned());
+                let exp = exp.unwrap_or_default();
+                let dice = if metrics_dir.join("dice.json").is_file() {
+                    read_case_dice(metrics_dir)?
+                } else {
+                    BTreeMap::new()
+                };
+                let recs = iw_metrics::read_records(f)?;
+                let recs = iw_metrics::match_cases(&recs, rule).map_err(|e| Error::format(f, e.to_string()))?;
+                let u: Vec<Unit> = recs
+                    .iter()
+                    .map(|(case, r)| {
+                        let d = dice.get(case).copied().unwrap_or(f64::NAN);
+                        Unit::new(format!("{exp}:{case}"), r, d, small_below)
+                    })
+                    .collect();
+                seeds.push((exp, u));
+            }
+            units.insert(m.method.clone(), seeds);
         }
-        units.insert(m.method.clone(), seeds);
+        let pooled = units
+            .iter()
+            .map(|(m, seeds)| {
+                let all: Vec<Unit> = seeds.iter().flat_map(|(_, u)| u.iter().cloned()).collect();
+                (m.clone(), points(&all))
+            })
+            .collect();
+        let mut differences = BTreeMap::new();
+        for base in PAIRS {
+            let iw = format!("iw{base}");
+            let (Some(b), Some(i)) = (units.get(base), units.get(&iw)) else { continue };
+            let index = |s: &Vec<(String, Vec<Unit>)>| -> BTreeMap<String, Unit> {
+                s.iter().flat_map(|(_, u)| u.iter().map(|x| (x.id.clone(), x.clone()))).collect()
+            };
+            let (bi, ii) = (index(b), index(i));
+            let ids: Vec<&String> = bi.keys().filter(|k| ii.contains_key(*k)).collect();
+            let bu: Vec<Unit> = ids.iter().map(|k| bi[*k].clone()).collect();
+            let iu: Vec<Unit> = ids.iter().map(|k| ii[*k].clone()).collect();
+            differences.insert(format!("{iw} - {base}"), paired_difference(&bu, &iu));
+        }
+        Ok(OperatingSummary { rule, units, pooled, differences })
     }
-    let (mut pooled, mut per_seed) = (serde_json::Map::new(), serde_json::Map::new());
-    for (m, seeds) in &units {
-        let all: Vec<Unit> = seeds.iter().flat_map(|(_, u)| u.iter().cloned()).collect();
-        pooled.insert(m.clone(), json!(points(&all)));
-        per_seed.insert(
-            m.clone(),
-            seeds.iter().map(|(e, u)| json!({"experiment": e, "points": points(u)})).collect::<Vec<_>>().into(),
-        );
+
+    /// The largest number of units of a configuration.
+    pub fn unit_count(&self) -> usize {
+        self.pooled.values().map(|p| p.units).max().unwrap_or(0)
     }
-    let mut differences = serde_json::Map::new();
-    for base in PAIRS {
-        let iw = format!("iw{base}");
-        let (Some(b), Some(i)) = (units.get(base), units.get(&iw)) else { continue };
-        let index = |s: &Vec<(String, Vec<Unit>)>| -> BTreeMap<String, Unit> {
-            s.iter().flat_map(|(_, u)| u.iter().map(|x| (x.id.clone(), x.clone()))).collect()
-        };
-        let (bi, ii) = (index(b), index(i));
-        let ids: Vec<&String> = bi.keys().filter(|k| ii.contains_key(*k)).collect();
-        let bu: Vec<Unit> = ids.iter().map(|k| bi[*k].clone()).collect();
-        let iu: Vec<Unit> = ids.iter().map(|k| ii[*k].clone()).collect();
-        differences.insert(format!("{iw} - {base}"), json!(paired_difference(&bu, &iu)));
+
+    /// `{"match": rule, "pooled": {method: points}, "per_seed": {method: [{experiment, points}]},
+    /// "iw_minus_base": {"iw<b> - <b>": [differences]}}`.
+    pub fn to_json(&self) -> Value {
+        let per_seed: BTreeMap<&String, Vec<Value>> = self
+            .units
+            .iter()
+            .map(|(m, seeds)| (m, seeds.iter().map(|(e, u)| json!({"experiment": e, "points": points(u)})).collect()))
+            .collect();
+        json!({
+            "match": self.rule.to_string(),
+            "pooled": self.pooled,
+            "per_seed": per_seed,
+            "iw_minus_base": self.differences,
+        })
     }
-    Ok(json!({"pooled": pooled, "per_seed": per_seed, "iw_minus_base": differences}))
+}
+
+/// [`OperatingSummary::to_json`] of `methods` under `rule`.
+pub fn operating_summary(methods: &[MethodRecords], small_below: f64, rule: MatchRule) -> Result<Value> {
+    Ok(OperatingSummary::new(methods, small_below, rule)?.to_json())
 }

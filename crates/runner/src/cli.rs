@@ -118,6 +118,12 @@ pub enum Command {
         /// file that opens offline (report-<dataset>/report.html each when DIR holds several).
         #[arg(long)]
         html: bool,
+        /// Matching rule, repeatable: `overlap` (the paper's: a lesion is found by any predicted
+        /// component that touches it) or `iou:<t>` (one to one at IoU >= t, greedy by IoU, every
+        /// unmatched component a false positive; `iou` = iou:0.1). Default: the tables use
+        /// `overlap`; report.html shows `overlap` and `iou:0.1` side by side.
+        #[arg(long = "match", value_name = "RULE", value_parser = parse_match_rule)]
+        rules: Vec<iw_metrics::MatchRule>,
     },
     /// Train, predict the test cases and evaluate them, each stage skipped when its outputs
     /// exist (a killed run continues where it stopped).
@@ -570,8 +576,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Records { gt, prob, logit, out, case_id, append } => {
             evaluation::records(&gt, &prob, logit.as_deref(), &out, case_id, append)
         }
-        Command::Report { dir, json, out, small_below, bootstrap_fix, html } => {
-            evaluation::report(&dir, json, out.as_deref(), small_below, bootstrap_fix, html)
+        Command::Report { dir, json, out, small_below, bootstrap_fix, html, rules } => {
+            evaluation::report(&dir, json, out.as_deref(), small_below, bootstrap_fix, html, &rules)
         }
         Command::Evaluate(a) => with_experiment(&a, run::evaluate),
         Command::Reproduce(cmd) => {
@@ -736,4 +742,9 @@ pub fn exit_code(result: anyhow::Result<()>) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `--match RULE` (clap's value parser: the message names the value).
+fn parse_match_rule(s: &str) -> Result<iw_metrics::MatchRule, String> {
+    s.parse().map_err(|e: iw_metrics::Error| e.to_string())
 }

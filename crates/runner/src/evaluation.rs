@@ -5,7 +5,7 @@ use iw_core::DynVolume;
 use iw_io::read_volume;
 use iw_metrics::{
     evaluate_case, evaluate_method, format_csv, format_table, load_records_dir, read_records, to_json,
-    write_froc_figures, write_records, BootstrapMode, CaseRecords, EvalOptions, MethodRecords,
+    write_froc_figures, write_records, BootstrapMode, CaseRecords, EvalOptions, MatchRule, MethodRecords, Row,
 };
 use std::path::{Path, PathBuf};
 
@@ -79,7 +79,8 @@ pub fn records(
         None => None,
     };
     let (gf, pf) = (g.to_f32(), p.to_f32());
-    let eval = evaluate_case(gf.data.view(), pf.data.view(), l.as_ref().map(|v| v.data.view()))?;
+    let mut eval = evaluate_case(gf.data.view(), pf.data.view(), l.as_ref().map(|v| v.data.view()))?;
+    eval.set_voxel_volume(g.geometry().spacing_xyz_mm.iter().product());
     let id = case_id.unwrap_or_else(|| default_case_id(gt));
     let mut all = if append && out.exists() { read_records(out)? } else { CaseRecords::new() };
     let (n_gt, n_pred) =
@@ -117,16 +118,45 @@ pub fn dataset_small_below(methods: &[MethodRecords]) -> anyhow::Result<Option<f
     Ok(iw_data::prepared::SyntheticInfo::read_in(&exp.dataset.prepared)?.and_then(|s| s.small_below_equivalent))
 }
 
+/// The tables of one matching rule: the paper's table and report.json's entry of the rule.
+pub struct RuleTables {
+    /// The rule.
+    pub rule: MatchRule,
+    /// The paper's table under it.
+    pub rows: Vec<Row>,
+    /// `pooled`, `per_seed` and `iw_minus_base` ([`iw_report::OperatingSummary::to_json`]).
+    pub summary: serde_json::Value,
+}
+
+/// The rules a report shows by default: the paper's, then one to one at IoU >= 0.1.
+pub const REPORT_RULES: [MatchRule; 2] = [MatchRule::Overlap, MatchRule::Iou(MatchRule::DEFAULT_IOU)];
+
+/// The paper's table and the operating points of `methods` under each rule.
+pub fn rule_tables(
+    methods: &[MethodRecords],
+    opts: &EvalOptions,
+    rules: &[MatchRule],
+) -> anyhow::Result<Vec<RuleTables>> {
+    rules
+        .iter()
+        .map(|&rule| {
+            let o = EvalOptions { rule, ..opts.clone() };
+            let rows = methods.iter().map(|m| evaluate_method(m, &o)).collect::<Result<Vec<_>, _>>()?;
+            let small = rows.first().map_or(f64::NAN, |r| r.small_below);
+            let summary = iw_report::OperatingSummary::new(methods, small, rule)?.to_json();
+            Ok(RuleTables { rule, rows, summary })
+        })
+        .collect()
+}
+
 /// What report.html says above its tables.
 pub struct HtmlPage<'a> {
     /// Title.
     pub title: String,
     /// Lines under it.
     pub notes: Vec<String>,
-    /// The paper's table.
-    pub rows: &'a [iw_metrics::Row],
-    /// report.json's `pooled` and `iw_minus_base` (or [`iw_report::operating_summary`]).
-    pub summary: &'a serde_json::Value,
+    /// The tables of each rule, the paper's first.
+    pub rules: &'a [RuleTables],
     /// The records of every configuration (their run folders hold the curves and predictions).
     pub methods: &'a [MethodRecords],
 }
@@ -155,7 +185,7 @@ pub fn write_html(out: &Path, page: &HtmlPage<'_>) -> anyhow::Result<PathBuf> {
                     prepared: exp.dataset.prepared.clone(),
                     window: exp.dataset.window,
                     runs: gallery_runs,
-                    small_below: page.rows.first().map_or(f64::NAN, |r| r.small_below),
+                    small_below: page.rules.first().and_then(|r| r.rows.first()).map_or(f64::NAN, |r| r.small_below),
                     max_lesions: 400,
                     max_false_positives: 6,
                 });
@@ -176,8 +206,11 @@ pub fn write_html(out: &Path, page: &HtmlPage<'_>) -> anyhow::Result<PathBuf> {
         title: page.title.clone(),
         notes: page.notes.clone(),
         synthetic,
-        rows: page.rows,
-        summary: Some(page.summary),
+        rules: page
+            .rules
+            .iter()
+            .map(|r| iw_report::RuleReport { rule: r.rule, rows: &r.rows, summary: Some(&r.summary) })
+            .collect(),
         runs,
         gallery,
         gallery_note,
@@ -202,6 +235,7 @@ pub fn report(
     small_below: Option<f64>,
     bootstrap_fix: bool,
     html: bool,
+    rules: &[MatchRule],
 ) -> anyhow::Result<()> {
     if let Some(s) = small_below {
         if !(s.is_finite() && s > 0.0) {
@@ -219,11 +253,20 @@ pub fn report(
         bootstrap: if bootstrap_fix { BootstrapMode::Corrected } else { BootstrapMode::Paper },
         ..EvalOptions::default()
     };
-    let rows = methods.iter().map(|m| evaluate_method(m, &opts)).collect::<Result<Vec<_>, _>>()?;
+    // The tables: the rules asked for (default: the paper's); the page: those, or both.
+    let table_rules: &[MatchRule] = if rules.is_empty() { &REPORT_RULES[..1] } else { rules };
+    let mut rows: Vec<Row> = Vec::new();
+    for &rule in table_rules {
+        let o = EvalOptions { rule, ..opts.clone() };
+        rows.extend(methods.iter().map(|m| evaluate_method(m, &o)).collect::<Result<Vec<_>, _>>()?);
+    }
+    let by_rule = |rule: MatchRule| rows.iter().filter(|r| r.rule == rule).cloned().collect::<Vec<Row>>();
     if json {
         println!("{}", serde_json::to_string_pretty(&to_json(&rows))?);
     } else {
-        print!("{}", format_table(&rows));
+        for &rule in table_rules {
+            print!("{}", format_table(&by_rule(rule)));
+        }
     }
     if let Some(out) = out {
         crate::outputs::output_path(out, &[], None)?;
@@ -231,10 +274,14 @@ pub fn report(
             bail!("{}: --out is a file, not a folder", out.display());
         }
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-        for (name, text) in [("table.md", format_table(&rows)), ("table.csv", format_csv(&rows))] {
+        let md: String = table_rules.iter().map(|&r| format_table(&by_rule(r))).collect::<Vec<_>>().join("\n");
+        for (name, text) in [("table.md", md), ("table.csv", format_csv(&rows))] {
             iw_core::write_file_atomically(&out.join(name), text.as_bytes())?;
         }
-        let figs = write_froc_figures(&rows, out)?;
+        let mut figs = Vec::new();
+        for &rule in table_rules {
+            figs.extend(write_froc_figures(&by_rule(rule), out)?);
+        }
         if !json {
             println!("wrote {} and {} figures to {}", ["table.md", "table.csv"].join(", "), figs.len(), out.display());
         }
@@ -242,14 +289,25 @@ pub fn report(
     if html {
         let out = out.unwrap_or(dir);
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-        let mut datasets: Vec<&str> = rows.iter().map(|r| r.dataset.as_str()).collect();
+        let page_rules: Vec<MatchRule> = if rules.is_empty() {
+            // Both rules, unless the records predate the extents the one-to-one rule needs.
+            let old = methods.iter().flat_map(|m| m.cases.values().flatten()).any(|r| r.extent.is_none());
+            if old {
+                eprintln!("report.html: the paper's rule only: these records have no component sizes and overlaps (made before iw recorded them; rerun `iw evaluate` for the one-to-one rule)");
+                REPORT_RULES[..1].to_vec()
+            } else {
+                REPORT_RULES.to_vec()
+            }
+        } else {
+            rules.to_vec()
+        };
+        let mut datasets: Vec<&str> = methods.iter().map(|m| m.dataset.as_str()).collect();
         datasets.dedup();
         // One page per dataset (report.html; report-<dataset>.html when the folder has several).
         for dataset in &datasets {
-            let pick: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].dataset == *dataset).collect();
-            let (rows, methods): (Vec<_>, Vec<_>) = pick.iter().map(|&i| (rows[i].clone(), methods[i].clone())).unzip();
+            let methods: Vec<MethodRecords> = methods.iter().filter(|m| m.dataset == *dataset).cloned().collect();
             let page_dir = if datasets.len() > 1 { out.join(format!("report-{dataset}")) } else { out.to_path_buf() };
-            html_page(dir, &page_dir, &rows, &methods)?;
+            html_page(dir, &page_dir, &methods, &opts, &page_rules)?;
         }
     }
     Ok(())
@@ -257,10 +315,17 @@ pub fn report(
 
 /// One dataset's report.html for `iw report --html` (operating points computed here, as
 /// `iw reproduce` computes its report.json).
-fn html_page(dir: &Path, out: &Path, rows: &[iw_metrics::Row], methods: &[MethodRecords]) -> anyhow::Result<()> {
+fn html_page(
+    dir: &Path,
+    out: &Path,
+    methods: &[MethodRecords],
+    opts: &EvalOptions,
+    rules: &[MatchRule],
+) -> anyhow::Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let tables = rule_tables(methods, opts, rules)?;
+    let rows: &[Row] = tables.first().map_or(&[], |t| &t.rows);
     let threshold = rows.first().map_or(f64::NAN, |r| r.small_below);
-    let summary = iw_report::operating_summary(methods, threshold)?;
     let dataset = rows.first().map_or("?".to_string(), |r| r.dataset.clone());
     let folders: usize = methods.iter().map(|m| m.files.len()).sum();
     let page = HtmlPage {
@@ -270,8 +335,7 @@ fn html_page(dir: &Path, out: &Path, rows: &[iw_metrics::Row], methods: &[Method
             format!("Small lesions: diameter below {threshold:.2} voxels."),
             format!("iw {} (git {}).", env!("CARGO_PKG_VERSION"), env!("IW_GIT_REVISION")),
         ],
-        rows,
-        summary: &summary,
+        rules: &tables,
         methods,
     };
     write_html(out, &page)?;

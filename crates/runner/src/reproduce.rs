@@ -3,8 +3,8 @@
 use crate::data_cmds::{prepare_lits, synth_lits};
 use crate::grid::{dispatch, Executed, Executor, Grid, RunState};
 use anyhow::{bail, Context};
-use iw_metrics::operating::{paired_difference, points, Difference, Points, Unit};
-use iw_metrics::{evaluate_method, format_csv, format_table, write_froc_figures, EvalOptions, MethodRecords};
+use iw_metrics::operating::points;
+use iw_metrics::{format_csv, format_table, write_froc_figures, EvalOptions, MethodRecords};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -299,17 +299,35 @@ pub fn reproduce(
     if all.is_empty() {
         bail!("no run of {} has finished: nothing to report (`iw grid status {}`)", runs.display(), runs.display());
     }
-    let rows = all.iter().map(|m| evaluate_method(m, &opts)).collect::<Result<Vec<_>, _>>()?;
-    std::fs::write(out.join("table.md"), format_table(&rows))?;
-    std::fs::write(out.join("table.csv"), format_csv(&rows))?;
-    write_froc_figures(&rows, out)?;
-    // Per seed: each experiment folder on its own.
-    let per_seed = iw_metrics::comparison::per_seed(&all, &opts)?;
-    let science = iw_metrics::comparison::iw_vs_base_table(&per_seed);
-    let seeds_table = iw_metrics::comparison::per_seed_table(&per_seed);
-    // Operating points and the paired comparisons.
+    // Both matching rules: the paper's any-overlap rule and one to one at IoU >= 0.1.
+    let tables = crate::evaluation::rule_tables(&all, &opts, &crate::evaluation::REPORT_RULES)?;
+    let all_rows: Vec<iw_metrics::Row> = tables.iter().flat_map(|t| t.rows.iter().cloned()).collect();
+    let table_md: Vec<String> = tables.iter().map(|t| format_table(&t.rows)).collect();
+    std::fs::write(out.join("table.md"), table_md.join("\n"))?;
+    std::fs::write(out.join("table.csv"), format_csv(&all_rows))?;
+    for t in &tables {
+        write_froc_figures(&t.rows, out)?;
+    }
+    // Per seed: each experiment folder on its own, under each rule.
     let small_t = opts.small_below.expect("set above");
-    let analysis = Analysis::new(&all, small_t)?;
+    let mut analyses = Vec::new();
+    let mut by_rule = serde_json::Map::new();
+    for t in &tables {
+        let o = EvalOptions { rule: t.rule, ..opts.clone() };
+        let per_seed = iw_metrics::comparison::per_seed(&all, &o)?;
+        let a = Analysis {
+            summary: iw_report::OperatingSummary::new(&all, small_t, t.rule)?,
+            science: iw_metrics::comparison::iw_vs_base_table(&per_seed),
+            seeds_table: iw_metrics::comparison::per_seed_table(&per_seed),
+        };
+        let mut entry = t.summary.clone();
+        if let Some(o) = entry.as_object_mut() {
+            o.insert("describe".into(), t.rule.describe().into());
+            o.insert("table".into(), iw_metrics::to_json(&t.rows));
+        }
+        by_rule.insert(t.rule.to_string(), entry);
+        analyses.push((t, a));
+    }
     let report = serde_json::json!({
         "dataset": key,
         "scale": scale,
@@ -319,9 +337,7 @@ pub fn reproduce(
         "configurations": names,
         "units": "a unit is one test case of one seed's run; pooled numbers pool the units of every seed",
         "bootstrap": {"samples": iw_metrics::operating::BOOTSTRAP_SAMPLES, "seed": iw_metrics::operating::BOOTSTRAP_SEED, "interval": "2.5th-97.5th percentile of the paired differences"},
-        "pooled": analysis.pooled,
-        "per_seed": analysis.per_seed,
-        "iw_minus_base": analysis.differences,
+        "rules": by_rule,
         "unfinished_runs": unfinished.iter().map(|(n, s)| serde_json::json!({"run": n, "state": s.word(), "error": match s { RunState::Failed(e) => Some(e.clone()), _ => None }})).collect::<Vec<_>>(),
     });
     iw_core::write_file_atomically(&out.join("report.json"), serde_json::to_string_pretty(&report)?.as_bytes())?;
@@ -410,24 +426,35 @@ pub fn reproduce(
         }
         readme.push('\n');
     }
-    let _ = writeln!(
-        readme,
-        "## At the operating points (all seeds pooled: {} units of seed x test case)\n\n{}",
-        analysis.units(),
-        analysis.pooled_table()
-    );
-    let _ = writeln!(
-        readme,
-        "## iw minus its base loss, paired bootstrap 95 % intervals over seed x case\n\n{}",
-        analysis.differences_table()
-    );
-    let _ = writeln!(readme, "## Per configuration and seed\n\n{}", analysis.per_seed_table());
-    let _ = writeln!(readme, "## The paper's table (all seeds pooled as cases)\n\n{}\n", format_table(&rows));
-    if let Some(r) = rows.first() {
-        let _ = writeln!(readme, "![FROC](froc_{}.png)\n", r.dataset);
+    for (t, a) in &analyses {
+        let _ = writeln!(
+            readme,
+            "## Matching {}: {}\n\n### At the operating points (all seeds pooled: {} units of seed x test case)\n\n{}",
+            t.rule,
+            t.rule.describe(),
+            a.summary.unit_count(),
+            a.pooled_table()
+        );
+        let _ = writeln!(
+            readme,
+            "### iw minus its base loss ({}), paired bootstrap 95 % intervals over seed x case\n\n{}",
+            t.rule,
+            a.differences_table()
+        );
+        let _ = writeln!(readme, "### Per configuration and seed ({})\n\n{}", t.rule, a.per_seed_table());
+        let _ = writeln!(
+            readme,
+            "### The paper's table ({}; all seeds pooled as cases)\n\n{}\n",
+            t.rule,
+            format_table(&t.rows)
+        );
+        if let Some(r) = t.rows.first() {
+            let suffix = if t.rule == iw_metrics::MatchRule::Overlap { "" } else { "_iou" };
+            let _ = writeln!(readme, "![FROC ({})](froc_{}{suffix}.png)\n", t.rule, r.dataset);
+        }
+        let _ = writeln!(readme, "### The paper's numbers per seed ({}): does iw raise small-lesion average recall? (mean ± sd over seeds)\n\n{}", t.rule, a.science);
+        let _ = writeln!(readme, "#### Per seed ({})\n\n{}", t.rule, a.seeds_table);
     }
-    let _ = writeln!(readme, "## The paper's numbers per seed: does iw raise small-lesion average recall? (mean ± sd over seeds)\n\n{science}");
-    let _ = writeln!(readme, "### Per seed\n\n{seeds_table}");
     if let Ok(findings) = std::fs::read_to_string(repo.join(key).join(format!("FINDINGS-{scale}.md"))) {
         let _ = writeln!(readme, "{findings}");
     }
@@ -451,8 +478,7 @@ pub fn reproduce(
                     env!("IW_TORCH_VERSION")
                 ),
             ],
-            rows: &rows,
-            summary: &report,
+            rules: &tables,
             methods: &all,
         },
     )?;
@@ -504,81 +530,29 @@ fn finished_records(grid: &Grid, states: &[RunState]) -> anyhow::Result<Vec<Meth
     Ok(out)
 }
 
-/// The per-seed units of every method, their operating points and the paired comparisons.
+/// One rule's operating points, paired comparisons and per-seed tables.
 struct Analysis {
-    /// method -> seed folder -> units.
-    units: std::collections::BTreeMap<String, Vec<(String, Vec<Unit>)>>,
-    pooled: std::collections::BTreeMap<String, Points>,
-    per_seed: std::collections::BTreeMap<String, Vec<serde_json::Value>>,
-    differences: std::collections::BTreeMap<String, Vec<Difference>>,
+    summary: iw_report::OperatingSummary,
+    /// Does iw raise small-lesion average recall, per seed (Markdown).
+    science: String,
+    /// Every method's per-seed numbers of the paper's table (Markdown).
+    seeds_table: String,
 }
 
-/// The paper's ten configurations pair up as `iw<base>` against `<base>`.
-const PAIRS: [&str; 4] = ["bce", "dl", "fl", "asl"];
-
 impl Analysis {
-    fn new(methods: &[MethodRecords], small_below: f64) -> anyhow::Result<Self> {
-        let mut units = std::collections::BTreeMap::new();
-        for m in methods {
-            let mut seeds = Vec::new();
-            for f in &m.files {
-                let metrics_dir = f.parent().context("records in a folder")?;
-                let exp = metrics_dir.parent().and_then(|e| e.file_name()).map(|n| n.to_string_lossy().into_owned());
-                let exp = exp.unwrap_or_default();
-                let dice = crate::run::read_case_dice(metrics_dir)?;
-                let recs = iw_metrics::read_records(f)?;
-                let u: Vec<Unit> = recs
-                    .iter()
-                    .map(|(case, r)| {
-                        let d = dice.get(case).copied().unwrap_or(f64::NAN);
-                        Unit::new(format!("{exp}:{case}"), r, d, small_below)
-                    })
-                    .collect();
-                seeds.push((exp, u));
-            }
-            units.insert(m.method.clone(), seeds);
-        }
-        let mut pooled = std::collections::BTreeMap::new();
-        let mut per_seed = std::collections::BTreeMap::new();
-        for (m, seeds) in &units {
-            let all: Vec<Unit> = seeds.iter().flat_map(|(_, u)| u.iter().cloned()).collect();
-            pooled.insert(m.clone(), points(&all));
-            per_seed.insert(
-                m.clone(),
-                seeds.iter().map(|(e, u)| serde_json::json!({"experiment": e, "points": points(u)})).collect(),
-            );
-        }
-        let mut differences = std::collections::BTreeMap::new();
-        for base in PAIRS {
-            let iw = format!("iw{base}");
-            let (Some(b), Some(i)) = (units.get(base), units.get(&iw)) else { continue };
-            let index = |s: &Vec<(String, Vec<Unit>)>| -> std::collections::BTreeMap<String, Unit> {
-                s.iter().flat_map(|(_, u)| u.iter().map(|x| (x.id.clone(), x.clone()))).collect()
-            };
-            let (bi, ii) = (index(b), index(i));
-            let ids: Vec<&String> = bi.keys().filter(|k| ii.contains_key(*k)).collect();
-            let bu: Vec<Unit> = ids.iter().map(|k| bi[*k].clone()).collect();
-            let iu: Vec<Unit> = ids.iter().map(|k| ii[*k].clone()).collect();
-            differences.insert(format!("{iw} - {base}"), paired_difference(&bu, &iu));
-        }
-        Ok(Analysis { units, pooled, per_seed, differences })
-    }
-
-    fn units(&self) -> usize {
-        self.pooled.values().map(|p| p.units).max().unwrap_or(0)
-    }
-
     fn pooled_table(&self) -> String {
         let mut t = String::from(
-            "| method | voxel Dice | FP / case (p > 0.5) | predicted / true volume | small: lesions | small: recall p > 0.5 | small: recall at 1 FP/case | small: object Dice | large: lesions | large: recall p > 0.5 | large: recall at 1 FP/case | large: object Dice |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+            "| method | voxel Dice | FP / case (p > 0.5) | predicted / true volume | largest component / true volume | FP volume mm³ / case | small: lesions | small: recall p > 0.5 | small: recall at 1 FP/case | small: object Dice | large: lesions | large: recall p > 0.5 | large: recall at 1 FP/case | large: object Dice |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
         );
-        for (m, p) in &self.pooled {
+        for (m, p) in &self.summary.pooled {
             let _ = writeln!(
                 t,
-                "| {m} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {m} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 f3(p.voxel_dice),
                 f2(p.all.fp_per_case),
                 f2(p.all.volume_ratio),
+                f2(p.largest_over_true),
+                f1(p.fp_mm3_per_case),
                 p.small.lesions,
                 f3(p.small.recall_p05),
                 f3(p.small.recall_1fp),
@@ -589,13 +563,13 @@ impl Analysis {
                 f3(p.large.object_dice)
             );
         }
-        t + "\nRecall at p > 0.5: lesions overlapped by a predicted component; at 1 FP/case: the FROC (the paper's logit thresholds) at one false positive per case; object Dice: mean Dice of the detected lesions; FP / case and the volume ratio count every predicted component.\n"
+        t + &format!("\nMatching {}. Recall at p > 0.5: lesions found by a predicted component under this rule; at 1 FP/case: the FROC (the paper's logit thresholds) at one false positive per case; object Dice: mean Dice of the found lesions with their match; FP / case: components that find no lesion under this rule; the volume ratio counts every predicted component; largest component / true volume: mean over cases with a lesion; FP volume: mm³ of the false-positive components per case.\n", self.summary.rule)
     }
 
     fn differences_table(&self) -> String {
         let rows = iw_report::DIFF_METRICS;
         let mut t = String::from("| metric |");
-        let pairs: Vec<&String> = self.differences.keys().collect();
+        let pairs: Vec<&String> = self.summary.differences.keys().collect();
         for p in &pairs {
             let _ = write!(t, " {p} |");
         }
@@ -605,7 +579,7 @@ impl Analysis {
         for (metric, stratum, label) in rows {
             let _ = write!(t, "| {label} |");
             for p in &pairs {
-                let d = self.differences[*p].iter().find(|d| d.metric == metric && d.stratum == stratum);
+                let d = self.summary.differences[*p].iter().find(|d| d.metric == metric && d.stratum == stratum);
                 let cell = match d {
                     Some(d) if d.diff.is_finite() => {
                         format!("{} → {}: {:+.3} [{:+.3}, {:+.3}]", f3(d.base), f3(d.iw), d.diff, d.ci95[0], d.ci95[1])
@@ -623,7 +597,7 @@ impl Analysis {
         let mut t = String::from(
             "| method | run | small: recall p > 0.5 | small: recall at 1 FP | large: recall p > 0.5 | large: recall at 1 FP | small: object Dice | large: object Dice | voxel Dice | FP / case | predicted / true volume |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
         );
-        for (m, seeds) in &self.units {
+        for (m, seeds) in &self.summary.units {
             for (e, u) in seeds {
                 let p = points(u);
                 let _ = writeln!(
@@ -648,6 +622,14 @@ impl Analysis {
 fn f3(v: f64) -> String {
     if v.is_finite() {
         format!("{v:.3}")
+    } else {
+        "n/a".into()
+    }
+}
+
+fn f1(v: f64) -> String {
+    if v.is_finite() {
+        format!("{v:.1}")
     } else {
         "n/a".into()
     }

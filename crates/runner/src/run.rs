@@ -311,8 +311,14 @@ pub fn evaluate(exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
     let metrics = dir.join("test_metrics");
     let (rec_path, dice_path) = (metrics.join("prc_records.json"), metrics.join("dice.json"));
     if rec_path.is_file() && dice_path.is_file() {
-        println!("evaluate: {} exists, skipped", rec_path.display());
-        return Ok(());
+        // Records made before iw recorded each component's size and overlaps cannot be matched
+        // one to one: made again from the saved predictions.
+        let old = iw_metrics::read_records(&rec_path)?.values().flatten().any(|r| r.extent.is_none());
+        if !old {
+            println!("evaluate: {} exists, skipped", rec_path.display());
+            return Ok(());
+        }
+        println!("evaluate: {} predates the component extents: evaluating again", rec_path.display());
     }
     let t0 = Instant::now();
     std::fs::create_dir_all(&metrics)?;
@@ -327,7 +333,8 @@ pub fn evaluate(exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
         let pred = dir.join("test_predictions");
         let prob = read_volume(pred.join(format!("{id}_prob.nii.gz")))?.to_f32();
         let logit = read_volume(pred.join(format!("{id}_logit.nii.gz")))?.to_f32();
-        let e = iw_metrics::evaluate_case(gt.view(), prob.data.view(), Some(logit.data.view()))?;
+        let mut e = iw_metrics::evaluate_case(gt.view(), prob.data.view(), Some(logit.data.view()))?;
+        e.set_voxel_volume(case.meta.geometry().spacing_xyz_mm.iter().product());
         records.insert(id.clone(), e.records);
         dice.insert(id.clone(), json!(e.dice));
         pb.inc(1);

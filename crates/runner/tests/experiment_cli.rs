@@ -103,26 +103,45 @@ fn smoke_reproduction_writes_every_output() {
         assert_eq!(prob.shape_zyx(), case.meta.shape_zyx, "predictions have the case's grid");
         assert!((prob.geometry().origin_xyz_mm[0] - case.meta.origin_xyz_mm[0]).abs() < 1e-3);
     }
-    for f in ["table.md", "table.csv", "froc_lits.png", "froc_lits.svg", "README.md"] {
+    for f in ["table.md", "table.csv", "froc_lits.png", "froc_lits.svg", "froc_lits_iou.png", "README.md"] {
         assert!(out.join(f).is_file(), "{f}");
     }
     let readme = std::fs::read_to_string(out.join("README.md")).unwrap();
     assert!(readme.contains("SYNTHETIC") && readme.contains("libtorch"), "the README says the data was synthetic");
     assert!(readme.contains("At the operating points") && readme.contains("paired bootstrap"), "{readme}");
-    // report.json: per configuration and seed, pooled, and iw - base with intervals.
+    assert!(readme.contains("## Matching overlap") && readme.contains("## Matching iou:0.1"), "both rules: {readme}");
+    // report.json: under each rule, per configuration and seed, pooled, and iw - base with
+    // intervals, and the paper's table.
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
-    for m in ["dl", "iwdl"] {
-        let p = &report["pooled"][m];
-        for k in ["recall_p05", "recall_1fp", "fp_per_case", "object_dice", "volume_ratio", "lesions"] {
-            assert!(p["small"].get(k).is_some() && p["large"].get(k).is_some(), "{m}: {k}");
+    let rules: Vec<&String> = report["rules"].as_object().unwrap().keys().collect();
+    assert_eq!(rules, ["iou:0.1", "overlap"]);
+    for rule in rules {
+        let r = &report["rules"][rule];
+        assert_eq!(&r["match"], rule);
+        for m in ["dl", "iwdl"] {
+            let p = &r["pooled"][m];
+            for k in ["recall_p05", "recall_1fp", "fp_per_case", "object_dice", "volume_ratio", "lesions"] {
+                assert!(p["small"].get(k).is_some() && p["large"].get(k).is_some(), "{rule} {m}: {k}");
+            }
+            assert!(p["voxel_dice"].is_number(), "{m}");
+            assert!(p["largest_over_true"].is_number() || p["largest_over_true"].is_null(), "{m}");
+            assert!(p["fp_mm3_per_case"].is_number(), "{m}: the records carry the voxel volume");
+            assert_eq!(r["per_seed"][m].as_array().unwrap().len(), 1);
         }
-        assert!(p["voxel_dice"].is_number(), "{m}");
-        assert_eq!(report["per_seed"][m].as_array().unwrap().len(), 1);
+        let diffs = r["iw_minus_base"]["iwdl - dl"].as_array().unwrap();
+        assert_eq!(diffs.len(), 3 * 5 + 1, "five metrics per stratum and the voxel Dice");
+        assert!(diffs.iter().all(|d| d["ci95"].as_array().is_some_and(|c| c.len() == 2)));
+        assert_eq!(r["table"].as_array().unwrap().len(), 2);
+        assert!(r["table"].as_array().unwrap().iter().all(|row| &row["match"] == rule));
     }
-    let diffs = report["iw_minus_base"]["iwdl - dl"].as_array().unwrap();
-    assert_eq!(diffs.len(), 3 * 5 + 1, "five metrics per stratum and the voxel Dice");
-    assert!(diffs.iter().all(|d| d["ci95"].as_array().is_some_and(|c| c.len() == 2)));
+    // The one-to-one rule never finds more lesions than the paper's.
+    for m in ["dl", "iwdl"] {
+        for s in ["small", "large"] {
+            let n = |rule: &str| report["rules"][rule]["pooled"][m][s]["detected"].as_u64().unwrap();
+            assert!(n("iou:0.1") <= n("overlap"), "{m} {s}");
+        }
+    }
     // A second run skips every stage.
     let s = ok(iw_in(
         &repo(),

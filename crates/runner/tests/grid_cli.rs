@@ -208,7 +208,8 @@ fn report_only_reports_what_finished_and_lists_the_rest() {
     );
     let report: serde_json::Value = serde_json::from_str(&read(&out.join("report.json"))).unwrap();
     assert_eq!(report["unfinished_runs"][0]["run"], "lits/iwdl/experiment_0");
-    assert!(report["pooled"].get("iwdl").is_none() && report["pooled"].get("dl").is_some());
+    let pooled = &report["rules"]["overlap"]["pooled"];
+    assert!(pooled.get("iwdl").is_none() && pooled.get("dl").is_some());
     // Rerunning the command runs only the missing stage, and the report is whole again.
     let s = ok(run(&[]));
     assert!(s.contains("1 done, 0 running elsewhere, 1 to run"), "{s}");

@@ -13,7 +13,9 @@ not care which axis is which. The work runs with the GIL released. Bad input rai
   float32; equals ``iw weights``.
 * :func:`lesion_records` -- the paper's per-lesion records of one case.
 * :func:`evaluate` / :func:`report` -- the paper's table: FROC, average recall over 0..5 FP,
-  CPM, object Dice, the bootstrap; equal to ``iw report``.
+  CPM, object Dice, the bootstrap; equal to ``iw report``. ``match="overlap"`` is the paper's
+  any-overlap rule, ``match="iou:0.1"`` matches one to one at IoU >= 0.1; a list of rules gives
+  both side by side.
 
 Submodules: ``iw_lesions.torch`` (the paper's losses as ``torch.nn.Module``),
 ``iw_lesions.monai`` (``LabelComponentsd``, ``InverseWeightsd``), ``iw_lesions.nnunet``
@@ -32,6 +34,9 @@ __all__ = ["label", "inverse_weights", "lesion_records", "evaluate", "report", "
 #: The keys of one record in the paper's ``prc_records.json`` schema.
 RECORD_KEYS = ("obj", "is_tum", "diameter", "hit_dice", "hit_max", "hit_median", "hit_q95", "hit_logit",
                "hit_stat", "hit_obj", "self_stat", "self_logit")
+#: iw's additions to a record (the component's size, voxel volume and overlaps), which the
+#: one-to-one matching rule needs; absent from the paper's files.
+EXTENT_KEYS = ("voxels", "voxel_mm3", "overlaps")
 
 
 def _array(x, name):
@@ -83,8 +88,10 @@ def lesion_records(gt, prob, logit=None, spacing=None, return_dice=False):
     component gives a record ``tum_<k>`` and each predicted component a record ``pred_<k>``
     (hit Dice, the hit's max / median / 95th percentile probability and max logit, its own max
     probability and logit). ``logit`` defaults to ``log(p / (1 - p))``. ``spacing`` (mm, in the
-    arrays' axis order) adds ``diameter_mm`` to each record; ``diameter`` stays in voxels, as the
-    paper's size strata use it. Returns the list of record dicts, and the voxel Dice too with
+    arrays' axis order) adds ``diameter_mm`` and ``voxel_mm3`` to each record; ``diameter`` stays
+    in voxels, as the paper's size strata use it. Each record also carries ``voxels`` and
+    ``overlaps`` (``{"pred_3": 120}``: voxels shared with each component of the other side), which
+    the one-to-one rule of :func:`evaluate` needs. Returns the list of record dicts, and the voxel Dice too with
     ``return_dice=True``.
     """
     logit = None if logit is None else _array(logit, "logit")
@@ -100,7 +107,7 @@ def _records_json(records_by_case):
     clean = {}
     for case, recs in records_by_case.items():
         try:
-            clean[str(case)] = [{k: r[k] for k in RECORD_KEYS if k in r} for r in recs]
+            clean[str(case)] = [{k: r[k] for k in RECORD_KEYS + EXTENT_KEYS if k in r} for r in recs]
         except (TypeError, KeyError) as e:
             raise ValueError(f"records_by_case: case {case}: expected a list of record dicts ({e})") from None
     return _json.dumps(clean, default=_json_default)
@@ -114,7 +121,8 @@ def _json_default(x):
     raise TypeError(f"records_by_case: {type(x).__name__} is not a record value")
 
 
-def evaluate(records_by_case, small_below=None, dataset="", bootstrap="paper", samples=50, fraction=0.8, seed=42):
+def evaluate(records_by_case, small_below=None, dataset="", bootstrap="paper", samples=50, fraction=0.8, seed=42,
+             match="overlap"):
     """The paper's evaluation of one method from its records (``{case_id: [record, ...]}``, as
     :func:`lesion_records` gives or ``json.load`` of a ``prc_records.json``).
 
@@ -124,14 +132,31 @@ def evaluate(records_by_case, small_below=None, dataset="", bootstrap="paper", s
     ``small_*`` and ``large_*`` strata (diameter below / at least ``small_below`` voxels;
     default by ``dataset``: lits 12, luna 8, met 5), ``froc`` (thresholds, recall and avgFP of
     all cases, no bootstrap) and each stratum's bootstrap mean FROC ``curve``. ``bootstrap``:
-    ``"paper"`` (its quirks, the published numbers) or ``"corrected"``.
+    ``"paper"`` (its quirks, the published numbers) or ``"corrected"``. ``operating`` holds the
+    numbers at the operating points (recall at p > 0.5 and at 1 FP per case, FP per case, object
+    Dice per stratum; ``largest_over_true``, the largest predicted component over the case's true
+    volume; ``fp_mm3_per_case``, with records made with ``spacing``).
+
+    ``match``: ``"overlap"`` (the paper's rule: a lesion is found by any component touching it)
+    or ``"iou:<t>"`` (one to one at IoU >= t, greedy by IoU; every unmatched component is a false
+    positive; needs the records' ``voxels`` and ``overlaps``). A list or tuple of rules returns
+    ``{rule: result}`` with each rule's result.
     """
-    text = _native.evaluate_json(_records_json(records_by_case), dataset, small_below, bootstrap, samples,
-                                 float(fraction), seed)
+    text_records = _records_json(records_by_case)
+    if isinstance(match, (list, tuple)):
+        return {str(m): _evaluate_one(text_records, dataset, small_below, bootstrap, samples, fraction, seed, m)
+                for m in match}
+    return _evaluate_one(text_records, dataset, small_below, bootstrap, samples, fraction, seed, match)
+
+
+def _evaluate_one(text_records, dataset, small_below, bootstrap, samples, fraction, seed, match):
+    text = _native.evaluate_json(text_records, dataset, small_below, bootstrap, samples, float(fraction), seed,
+                                 str(match))
     return _json.loads(text)
 
 
-def report(dir, small_below=None, bootstrap="paper"):
+def report(dir, small_below=None, bootstrap="paper", match="overlap"):
     """``iw report DIR --json``: one dict per ``<dataset>/<method>`` under ``dir`` (the paper's
-    layout, ``<dataset>/<method>/experiment_*/test_metrics/prc_records.json``)."""
-    return _json.loads(_native.report(str(dir), small_below, bootstrap))
+    layout, ``<dataset>/<method>/experiment_*/test_metrics/prc_records.json``); ``match`` as in
+    :func:`evaluate` (one rule)."""
+    return _json.loads(_native.report(str(dir), small_below, bootstrap, str(match)))
