@@ -54,6 +54,7 @@ fn tiles_follow_the_records() {
         small_below: 3.0,
         max_lesions: 100,
         max_false_positives: 5,
+        max_bytes: None,
     };
     let g = build(&src).unwrap();
     assert_eq!(g.lesions.len(), 2);
@@ -76,6 +77,19 @@ fn tiles_follow_the_records() {
     }
     // iw's contour crosses the small lesion's axial view, the base loss's does not.
     assert!(!small.views[0].pred[1].is_empty() && small.views[0].pred[0].is_empty());
+    // A byte budget keeps the smallest lesions first: room for the first tile only.
+    let first = {
+        let t = &g.lesions[0];
+        600 + t
+            .views
+            .iter()
+            .map(|v| 200 + v.png.len() + v.gt.len() + v.pred.iter().map(String::len).sum::<usize>())
+            .sum::<usize>()
+    };
+    let small_page = build(&GallerySource { max_bytes: Some(first + 10), ..src.clone() }).unwrap();
+    assert_eq!((small_page.lesions.len(), small_page.lesions_total), (1, 2));
+    assert!(small_page.lesions[0].small && small_page.false_positives.is_empty());
+    assert_eq!(build(&GallerySource { max_bytes: Some(100), ..src.clone() }).unwrap().lesions.len(), 0);
     // Records that do not match the volumes: an error naming the records file.
     write_run(&rb, &Array3::zeros(shape), &base);
     let e = build(&src).unwrap_err().to_string();

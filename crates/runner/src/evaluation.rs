@@ -159,6 +159,8 @@ pub struct HtmlPage<'a> {
     pub rules: &'a [RuleTables],
     /// The records of every configuration (their run folders hold the curves and predictions).
     pub methods: &'a [MethodRecords],
+    /// A bound on the gallery's bytes (a page committed to a repository), `None`: every tile.
+    pub gallery_max_bytes: Option<usize>,
 }
 
 /// Writes `out/report.html`: the tables, FROC, forest plot, training curves and the lesion
@@ -188,6 +190,7 @@ pub fn write_html(out: &Path, page: &HtmlPage<'_>) -> anyhow::Result<PathBuf> {
                     small_below: page.rules.first().and_then(|r| r.rows.first()).map_or(f64::NAN, |r| r.small_below),
                     max_lesions: 400,
                     max_false_positives: 6,
+                    max_bytes: page.gallery_max_bytes,
                 });
             } else {
                 gallery_note = Some(format!(
@@ -337,6 +340,7 @@ fn html_page(
         ],
         rules: &tables,
         methods,
+        gallery_max_bytes: None,
     };
     write_html(out, &page)?;
     Ok(())
