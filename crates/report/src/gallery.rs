@@ -51,7 +51,7 @@ pub struct GallerySource {
 }
 
 /// Bytes a tile adds to the page: its images and outlines, and about 600 of markup.
-fn tile_bytes(t: &Tile) -> usize {
+pub fn tile_bytes(t: &Tile) -> usize {
     600 + t
         .views
         .iter()
