@@ -9,6 +9,15 @@
 //!   for voxel to `iw_core::label` (components numbered by their first voxel in C order).
 //! * [`label_emulated`]: the same algorithm run serially on the CPU, to test it without a GPU.
 //!
+//! **Who calls it.** Nothing on the pipeline path yet: the training weights are computed from
+//! the whole-volume labels the sampler crops on the CPU (the paper's per-patch weights of a crop
+//! of a whole-volume labelling), and the evaluation labels the saved predictions in iw-metrics,
+//! which is torch-free. Its planned callers (issue 30, written and checked only where a GPU is
+//! lent): the evaluation of a run on CUDA, labelling each prediction on the device before the
+//! records are counted, and the whole-volume labelling behind the training weights when the
+//! volumes are on CUDA; each behind [`available`], each equal to the CPU path, which
+//! [`label_emulated`] checks in `make test` without a GPU.
+//!
 //! ```no_run
 //! let mask = tch::Tensor::zeros([64, 64, 64], (tch::Kind::Uint8, tch::Device::Cuda(0)));
 //! let out = iw_cuda::label_cuda(&mask, 26)?;
