@@ -267,16 +267,29 @@ impl Tasks {
         }
         let mut states: std::collections::BTreeMap<String, String> = Default::default();
         let list = jobs.join(",");
-        match Command::new("squeue").args(["-h", "-r", "-t", "all", "-j", &list, "-o", "%i %T"]).output() {
-            Ok(o) if o.status.success() => {
-                for l in String::from_utf8_lossy(&o.stdout).lines() {
-                    if let Some((id, st)) = l.trim().split_once(' ') {
-                        states.insert(id.to_string(), st.trim().to_string());
+        let squeue =
+            |ids: &str| Command::new("squeue").args(["-h", "-r", "-t", "all", "-j", ids, "-o", "%i %T"]).output();
+        let mut answers = Vec::new();
+        match squeue(&list) {
+            Ok(o) if o.status.success() => answers.push(o.stdout),
+            // A job SLURM has forgotten (older than MinJobAge) fails the whole list: ask one by one.
+            Ok(o) if String::from_utf8_lossy(&o.stderr).contains("Invalid job id") => {
+                for j in &jobs {
+                    match squeue(j) {
+                        Ok(o) if o.status.success() => answers.push(o.stdout),
+                        _ => {}
                     }
                 }
             }
             Ok(o) => t.error = Some(format!("squeue: {}", String::from_utf8_lossy(&o.stderr).trim())),
             Err(e) => t.error = Some(format!("squeue: {e}")),
+        }
+        for a in &answers {
+            for l in String::from_utf8_lossy(a).lines() {
+                if let Some((id, st)) = l.trim().split_once(' ') {
+                    states.insert(id.to_string(), st.trim().to_string());
+                }
+            }
         }
         let known = |id: &str, states: &std::collections::BTreeMap<String, String>| states.contains_key(id);
         if t.error.is_none()
