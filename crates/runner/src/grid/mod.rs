@@ -666,3 +666,55 @@ impl ExecutorLock {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grid(n: usize) -> Grid {
+        Grid {
+            cwd: PathBuf::from("/"),
+            root: PathBuf::from("/runs"),
+            runs: (0..n)
+                .map(|k| GridRun {
+                    name: format!("lits/m{k}/experiment_0"),
+                    experiment: PathBuf::from(format!("m{k}.yaml")),
+                    overlays: vec![],
+                    sets: vec![],
+                    seed_index: 0,
+                    dir: PathBuf::from(format!("/runs/lits/m{k}/experiment_0")),
+                })
+                .collect(),
+        }
+    }
+
+    fn code(c: &Completion) -> Option<u8> {
+        c.check(&grid(4)).err().map(|e| unfinished_code(&e).expect("an Unfinished"))
+    }
+
+    #[test]
+    fn the_exit_code_is_0_only_when_all_are_done_and_a_failure_outranks_waiting() {
+        let done = Completion { done: vec![0, 1, 2, 3], ..Default::default() };
+        assert_eq!(code(&done), None);
+        let elsewhere =
+            Completion { done: vec![0, 1, 2], elsewhere: vec![(3, "pid 7 host h".into())], ..Default::default() };
+        assert_eq!(code(&elsewhere), Some(EXIT_ELSEWHERE));
+        let pending = Completion { done: vec![0, 1, 2], pending: vec![3], ..Default::default() };
+        assert_eq!(code(&pending), Some(EXIT_FAILED));
+        // Failed and still running elsewhere: 3 (waiting would not make it 0), one line naming both.
+        let both = Completion {
+            done: vec![0, 1],
+            failed: vec![(2, "boom".into())],
+            elsewhere: vec![(3, "SLURM task 5_3 RUNNING".into())],
+            ..Default::default()
+        };
+        assert_eq!(code(&both), Some(EXIT_FAILED));
+        let msg = both.check(&grid(4)).unwrap_err().to_string();
+        assert!(!msg.contains('\n'), "{msg}");
+        assert!(msg.contains("1 of 4 runs failed (lits/m2/experiment_0;"), "{msg}");
+        assert!(
+            msg.contains("1 of 4 runs are still running elsewhere (lits/m3/experiment_0 (SLURM task 5_3 RUNNING))"),
+            "{msg}"
+        );
+    }
+}

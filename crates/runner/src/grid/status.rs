@@ -377,29 +377,14 @@ impl Status {
         let will_run = |r: &RunStatus| {
             r.state == "pending" && (executor_alive || r.slurm.as_ref().is_some_and(slurm::Task::active))
         };
-        let mut eta_s = None;
-        if !ended {
-            let mut slots: Vec<f64> = vec![0.0; parallelism];
-            let mut known = true;
-            for (k, r) in runs.iter().filter(|r| r.state == "running").enumerate() {
-                match r.remaining_s {
-                    Some(s) => slots[k] = s,
-                    None => known = false,
-                }
-            }
-            for r in runs.iter().filter(|r| will_run(r)) {
-                match r.remaining_s {
-                    Some(s) => {
-                        let min = slots.iter_mut().min_by(|a, b| a.total_cmp(b)).expect("at least one slot");
-                        *min += s;
-                    }
-                    None => known = false,
-                }
-            }
-            if known && (running > 0 || runs.iter().any(will_run)) {
-                eta_s = Some(slots.iter().copied().fold(0.0, f64::max));
-            }
-        }
+        let eta_s = if ended {
+            None
+        } else {
+            let now_running: Vec<Option<f64>> =
+                runs.iter().filter(|r| r.state == "running").map(|r| r.remaining_s).collect();
+            let next: Vec<Option<f64>> = runs.iter().filter(|r| will_run(r)).map(|r| r.remaining_s).collect();
+            schedule(&now_running, &next, parallelism)
+        };
         let eta_unix = eta_s.map(|s| now + s.round() as u64);
         Status {
             schema: SCHEMA,
@@ -516,6 +501,24 @@ impl Status {
     }
 }
 
+/// Seconds until the last of `running` (their remaining times) and `next` (the durations of the
+/// runs that will start, in order) ends with `parallelism` runs at once, each next run taking the
+/// slot that frees first; `None` when a time is unknown or nothing runs.
+fn schedule(running: &[Option<f64>], next: &[Option<f64>], parallelism: usize) -> Option<f64> {
+    if running.is_empty() && next.is_empty() {
+        return None;
+    }
+    let mut slots: Vec<f64> = vec![0.0; parallelism.max(running.len()).max(1)];
+    for (slot, r) in slots.iter_mut().zip(running) {
+        *slot = (*r)?;
+    }
+    for n in next {
+        let min = slots.iter_mut().min_by(|a, b| a.total_cmp(b)).expect("at least one slot");
+        *min += (*n)?;
+    }
+    Some(slots.iter().copied().fold(0.0, f64::max))
+}
+
 /// `iw grid status --watch`: redraws the table (or prints one JSON line per look with `json`)
 /// every `interval` seconds until the grid has ended ([`Totals::ended`]) or Ctrl-C; returns the
 /// last look. On a terminal each draw replaces the last; elsewhere (a pipe, a file) the draws
@@ -552,6 +555,21 @@ pub fn watch(grid: &Grid, interval: f64, json: bool) -> anyhow::Result<Status> {
 mod tests {
     use super::*;
     use crate::grid::lock;
+
+    #[test]
+    fn the_grid_eta_fills_the_slot_that_frees_first() {
+        // Two running (10 s and 30 s left), three to start of 20 s each, two at a time:
+        // slot A 10 -> 30 -> 50, slot B 30 -> 50; the last ends at 50.
+        assert_eq!(schedule(&[Some(10.0), Some(30.0)], &[Some(20.0); 3], 2), Some(50.0));
+        // One at a time: everything in a row.
+        assert_eq!(schedule(&[Some(10.0)], &[Some(20.0), Some(5.0)], 1), Some(35.0));
+        // Nothing running yet (a queued SLURM array): the next runs alone.
+        assert_eq!(schedule(&[], &[Some(7.0)], 1), Some(7.0));
+        // An unknown time, or nothing at all: unknown.
+        assert_eq!(schedule(&[Some(10.0), None], &[], 2), None);
+        assert_eq!(schedule(&[Some(10.0)], &[None], 1), None);
+        assert_eq!(schedule(&[], &[], 1), None);
+    }
 
     #[test]
     fn a_lock_text_gives_pid_host_and_start() {
