@@ -137,13 +137,18 @@ pub enum Command {
     /// Model tools.
     #[command(subcommand)]
     Model(ModelCommand),
-    /// Reproduce a comparison table of the paper end to end.
-    #[command(subcommand)]
+    /// Reproduce a comparison table of the paper end to end. Exit codes as `iw grid`'s: 0 only
+    /// when every run is done and the report complete; 3 or 4 (runs failed or not run, or still
+    /// running elsewhere) after writing a partial report that says so at its top.
+    #[command(subcommand, after_help = GRID_EXIT_CODES)]
     Reproduce(ReproduceCommand),
     /// Run experiments x seeds as a grid: several runs at once on this machine (--jobs,
     /// --devices, --threads) or as a SLURM job array (--executor slurm); `iw grid status DIR`
-    /// prints every run's state. A failing run fails alone (its error in its run.json and in
-    /// DIR/grid-summary.md); rerunning the same command runs only what is not done.
+    /// prints every run's state, progress and ETA (--watch, --json). A failing run fails alone
+    /// (its error in its run.json and in DIR/grid-summary.md); rerunning the same command runs
+    /// only what is not done. One grid per folder: other runs into it need --add. With
+    /// --executor slurm it returns after submitting (exit code 4) unless --wait.
+    #[command(after_help = GRID_EXIT_CODES)]
     Grid(GridArgs),
     /// Write a synthetic dataset in a real dataset's raw format.
     #[command(subcommand)]
@@ -152,6 +157,11 @@ pub enum Command {
     #[command(subcommand)]
     Prepare(PrepareCommand),
 }
+
+/// The exit codes of `iw grid` and `iw reproduce`, under their --help.
+pub const GRID_EXIT_CODES: &str = "Exit codes: 0 every run is done; 3 some runs failed or did not run (rerun the same command); \
+4 none failed but some are still running elsewhere (another iw process, or queued or running in SLURM; --wait waits for them); \
+130 interrupted (Ctrl-C; rerun to resume); 2 any other error.";
 
 /// Arguments shared by run, train, predict and evaluate.
 #[derive(clap::Args, Debug)]
@@ -203,14 +213,31 @@ pub struct GridArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum GridCommand {
-    /// The table of a grid's runs and their states (pending, running, done, failed) with the
-    /// errors of the failed ones.
+    /// Every run of a grid: state, progress, latest values, ETA, errors; totals and the grid's ETA.
+    ///
+    /// Per run: state (pending, running, done, failed), steps and epochs done of the total, the
+    /// latest training loss and validation values (whole-volume ones when logged, else the patch
+    /// Dice), work time, ETA from its own step times, host and pid while running, the first
+    /// line of a failed run's error, its SLURM task's state; then the totals and the grid's ETA
+    /// at the current parallelism. Times are in the machine's local zone.
+    ///
+    /// Exit code 0; with --watch the grid's: 0 every run done, 3 some failed or not run.
     Status {
         /// The grid's folder (holds grid.json) or its grid.json.
         dir: PathBuf,
         /// Also write DIR/grid-summary.md.
         #[arg(long)]
         write_summary: bool,
+        /// Print JSON instead of the table (schema `iw-grid-status/1`, in the README).
+        #[arg(long)]
+        json: bool,
+        /// Redraw every --interval seconds until nothing runs any more (with --json: one JSON
+        /// object per line).
+        #[arg(long)]
+        watch: bool,
+        /// Seconds between the redraws of --watch.
+        #[arg(long, default_value_t = 5.0, value_parser = parse_interval)]
+        interval: f64,
     },
     /// One run of a grid in this process (what the executors start).
     #[command(hide = true)]
@@ -229,7 +256,8 @@ pub enum GridCommand {
 /// How a grid's runs are executed (`iw grid`, `iw reproduce`).
 #[derive(clap::Args, Debug, Clone)]
 pub struct ExecArgs {
-    /// local: child processes on this machine; slurm: a job array (returns at once).
+    /// local: child processes on this machine; slurm: a job array (returns at once, exit code 4,
+    /// unless --wait).
     #[arg(long, default_value = "local", value_parser = ["local", "slurm"])]
     pub executor: String,
     /// Runs at once (local; default: one per --devices entry; CPU runs: cores / threads per
@@ -243,6 +271,14 @@ pub struct ExecArgs {
     /// --cpus-per-task when given).
     #[arg(long)]
     pub threads: Option<i32>,
+    /// Wait for the runs held elsewhere (another iw process; SLURM: the array and its report
+    /// job) instead of skipping them, so that the exit code is 0 once they are done.
+    #[arg(long)]
+    pub wait: bool,
+    /// Add these runs to the grid already in the output folder (the union, each run keeping its
+    /// own settings) instead of refusing a different grid there.
+    #[arg(long)]
+    pub add: bool,
     /// SLURM partition.
     #[arg(long, help_heading = "SLURM")]
     pub partition: Option<String>,
@@ -541,6 +577,14 @@ pub fn parse_range(s: &str) -> Result<[f64; 2], String> {
     }
 }
 
+/// Seconds between redraws: at least 0.2.
+pub fn parse_interval(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.2 => Ok(v),
+        _ => Err(format!("expected seconds (at least 0.2), got {s:?}")),
+    }
+}
+
 /// 6, 18 or 26.
 pub fn parse_connectivity(s: &str) -> Result<u32, String> {
     match s.parse::<u32>() {
@@ -585,7 +629,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 &a.work,
                 a.only.as_deref(),
                 a.data_only,
-                &reproduce::GridChoice { executor: a.exec.executor()?, report_only: a.report_only },
+                &reproduce::GridChoice {
+                    executor: a.exec.executor()?,
+                    report_only: a.report_only,
+                    wait: a.exec.wait,
+                    add: a.exec.add,
+                },
             )
         }
         Command::Grid(a) => grid_cmd(a),
@@ -644,20 +693,36 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 /// `iw grid ...`.
 pub fn grid_cmd(a: GridArgs) -> anyhow::Result<()> {
     match a.command {
-        Some(GridCommand::Status { dir, write_summary }) => {
+        Some(GridCommand::Status { dir, write_summary, json, watch, interval }) => {
             let g = grid::Grid::read(&dir)?;
-            print!("{}", if write_summary { g.write_summary()? } else { g.status_table() });
+            if watch {
+                grid::status::watch(&g, interval, json)?;
+                if write_summary {
+                    g.write_summary()?;
+                }
+                let all: Vec<usize> = (0..g.runs.len()).collect();
+                return grid::Completion::of(&g, &all, &grid::slurm::Tasks::of(&g)).check(&g);
+            }
+            if json {
+                let s = grid::status::Status::collect(&g, &mut Default::default());
+                println!("{}", serde_json::to_string_pretty(&s)?);
+                if write_summary {
+                    g.write_summary()?;
+                }
+            } else {
+                print!("{}", if write_summary { g.write_summary()? } else { g.status_table() });
+            }
             Ok(())
         }
         Some(GridCommand::RunOne { .. }) => hand_to_torch(),
         None => {
             let executor = a.exec.executor()?;
-            let g = grid::Grid::plan(&a.experiments, &a.overlays, &a.sets, a.seeds, &a.out)?;
-            let file = g.write()?;
+            let planned = grid::Grid::plan(&a.experiments, &a.overlays, &a.sets, a.seeds, &a.out)?;
+            let (g, indices, file) = planned.adopt(a.exec.add)?;
             let root = grid::slurm::shell_quote(&g.root.display().to_string());
             let exe = grid::slurm::exe_quoted()?;
             let report = format!("{exe} grid status {root} --write-summary\n{exe} report {root} --out {root}/report");
-            grid::execute(&g, &file, &executor, &report)
+            grid::execute(&g, &file, &indices, &executor, a.exec.wait, &report)
         }
     }
 }
@@ -724,14 +789,19 @@ fn exec(exe: &Path) -> anyhow::Result<()> {
     std::process::exit(status.code().unwrap_or(2));
 }
 
-/// The exit of both binaries: 0; 130 after Ctrl-C (the message says how to resume); else the
-/// error chain on one line and 2.
+/// The exit of both binaries: 0; 130 after Ctrl-C (the message says how to resume); 3 or 4
+/// for a grid that is not done ([`grid::Unfinished`]: runs failed or not run, or still running
+/// elsewhere); else the error chain on one line and 2.
 pub fn exit_code(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if crate::interrupt::is_interrupted(&e) => {
             eprintln!("iw: {e:#}");
             ExitCode::from(130)
+        }
+        Err(e) if grid::unfinished_code(&e).is_some() => {
+            eprintln!("iw: {e:#}");
+            ExitCode::from(grid::unfinished_code(&e).expect("checked"))
         }
         Err(e) => {
             eprintln!("iw: error: {e:#}");

@@ -1,7 +1,7 @@
 //! `iw reproduce lits|luna16|mets`: data, the ten configurations (several seeds), the report,
 //! a README.
 use crate::data_cmds::{prepare_lits, synth_lits};
-use crate::grid::{dispatch, Executed, Executor, Grid, RunState};
+use crate::grid::{dispatch, Completion, Executed, Executor, Grid, RunState};
 use anyhow::{bail, Context};
 use iw_metrics::operating::points;
 use iw_metrics::{format_csv, format_table, write_froc_figures, EvalOptions, MethodRecords};
@@ -170,17 +170,29 @@ pub struct GridChoice {
     pub executor: Executor,
     /// Run nothing; rebuild the results from the runs on disk.
     pub report_only: bool,
+    /// Wait for the runs held elsewhere (`--wait`).
+    pub wait: bool,
+    /// Add the runs to a different grid already in the runs folder (`--add`).
+    pub add: bool,
 }
 
 impl Default for GridChoice {
     fn default() -> Self {
-        GridChoice { executor: Executor::Local(crate::grid::local::LocalOptions::default()), report_only: false }
+        GridChoice {
+            executor: Executor::Local(crate::grid::local::LocalOptions::default()),
+            report_only: false,
+            wait: false,
+            add: false,
+        }
     }
 }
 
 /// Runs the reproduction of `dataset`: its grid (configurations x seeds) with `choice`'s
-/// executor, then the results from every run that finished; the runs that did not are listed
-/// (and, when this call ran them, make it an error after the results are written).
+/// executor, then the results from every run that finished. While runs are missing the report
+/// is partial and says so at its top (README.md, report.html, `"complete": false` in
+/// report.json), and the result is [`crate::grid::Unfinished`] (exit code 3 or 4) after it is
+/// written. A SLURM submission returns at once (exit code 4: its report job writes the results),
+/// or with `--wait` once the array and its report job have ended.
 #[allow(clippy::too_many_arguments)]
 pub fn reproduce(
     dataset: Dataset,
@@ -254,9 +266,11 @@ pub fn reproduce(
     let files: Vec<PathBuf> = names.iter().map(|n| repo.join(key).join(format!("{n}.yaml"))).collect();
     let grid = Grid::plan(&files, &overlay, &[format!("dataset.prepared={}", prepared.display())], seeds, &runs)?;
     let example_cfg = grid.runs[0].load(&[])?.to_yaml();
-    let mut outcome = None;
+    let mut indices: Vec<usize> = (0..grid.runs.len()).collect();
+    let mut grid = grid;
     if !choice.report_only {
-        let file = grid.write()?;
+        let (on_disk, idx, file) = grid.adopt(choice.add)?;
+        (grid, indices) = (on_disk, idx);
         let q = |p: &Path| crate::grid::slurm::shell_quote(&p.display().to_string());
         let mut report = format!(
             "{} reproduce {key} --report-only --scale {scale} --seeds {seeds} --out {} --work {}",
@@ -270,17 +284,23 @@ pub fn reproduce(
         if let Some(list) = only {
             report += &format!(" --only {}", crate::grid::slurm::shell_quote(list));
         }
-        match dispatch(&grid, &file, &choice.executor, &report)? {
-            Executed::Submitted(_) => return Ok(()),
+        match dispatch(&grid, &file, &indices, &choice.executor, choice.wait, &report)? {
+            Executed::Submitted(_) => {
+                // The report job writes the results (with --wait: it has).
+                return Completion::of(&grid, &indices, &crate::grid::slurm::Tasks::of(&grid)).check(&grid);
+            }
             Executed::Local(o) => {
                 print!("{}", grid.write_summary()?);
                 if o.interrupted {
-                    crate::grid::check_outcome(&grid, &o)?;
+                    return Err(crate::grid::interrupted(&grid));
                 }
-                outcome = Some(o);
             }
         }
     }
+    let completion = Completion::of(&grid, &indices, &crate::grid::slurm::Tasks::of(&grid));
+    // This command's runs only (grid.json may hold more, added with --add).
+    let full = grid;
+    let grid = Grid { runs: indices.iter().map(|&i| full.runs[i].clone()).collect(), ..full.clone() };
     let states = grid.states();
     let unfinished: Vec<(String, RunState)> = grid
         .runs
@@ -297,6 +317,7 @@ pub fn reproduce(
         EvalOptions { small_below: Some(small_below.unwrap_or(dataset.info().small_below)), ..EvalOptions::default() };
     let all = finished_records(&grid, &states)?;
     if all.is_empty() {
+        completion.check(&full)?;
         bail!("no run of {} has finished: nothing to report (`iw grid status {}`)", runs.display(), runs.display());
     }
     // Both matching rules: the paper's any-overlap rule and one to one at IoU >= 0.1.
@@ -338,11 +359,24 @@ pub fn reproduce(
         "units": "a unit is one test case of one seed's run; pooled numbers pool the units of every seed",
         "bootstrap": {"samples": iw_metrics::operating::BOOTSTRAP_SAMPLES, "seed": iw_metrics::operating::BOOTSTRAP_SEED, "interval": "2.5th-97.5th percentile of the paired differences"},
         "rules": by_rule,
+        "complete": unfinished.is_empty(),
         "unfinished_runs": unfinished.iter().map(|(n, s)| serde_json::json!({"run": n, "state": s.word(), "error": match s { RunState::Failed(e) => Some(e.clone()), _ => None }})).collect::<Vec<_>>(),
     });
     iw_core::write_file_atomically(&out.join("report.json"), serde_json::to_string_pretty(&report)?.as_bytes())?;
     let synthetic = iw_data::prepared::PreparedDataset::info(&prepared)?.synthetic;
     let mut readme = String::new();
+    let partial = (!unfinished.is_empty()).then(|| {
+        format!(
+            "PARTIAL REPORT: {} of {} runs did not finish ({}); their numbers are missing below. Rerun the command (or `iw grid status {}`) and report again.",
+            unfinished.len(),
+            grid.runs.len(),
+            unfinished.iter().map(|(n, s)| format!("{n}: {}", s.word())).collect::<Vec<_>>().join(", "),
+            runs.display()
+        )
+    });
+    if let Some(p) = &partial {
+        let _ = writeln!(readme, "**{p}**\n");
+    }
     let _ = writeln!(
         readme,
         "# {title} comparison: {}\n",
@@ -467,17 +501,21 @@ pub fn reproduce(
                 "{title} comparison: {}",
                 if synthetic { format!("synthetic data, {scale} scale") } else { "real data".into() }
             ),
-            notes: vec![
-                format!("Data: {data_note}."),
-                format!("Scale: {scale}; {seeds} seed(s) per configuration; runs in {}.", runs.display()),
-                format!("Small lesions: diameter below {small_t:.2} voxels."),
-                format!(
-                    "iw {} (git {}), libtorch {}; command `iw reproduce {key} --scale {scale} --seeds {seeds}`.",
-                    env!("CARGO_PKG_VERSION"),
-                    env!("IW_GIT_REVISION"),
-                    env!("IW_TORCH_VERSION")
-                ),
-            ],
+            notes: partial
+                .iter()
+                .cloned()
+                .chain([
+                    format!("Data: {data_note}."),
+                    format!("Scale: {scale}; {seeds} seed(s) per configuration; runs in {}.", runs.display()),
+                    format!("Small lesions: diameter below {small_t:.2} voxels."),
+                    format!(
+                        "iw {} (git {}), libtorch {}; command `iw reproduce {key} --scale {scale} --seeds {seeds}`.",
+                        env!("CARGO_PKG_VERSION"),
+                        env!("IW_GIT_REVISION"),
+                        env!("IW_TORCH_VERSION")
+                    ),
+                ])
+                .collect(),
             rules: &tables,
             methods: &all,
             // results/<dataset>/report.html is committed: tiles up to ~1.5 MB, the smallest
@@ -498,10 +536,7 @@ pub fn reproduce(
             out.display()
         );
     }
-    match outcome {
-        Some(o) => crate::grid::check_outcome(&grid, &o),
-        None => Ok(()),
-    }
+    completion.check(&full)
 }
 
 /// The records of the grid's finished runs, per dataset and method (as `iw report` reads a

@@ -2,7 +2,9 @@
 //! (scripts/slurm/start.sh, stopped by scripts/slurm/stop.sh at the end). The smoke grid submitted
 //! with `--executor slurm` gives the local executor's report; a cancelled task is picked up by
 //! rerunning the command; a task warned before its time limit (SIGUSR1) checkpoints, requeues
-//! itself and finishes with the numbers of an uninterrupted run. Without SLURM installed
+//! itself and finishes with the numbers of an uninterrupted run. A submission exits 4 (runs
+//! queued elsewhere) unless `--wait`, which returns 0 once the array and its report job are done;
+//! `iw grid status` shows each run's array task state (squeue). Without SLURM installed
 //! (`make slurm-setup`) it says `skipped: no SLURM` on stderr, uncaptured.
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -87,6 +89,14 @@ fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
+/// The stdout of a submission, which exits 4: its runs are queued in SLURM, not done.
+fn submitted(o: Output) -> String {
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("still running elsewhere") && err.contains("(SLURM task "), "{err}");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
 /// (array job, report job) from `iw grid --executor slurm`'s answer.
 fn job_ids(stdout: &str) -> (String, String) {
     let after = |key: &str| -> String {
@@ -129,10 +139,23 @@ fn slurm_grid_gives_the_local_report_and_a_cancelled_task_is_resubmitted() {
     ok(c.iw(&["report", ls, "--out", local.join("report").to_str().unwrap()]));
 
     // One task at a time; the last one cancelled while it waits.
-    let s = ok(c.iw(&grid_args(&prepared, rs, &["--executor", "slurm", "--max-parallel", "1"])));
+    let s = submitted(c.iw(&grid_args(&prepared, rs, &["--executor", "slurm", "--max-parallel", "1"])));
     assert!(s.contains("submitted 4 run(s) of 4"), "{s}");
     let (array, report) = job_ids(&s);
     ok(c.cmd("scancel", &[&format!("{array}_3")]));
+    // Status shows each run's array task and its state from squeue. A task cancelled before it
+    // started leaves no record in SLURM (this cluster keeps no accounting): ENDED.
+    let v: serde_json::Value = serde_json::from_str(&ok(c.iw(&["grid", "status", rs, "--json"]))).unwrap();
+    iw_test_support::check_json_schema(&repo().join("crates/runner/grid-status.schema.json"), &v);
+    for (i, r) in v["runs"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(r["slurm"]["id"], format!("{array}_{i}"), "{r:#}");
+        let st = r["slurm"]["state"].as_str().unwrap();
+        let expect: &[&str] = if i == 3 { &["ENDED"] } else { &["PENDING", "RUNNING", "COMPLETING", "COMPLETED"] };
+        assert!(expect.contains(&st), "run {i}: {st}");
+    }
+    // Run 2 waits behind the throttle (one task at a time): queued in SLURM, the grid not ended.
+    assert_eq!(v["runs"][2]["slurm"]["state"], "PENDING", "{v:#}");
+    assert!(v["totals"]["queued"].as_u64().unwrap() >= 1 && v["totals"]["ended"] == false, "{v:#}");
     let script = read(&remote.join("slurm/array.sbatch"));
     assert!(script.contains("#SBATCH --array=0,1,2,3%1") && script.contains("#SBATCH --signal=B:USR1@120"), "{script}");
     c.wait(&report);
@@ -141,15 +164,22 @@ fn slurm_grid_gives_the_local_report_and_a_cancelled_task_is_resubmitted() {
     assert!(summary.contains("4 runs: 3 done, 0 running, 0 failed, 1 pending"), "{summary}");
     assert!(summary.contains("pending  lits/iwdl/experiment_1"), "{summary}");
     assert!(read(&remote.join("lits/dl/experiment_0/grid.log")).contains("=== slurm job"));
+    let status = ok(c.iw(&["grid", "status", rs]));
+    assert!(
+        status.contains(&format!("SLURM {array}_0 COMPLETED")) && status.contains(&format!("SLURM {array}_3 ENDED")),
+        "{status}"
+    );
 
-    // The same command again submits only the cancelled run.
-    let s = ok(c.iw(&grid_args(&prepared, rs, &["--executor", "slurm", "--max-parallel", "1"])));
+    // The same command again submits only the cancelled run; --wait returns 0 once it is done
+    // and the report job has ended.
+    let s = ok(c.iw(&grid_args(&prepared, rs, &["--executor", "slurm", "--max-parallel", "1", "--wait"])));
     assert!(s.contains("submitted 1 run(s) of 4"), "{s}");
     assert!(read(&remote.join("slurm/array.sbatch")).contains("#SBATCH --array=3%1"));
-    let (_, report) = job_ids(&s);
-    c.wait(&report);
+    let (array2, report) = job_ids(&s);
+    let queued = c.cmd("squeue", &["-h", "-o", "%A", "-j", &report]);
+    assert!(String::from_utf8_lossy(&queued.stdout).trim().is_empty(), "the report job still queued after --wait");
     let status = ok(c.iw(&["grid", "status", rs]));
-    assert!(status.contains("4 runs: 4 done"), "{status}");
+    assert!(status.contains("4 runs: 4 done") && status.contains(&format!("SLURM {array2}_3 COMPLETED")), "{status}");
     for m in ["dl", "iwdl"] {
         for k in 0..2 {
             let p = format!("lits/{m}/experiment_{k}/test_metrics/prc_records.json");
@@ -194,7 +224,7 @@ fn a_task_warned_before_its_time_limit_checkpoints_requeues_and_finishes_the_sam
     };
     let run = |a: Vec<String>| c.iw(&a.iter().map(String::as_str).collect::<Vec<_>>());
     ok(run(args(&local, &[])));
-    let s = ok(run(args(&remote, &["--executor", "slurm"])));
+    let s = submitted(run(args(&remote, &["--executor", "slurm"])));
     let (array, report) = job_ids(&s);
     // After the first checkpoint, SLURM's warning signal (what --signal=B:USR1@S sends).
     let run_dir = remote.join("lits/dl/experiment_0");

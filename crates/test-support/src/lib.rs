@@ -2,6 +2,8 @@
 //!
 //! * [`python`], [`run_python`], [`python_json`]: the project's venv (`make setup`), where the
 //!   independent references live (numpy, scipy, cc3d, nibabel, pydicom, SimpleITK, PyTorch).
+//! * [`python_with`], [`check_json_schema`]: a Python that has a module; a JSON document
+//!   checked against a JSON Schema file by Python's `jsonschema`.
 //! * [`repo_root`], [`shared`]: the repository and `../shared` beside it (as CI has it).
 //! * [`devices`] / [`torch_devices!`]: every device a test body should run on, the CPU and
 //!   `cuda:0` where there is one; without CUDA it says so on the test's stderr, uncaptured, so
@@ -46,6 +48,52 @@ pub fn run_python(script: &Path, args: &[&str]) -> String {
 /// [`run_python`], its stdout parsed as JSON.
 pub fn python_json(script: &Path, args: &[&str]) -> serde_json::Value {
     serde_json::from_str(&run_python(script, args)).expect("the reference prints JSON")
+}
+
+/// A Python that imports `module`: the venv's ([`python`]), else `python3` on the PATH, else
+/// the system's `/usr/bin/python3`; panics (naming scripts/requirements.txt, which lists it) when
+/// none does.
+pub fn python_with(module: &str) -> PathBuf {
+    let venv = python();
+    for p in [venv.clone(), PathBuf::from("python3"), PathBuf::from("/usr/bin/python3")] {
+        let ok = Command::new(&p).args(["-c", &format!("import {module}")]).output().is_ok_and(|o| o.status.success());
+        if ok {
+            return p;
+        }
+    }
+    panic!(
+        "neither {} nor python3 (PATH) nor /usr/bin/python3 imports {module}: install scripts/requirements.txt (`make setup`)",
+        venv.display()
+    );
+}
+
+/// Checks `instance` against the JSON Schema (draft 2020-12) file `schema` with Python's
+/// `jsonschema`, an independent validator; a violation panics with its message and path.
+pub fn check_json_schema(schema: &Path, instance: &serde_json::Value) {
+    let py = python_with("jsonschema");
+    let code = "import json, sys, jsonschema\n\
+schema = json.load(open(sys.argv[1]))\n\
+jsonschema.Draft202012Validator.check_schema(schema)\n\
+errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(json.load(sys.stdin)), key=lambda e: list(e.path))\n\
+for e in errors: print('/'.join(map(str, e.absolute_path)) + ': ' + e.message)\n\
+sys.exit(1 if errors else 0)\n";
+    let mut child = Command::new(py)
+        .args(["-c", code])
+        .arg(schema)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("running python");
+    child.stdin.take().expect("piped").write_all(instance.to_string().as_bytes()).expect("writing the instance");
+    let out = child.wait_with_output().expect("running python");
+    assert!(
+        out.status.success(),
+        "{} does not hold for\n{instance:#}\n{}{}",
+        schema.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Writes a line to the test's stderr past libtest's capture (the print macros are captured,

@@ -70,7 +70,7 @@ pub struct Outcome {
     pub finished: usize,
     /// Runs that failed in this call: (name, error).
     pub failed: Vec<(String, String)>,
-    /// Runs another process was running (left alone).
+    /// Runs another process was running (left alone; waited for with `--wait`).
     pub busy: Vec<String>,
     /// Stopped by Ctrl-C before every run was tried.
     pub interrupted: bool,
@@ -83,18 +83,31 @@ struct Running {
     started: Instant,
 }
 
-/// Runs every run of `grid` that is neither done nor running (grid.json at `grid_file`).
-pub fn execute(grid: &Grid, grid_file: &Path, opts: &LocalOptions) -> anyhow::Result<Outcome> {
+/// Runs every run of `indices` (of `grid`, grid.json at `grid_file`) that is neither done nor
+/// running. Runs held by another process are skipped; with `wait`, their locks are polled (every
+/// second) until they end: done or failed there, or left pending (that process was stopped),
+/// in which case this call runs them.
+pub fn execute(
+    grid: &Grid,
+    grid_file: &Path,
+    indices: &[usize],
+    opts: &LocalOptions,
+    wait: bool,
+) -> anyhow::Result<Outcome> {
     let exe = std::env::current_exe().context("finding the iw binary")?;
     let grid_file = std::path::absolute(grid_file).with_context(|| grid_file.display().to_string())?;
-    let states = grid.states();
     let mut out = Outcome::default();
     let mut todo = Vec::new();
-    for (i, s) in states.iter().enumerate() {
-        match s {
-            RunState::Running(who) => out.busy.push(format!("{} ({who})", grid.runs[i].name)),
+    let mut waiting = Vec::new();
+    let mut done = 0;
+    for &i in indices {
+        match state_of(&grid.dir_of(&grid.runs[i])) {
+            RunState::Running(who) => {
+                out.busy.push(format!("{} ({who})", grid.runs[i].name));
+                waiting.push(i);
+            }
             RunState::Pending | RunState::Failed(_) => todo.push(i),
-            RunState::Done => {}
+            RunState::Done => done += 1,
         }
     }
     let jobs = match opts.jobs {
@@ -102,29 +115,52 @@ pub fn execute(grid: &Grid, grid_file: &Path, opts: &LocalOptions) -> anyhow::Re
         None => default_jobs(grid, &todo, opts)?,
     };
     println!(
-        "grid {}: {} runs, {} done, {} running elsewhere, {} to run, {jobs} at a time{}{}",
+        "grid {}: {} runs, {done} done, {} running elsewhere, {} to run, {jobs} at a time{}{}",
         grid.root.display(),
-        grid.runs.len(),
-        states.iter().filter(|s| **s == RunState::Done).count(),
+        indices.len(),
         out.busy.len(),
         todo.len(),
         opts.threads.map(|t| format!(", {t} libtorch thread(s) each")).unwrap_or_default(),
         if opts.devices.is_empty() { String::new() } else { format!(", devices {}", opts.devices.join(",")) }
     );
+    let verb = if wait { "waiting for it, running elsewhere" } else { "skipped, running elsewhere" };
     for b in &out.busy {
-        println!("  skipped, running elsewhere: {b}");
+        println!("  {verb}: {b}");
     }
-    if todo.is_empty() {
+    if !wait {
+        waiting.clear();
+    }
+    if todo.is_empty() && waiting.is_empty() {
         return Ok(out);
     }
-    let pb = bar(todo.len() as u64, "grid");
-    let mut queue = todo.into_iter();
+    let pb = bar((todo.len() + waiting.len()) as u64, "grid");
+    let mut queue: std::collections::VecDeque<usize> = todo.into();
     let mut free: Vec<usize> = (0..jobs).rev().collect();
     let mut running: Vec<Running> = Vec::new();
     let mut forwarded = false;
+    let mut polled = Instant::now();
     loop {
+        if !waiting.is_empty() && polled.elapsed() >= Duration::from_secs(1) {
+            polled = Instant::now();
+            waiting.retain(|&i| {
+                let run = &grid.runs[i];
+                match state_of(&grid.dir_of(run)) {
+                    RunState::Running(_) => return true,
+                    RunState::Done => pb.println(format!("done elsewhere {}", run.name)),
+                    RunState::Failed(e) => pb.println(format!("failed elsewhere {}: {e}", run.name)),
+                    RunState::Pending => {
+                        // Its process stopped without finishing it: run it here.
+                        pb.println(format!("released unfinished {}: running it here", run.name));
+                        queue.push_back(i);
+                        return false;
+                    }
+                }
+                pb.inc(1);
+                false
+            });
+        }
         while !STOP.load(Ordering::SeqCst) && !free.is_empty() {
-            let Some(index) = queue.next() else { break };
+            let Some(index) = queue.pop_front() else { break };
             let slot = free.pop().expect("checked non-empty");
             match spawn(grid, &grid_file, &exe, index, opts.sets_for(slot), slot) {
                 Ok(child) => running.push(Running { index, slot, child, started: Instant::now() }),
@@ -140,10 +176,11 @@ pub fn execute(grid: &Grid, grid_file: &Path, opts: &LocalOptions) -> anyhow::Re
                 }
             }
         }
-        if running.is_empty() {
+        let stopping = STOP.load(Ordering::SeqCst);
+        if running.is_empty() && (stopping || (queue.is_empty() && waiting.is_empty())) {
             break;
         }
-        if STOP.load(Ordering::SeqCst) && !forwarded {
+        if stopping && !forwarded {
             // Ctrl-C reaches the whole foreground process group from a terminal, but a SIGINT
             // sent to this process alone (kill, a scheduler) must reach the runs too: each
             // writes its checkpoint and stops.
@@ -153,8 +190,12 @@ pub fn execute(grid: &Grid, grid_file: &Path, opts: &LocalOptions) -> anyhow::Re
             }
             forwarded = true;
         }
-        let names: Vec<&str> = running.iter().map(|r| grid.runs[r.index].name.as_str()).collect();
-        pb.set_message(format!("running {}", names.join(", ")));
+        let mut msg: Vec<&str> = running.iter().map(|r| grid.runs[r.index].name.as_str()).collect();
+        let held = format!("waiting for {} held elsewhere", waiting.len());
+        if !waiting.is_empty() {
+            msg.push(&held);
+        }
+        pb.set_message(format!("running {}", msg.join(", ")));
         std::thread::sleep(Duration::from_millis(200));
         let mut k = 0;
         while k < running.len() {
@@ -168,17 +209,29 @@ pub fn execute(grid: &Grid, grid_file: &Path, opts: &LocalOptions) -> anyhow::Re
             let run = &grid.runs[r.index];
             let dir = grid.dir_of(run);
             let minutes = r.started.elapsed().as_secs_f64() / 60.0;
-            if status.success() && state_of(&dir) == RunState::Done {
+            let state = state_of(&dir);
+            if status.success() && state == RunState::Done {
                 pb.println(format!("done {} ({minutes:.1} min)", run.name));
                 out.finished += 1;
                 pb.inc(1);
                 continue;
             }
-            if STOP.load(Ordering::SeqCst) && !matches!(state_of(&dir), RunState::Failed(_)) {
+            if let RunState::Running(who) = state {
+                // Another executor took the run between our look and our child's lock.
+                pb.println(format!("taken by another process: {} ({who})", run.name));
+                if wait {
+                    waiting.push(r.index);
+                } else {
+                    out.busy.push(format!("{} ({who})", run.name));
+                    pb.inc(1);
+                }
+                continue;
+            }
+            if STOP.load(Ordering::SeqCst) && !matches!(state, RunState::Failed(_)) {
                 pb.println(format!("interrupted {} (checkpoint kept; rerun to resume)", run.name));
                 continue;
             }
-            let msg = match state_of(&dir) {
+            let msg = match state {
                 RunState::Failed(e) => e,
                 _ => {
                     // It died without writing its error (killed, aborted): say how, and where the log is.

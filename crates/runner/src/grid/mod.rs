@@ -11,16 +11,22 @@
 //!
 //! A run that fails fails alone: its error goes into its run.json and the grid's summary, the
 //! others go on; rerunning the same command runs what is not done.
+//!
+//! * One grid per folder: a command naming other runs than `<root>/grid.json`'s is refused
+//!   unless `--add` merges them in ([`Grid::adopt`]), so `iw grid status` lists every run.
+//! * A command's exit code says what is done ([`Completion`], [`Unfinished`]); [`status`] is
+//!   `iw grid status` (progress, ETA, `--json`, `--watch`).
 use crate::experiment::Experiment;
 use crate::run::{run_dir, RunRecord};
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 pub mod local;
 pub mod lock;
 pub mod slurm;
+pub mod status;
+pub mod time;
 
 /// One run of a grid.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -207,6 +213,108 @@ impl Grid {
         serde_json::from_str(&text).with_context(|| format!("{}: not a grid file", file.display()))
     }
 
+    /// The grid on disk that the runs of `self` (a freshly planned grid) join, their indices in
+    /// it, and its grid.json: `self` when the folder holds no grid or the same one; the grid on
+    /// disk as it is when it already holds every run of `self` with the same settings; with
+    /// `add`, the union (the runs on disk first, each keeping its own settings, then the new
+    /// ones). Another grid without `add` is refused, naming both, and nothing is written.
+    pub fn adopt(&self, add: bool) -> anyhow::Result<(Grid, Vec<usize>, PathBuf)> {
+        let file = Self::file(&self.root);
+        let old = if file.is_file() { Some(Self::read(&file)?) } else { None };
+        let all: Vec<usize> = (0..self.runs.len()).collect();
+        let Some(old) = old else {
+            return Ok((self.clone(), all, self.write()?));
+        };
+        let same = |a: &GridRun, b: &GridRun| {
+            a.name == b.name
+                && self.resolve(&a.experiment) == old.resolve(&b.experiment)
+                && a.overlays.iter().map(|p| self.resolve(p)).eq(b.overlays.iter().map(|p| old.resolve(p)))
+                && a.sets == b.sets
+                && a.seed_index == b.seed_index
+        };
+        if old.runs.len() == self.runs.len() && self.runs.iter().zip(&old.runs).all(|(a, b)| same(a, b)) {
+            return Ok((self.clone(), all, self.write()?));
+        }
+        // This command's runs all in it already, with the same settings: nothing to change.
+        let found: Option<Vec<usize>> = self.runs.iter().map(|r| old.runs.iter().position(|o| same(r, o))).collect();
+        if let Some(indices) = found {
+            return Ok((old, indices, file));
+        }
+        if !add {
+            bail!(
+                "{} holds another grid ({}) than this command's ({}): give another --out, or --add to add these runs to it",
+                file.display(),
+                old.describe(),
+                self.describe()
+            );
+        }
+        if old.cwd != self.cwd {
+            bail!(
+                "{}: its runs were planned in {}; run `--add` from there (this command runs in {})",
+                file.display(),
+                old.cwd.display(),
+                self.cwd.display()
+            );
+        }
+        let mut merged = old.clone();
+        let mut indices = Vec::new();
+        for r in &self.runs {
+            match merged.runs.iter().position(|o| o.name == r.name) {
+                Some(i) if same(r, &merged.runs[i]) => indices.push(i),
+                Some(_) => bail!(
+                    "{}: run {} is already in it with other settings (experiment, overlays, --set or seed); give one a `name:` or another --out",
+                    file.display(),
+                    r.name
+                ),
+                None => {
+                    merged.runs.push(r.clone());
+                    indices.push(merged.runs.len() - 1);
+                }
+            }
+        }
+        let path = merged.write()?;
+        Ok((merged, indices, path))
+    }
+
+    /// A path of this grid, absolute (relative ones are relative to [`Grid::cwd`]).
+    fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.cwd.join(p)
+        }
+    }
+
+    /// Its experiment files and seeds, in a few words: `a.yaml, b.yaml x 2 seeds` (`+ ...` for
+    /// overlays and sets that differ between runs are listed once each).
+    pub fn describe(&self) -> String {
+        let mut files: Vec<String> = Vec::new();
+        let mut extras: Vec<String> = Vec::new();
+        let mut seeds = 0;
+        for r in &self.runs {
+            let f = r.experiment.display().to_string();
+            if !files.contains(&f) {
+                files.push(f);
+            }
+            for e in r
+                .overlays
+                .iter()
+                .map(|o| format!("--overlay {}", o.display()))
+                .chain(r.sets.iter().map(|s| format!("--set {s}")))
+            {
+                if !extras.contains(&e) {
+                    extras.push(e);
+                }
+            }
+            seeds = seeds.max(r.seed_index + 1);
+        }
+        let mut t = format!("{} x {seeds} seed(s)", files.join(", "));
+        if !extras.is_empty() {
+            t += &format!(" with {}", extras.join(" "));
+        }
+        t
+    }
+
     /// A run's folder as seen from the current directory.
     pub fn dir_of(&self, run: &GridRun) -> PathBuf {
         if run.dir.is_absolute() || std::env::current_dir().ok().as_deref() == Some(&self.cwd) {
@@ -231,30 +339,9 @@ impl Grid {
             .collect()
     }
 
-    /// The table `iw grid status` prints: counts, then one row per run (index, state, folder,
-    /// error or holder).
+    /// The table `iw grid status` prints ([`status::Status::table`]).
     pub fn status_table(&self) -> String {
-        let states = self.states();
-        let count = |w: &str| states.iter().filter(|s| s.word() == w).count();
-        let mut t = format!(
-            "{}: {} runs: {} done, {} running, {} failed, {} pending\n",
-            self.root.display(),
-            states.len(),
-            count("done"),
-            count("running"),
-            count("failed"),
-            count("pending")
-        );
-        let width = self.runs.iter().map(|r| r.name.len()).max().unwrap_or(0);
-        for (i, (r, s)) in self.runs.iter().zip(&states).enumerate() {
-            let note = match s {
-                RunState::Failed(e) => e.clone(),
-                RunState::Running(who) => who.clone(),
-                _ => String::new(),
-            };
-            let _ = writeln!(t, "{i:>4}  {:<7}  {:<width$}  {note}", s.word(), r.name);
-        }
-        t
+        status::Status::collect(self, &mut status::Cache::default()).table()
     }
 
     /// Writes `<root>/grid-summary.md` (the status table) and returns it.
@@ -371,60 +458,263 @@ fn requeue_self() -> anyhow::Result<()> {
 pub enum Executed {
     /// The local executor ran the grid (this process waited).
     Local(local::Outcome),
-    /// The SLURM executor submitted it (this process returns at once).
+    /// The SLURM executor submitted it (this process returns at once, or after `--wait`).
     Submitted(slurm::Submission),
 }
 
-/// Runs (local) or submits (SLURM) the runs of `grid` that are not done; `report` is the shell
-/// command line the SLURM report job runs after the array.
-pub fn dispatch(grid: &Grid, grid_file: &Path, executor: &Executor, report: &str) -> anyhow::Result<Executed> {
+/// Runs (local) or submits (SLURM) the runs `indices` of `grid` that are not done; `report` is
+/// the shell command line the SLURM report job runs after the array. With `wait`, it returns once
+/// the runs held elsewhere (local) or the array and its report job (SLURM) have ended.
+pub fn dispatch(
+    grid: &Grid,
+    grid_file: &Path,
+    indices: &[usize],
+    executor: &Executor,
+    wait: bool,
+    report: &str,
+) -> anyhow::Result<Executed> {
     Ok(match executor {
-        Executor::Local(o) => Executed::Local(local::execute(grid, grid_file, o)?),
+        Executor::Local(o) => {
+            let _held = ExecutorLock::acquire(&grid.root)?;
+            Executed::Local(local::execute(grid, grid_file, indices, o, wait)?)
+        }
         Executor::Slurm(o) => {
-            let s = slurm::submit(grid, grid_file, o, report)?;
+            let s = slurm::submit(grid, grid_file, indices, o, report)?;
             match (&s.array_job, &s.report_job) {
                 (Some(a), Some(r)) => println!(
-                    "submitted {} run(s) of {} as SLURM array job {a} (scripts and logs in {}), report job {r} after it; watch with `iw grid status {}`",
+                    "submitted {} run(s) of {} as SLURM array job {a} (scripts and logs in {}), report job {r} after it; watch with `iw grid status {} --watch`",
                     s.runs.len(),
-                    grid.runs.len(),
+                    indices.len(),
                     slurm::slurm_dir(&grid.root).display(),
                     grid.root.display()
                 ),
                 _ => println!("nothing to submit: every run of {} is done or running", grid.root.display()),
+            }
+            if wait {
+                slurm::wait(grid, indices, &s)?;
             }
             Executed::Submitted(s)
         }
     })
 }
 
-/// `iw grid`: dispatches, then (local) prints and writes the summary; an error when runs failed
-/// (after all the others ran) or Ctrl-C stopped the grid.
-pub fn execute(grid: &Grid, grid_file: &Path, executor: &Executor, report: &str) -> anyhow::Result<()> {
-    if let Executed::Local(out) = dispatch(grid, grid_file, executor, report)? {
+/// `iw grid`: dispatches the runs `indices` of `grid`, then (local) prints and writes the
+/// summary; its result says whether every run is done ([`Completion::check`]).
+pub fn execute(
+    grid: &Grid,
+    grid_file: &Path,
+    indices: &[usize],
+    executor: &Executor,
+    wait: bool,
+    report: &str,
+) -> anyhow::Result<()> {
+    let executed = dispatch(grid, grid_file, indices, executor, wait, report)?;
+    if let Executed::Local(out) = &executed {
         print!("{}", grid.write_summary()?);
-        check_outcome(grid, &out)?;
+        if out.interrupted {
+            return Err(interrupted(grid));
+        }
     }
-    Ok(())
+    Completion::of(grid, indices, &slurm::Tasks::of(grid)).check(grid)
 }
 
-/// An error naming the failed runs, or saying the grid was interrupted.
-pub fn check_outcome(grid: &Grid, out: &local::Outcome) -> anyhow::Result<()> {
-    if out.interrupted {
-        return Err(crate::interrupt::Interrupted(format!(
-            "rerun the same command to continue ({})",
-            grid.root.display()
-        ))
-        .into());
+/// The error of a grid stopped by Ctrl-C (exit code 130).
+pub fn interrupted(grid: &Grid) -> anyhow::Error {
+    crate::interrupt::Interrupted(format!("rerun the same command to continue ({})", grid.root.display())).into()
+}
+
+/// Exit code: some runs failed, or did not run and nothing is running them (rerun the command).
+pub const EXIT_FAILED: u8 = 3;
+/// Exit code: no run failed, but some are still running (or queued) elsewhere: another process,
+/// a SLURM array (`--wait` waits for them).
+pub const EXIT_ELSEWHERE: u8 = 4;
+
+/// The error of a command whose grid is not done: its message names the runs, its exit code is
+/// [`EXIT_FAILED`] or [`EXIT_ELSEWHERE`].
+#[derive(Debug)]
+pub struct Unfinished {
+    /// The exit code.
+    pub code: u8,
+    /// One line naming the runs and what to do.
+    pub message: String,
+}
+
+impl std::fmt::Display for Unfinished {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
     }
-    if !out.failed.is_empty() {
-        let names: Vec<&str> = out.failed.iter().map(|(n, _)| n.as_str()).collect();
-        bail!(
-            "{} of {} runs failed ({}; errors in their run.json and {}); the others ran; rerun the same command to retry them",
-            out.failed.len(),
-            grid.runs.len(),
-            names.join(", "),
-            grid.root.join("grid-summary.md").display()
+}
+
+impl std::error::Error for Unfinished {}
+
+/// The exit code an error asks for: [`Unfinished`]'s own, `None` for any other.
+pub fn unfinished_code(e: &anyhow::Error) -> Option<u8> {
+    e.chain().find_map(|c| c.downcast_ref::<Unfinished>()).map(|u| u.code)
+}
+
+/// Where the runs of a command stand once it has done what it does.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Completion {
+    /// Done.
+    pub done: Vec<usize>,
+    /// Failed: (index, error).
+    pub failed: Vec<(usize, String)>,
+    /// Neither done nor failed, and nobody runs them.
+    pub pending: Vec<usize>,
+    /// Held by a live process, or queued or running in SLURM: (index, where).
+    pub elsewhere: Vec<(usize, String)>,
+}
+
+impl Completion {
+    /// The states of the runs `indices` of `grid` (SLURM tasks from `tasks`).
+    pub fn of(grid: &Grid, indices: &[usize], tasks: &slurm::Tasks) -> Completion {
+        let mut c = Completion::default();
+        for &i in indices {
+            let task = tasks.get(i).filter(|t| t.active());
+            match state_of(&grid.dir_of(&grid.runs[i])) {
+                RunState::Done => c.done.push(i),
+                RunState::Running(who) => c.elsewhere.push((i, who)),
+                _ if task.is_some() => {
+                    let t = task.expect("checked");
+                    c.elsewhere.push((i, format!("SLURM task {} {}", t.id, t.state)))
+                }
+                RunState::Failed(e) => c.failed.push((i, e)),
+                RunState::Pending => c.pending.push(i),
+            }
+        }
+        c
+    }
+
+    /// `Ok` when every run is done; else an [`Unfinished`] naming the others: exit code
+    /// [`EXIT_FAILED`] when some failed or did not run, else [`EXIT_ELSEWHERE`].
+    pub fn check(&self, grid: &Grid) -> anyhow::Result<()> {
+        let total = self.done.len() + self.failed.len() + self.pending.len() + self.elsewhere.len();
+        let name = |i: usize| grid.runs[i].name.as_str();
+        let mut parts = Vec::new();
+        if !self.failed.is_empty() {
+            let names: Vec<&str> = self.failed.iter().map(|(i, _)| name(*i)).collect();
+            parts.push(format!(
+                "{} of {total} runs failed ({}; errors in their run.json and {}); rerun the same command to retry them",
+                self.failed.len(),
+                names.join(", "),
+                grid.root.join("grid-summary.md").display()
+            ));
+        }
+        if !self.pending.is_empty() {
+            let names: Vec<&str> = self.pending.iter().map(|&i| name(i)).collect();
+            parts.push(format!(
+                "{} of {total} runs did not run ({}); rerun the same command to run them",
+                self.pending.len(),
+                names.join(", ")
+            ));
+        }
+        if !self.elsewhere.is_empty() {
+            let names: Vec<String> = self.elsewhere.iter().map(|(i, w)| format!("{} ({w})", name(*i))).collect();
+            parts.push(format!(
+                "{} of {total} runs are still running elsewhere ({}); --wait waits for them, `iw grid status {} --watch` shows them",
+                self.elsewhere.len(),
+                names.join(", "),
+                grid.root.display()
+            ));
+        }
+        if parts.is_empty() {
+            return Ok(());
+        }
+        let code = if self.failed.is_empty() && self.pending.is_empty() { EXIT_ELSEWHERE } else { EXIT_FAILED };
+        Err(Unfinished { code, message: parts.join("; ") }.into())
+    }
+}
+
+/// `<root>/.iw-grid-lock`, held (shared) by every local executor of the grid while it runs, so
+/// that `iw grid status` knows a grid between two of its runs has not ended.
+#[derive(Debug)]
+pub struct ExecutorLock {
+    _file: std::fs::File,
+}
+
+impl ExecutorLock {
+    /// The lock file of a grid.
+    pub fn path(root: &Path) -> PathBuf {
+        root.join(".iw-grid-lock")
+    }
+
+    /// Takes a shared hold of the grid's executor lock.
+    pub fn acquire(root: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
+        let path = Self::path(root);
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        file.lock_shared().with_context(|| format!("locking {}", path.display()))?;
+        Ok(ExecutorLock { _file: file })
+    }
+
+    /// Whether a live local executor runs the grid of `root`.
+    pub fn held(root: &Path) -> bool {
+        let Ok(file) = std::fs::File::open(Self::path(root)) else { return false };
+        match file.try_lock() {
+            Ok(()) => {
+                let _ = file.unlock();
+                false
+            }
+            Err(std::fs::TryLockError::WouldBlock) => true,
+            Err(std::fs::TryLockError::Error(_)) => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grid(n: usize) -> Grid {
+        Grid {
+            cwd: PathBuf::from("/"),
+            root: PathBuf::from("/runs"),
+            runs: (0..n)
+                .map(|k| GridRun {
+                    name: format!("lits/m{k}/experiment_0"),
+                    experiment: PathBuf::from(format!("m{k}.yaml")),
+                    overlays: vec![],
+                    sets: vec![],
+                    seed_index: 0,
+                    dir: PathBuf::from(format!("/runs/lits/m{k}/experiment_0")),
+                })
+                .collect(),
+        }
+    }
+
+    fn code(c: &Completion) -> Option<u8> {
+        c.check(&grid(4)).err().map(|e| unfinished_code(&e).expect("an Unfinished"))
+    }
+
+    #[test]
+    fn the_exit_code_is_0_only_when_all_are_done_and_a_failure_outranks_waiting() {
+        let done = Completion { done: vec![0, 1, 2, 3], ..Default::default() };
+        assert_eq!(code(&done), None);
+        let elsewhere =
+            Completion { done: vec![0, 1, 2], elsewhere: vec![(3, "pid 7 host h".into())], ..Default::default() };
+        assert_eq!(code(&elsewhere), Some(EXIT_ELSEWHERE));
+        let pending = Completion { done: vec![0, 1, 2], pending: vec![3], ..Default::default() };
+        assert_eq!(code(&pending), Some(EXIT_FAILED));
+        // Failed and still running elsewhere: 3 (waiting would not make it 0), one line naming both.
+        let both = Completion {
+            done: vec![0, 1],
+            failed: vec![(2, "boom".into())],
+            elsewhere: vec![(3, "SLURM task 5_3 RUNNING".into())],
+            ..Default::default()
+        };
+        assert_eq!(code(&both), Some(EXIT_FAILED));
+        let msg = both.check(&grid(4)).unwrap_err().to_string();
+        assert!(!msg.contains('\n'), "{msg}");
+        assert!(msg.contains("1 of 4 runs failed (lits/m2/experiment_0;"), "{msg}");
+        assert!(
+            msg.contains("1 of 4 runs are still running elsewhere (lits/m3/experiment_0 (SLURM task 5_3 RUNNING))"),
+            "{msg}"
         );
     }
-    Ok(())
 }

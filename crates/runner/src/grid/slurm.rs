@@ -148,14 +148,27 @@ fn sbatch(script: &Path) -> anyhow::Result<String> {
     Ok(id)
 }
 
-/// Writes and submits the array for the runs of `grid` that are neither done nor running, then
-/// the report job (`report`, a shell command line run in the grid's working directory).
-pub fn submit(grid: &Grid, grid_file: &Path, o: &SlurmOptions, report: &str) -> anyhow::Result<Submission> {
+/// Writes and submits the array for the runs `indices` of `grid` that are neither done nor
+/// running nor queued in SLURM, then the report job (`report`, a shell command line run in the
+/// grid's working directory).
+pub fn submit(
+    grid: &Grid,
+    grid_file: &Path,
+    indices: &[usize],
+    o: &SlurmOptions,
+    report: &str,
+) -> anyhow::Result<Submission> {
     let exe = std::env::current_exe().context("finding the iw binary")?;
     let grid_file = std::path::absolute(grid_file).with_context(|| grid_file.display().to_string())?;
-    let states = grid.states();
-    let todo: Vec<usize> =
-        (0..grid.runs.len()).filter(|&i| matches!(states[i], RunState::Pending | RunState::Failed(_))).collect();
+    let tasks = Tasks::of(grid);
+    let todo: Vec<usize> = indices
+        .iter()
+        .copied()
+        .filter(|&i| {
+            matches!(super::state_of(&grid.dir_of(&grid.runs[i])), RunState::Pending | RunState::Failed(_))
+                && !tasks.get(i).is_some_and(Task::active)
+        })
+        .collect();
     let dir = slurm_dir(&grid.root);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     if todo.is_empty() {
@@ -180,6 +193,170 @@ pub fn submit(grid: &Grid, grid_file: &Path, o: &SlurmOptions, report: &str) -> 
         .and_then(|mut f| f.write_all(line.as_bytes()))
         .with_context(|| format!("writing {}", dir.join("jobs.txt").display()))?;
     Ok(Submission { array_job: Some(array_job), report_job: Some(report_job), runs: todo })
+}
+
+/// One array task of a run, as SLURM last reported it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Task {
+    /// `<array job>_<task>` (the task number is the run's index in grid.json).
+    pub id: String,
+    /// SLURM's state word (`PENDING`, `RUNNING`, `COMPLETED`, `CANCELLED`, `FAILED`, ...), or
+    /// `ENDED` when the task has left the queue and SLURM keeps no record of it (no accounting).
+    pub state: String,
+}
+
+impl Task {
+    /// Whether SLURM still holds it (queued, running, requeued, suspended, ...).
+    pub fn active(&self) -> bool {
+        !matches!(
+            self.state.as_str(),
+            "COMPLETED"
+                | "CANCELLED"
+                | "FAILED"
+                | "TIMEOUT"
+                | "NODE_FAIL"
+                | "PREEMPTED"
+                | "BOOT_FAIL"
+                | "DEADLINE"
+                | "OUT_OF_MEMORY"
+                | "SPECIAL_EXIT"
+                | "REVOKED"
+                | "ENDED"
+        )
+    }
+}
+
+/// The SLURM tasks of a grid's runs: for each run, the task of the last array that ran it
+/// (`<root>/slurm/jobs.txt`), its state from `squeue` (which keeps ended jobs a few minutes), else
+/// `sacct`; empty for a grid never submitted to SLURM.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tasks {
+    by_run: std::collections::BTreeMap<usize, Task>,
+    /// The last report job.
+    pub report: Option<Task>,
+    /// Why SLURM could not be asked (no `squeue` here, the controller unreachable).
+    pub error: Option<String>,
+}
+
+impl Tasks {
+    /// The tasks of `grid` (no SLURM call when it was never submitted).
+    pub fn of(grid: &Grid) -> Tasks {
+        let mut t = Tasks::default();
+        let Ok(text) = std::fs::read_to_string(slurm_dir(&grid.root).join("jobs.txt")) else { return t };
+        let mut jobs: Vec<String> = Vec::new();
+        let mut report = None;
+        let mut ids: std::collections::BTreeMap<usize, String> = Default::default();
+        for line in text.lines() {
+            // `<unix> array <A> report <R> runs <i,j,...>`
+            let w: Vec<&str> = line.split_whitespace().collect();
+            let (Some(a), Some(r), Some(runs)) = (w.get(2), w.get(4), w.get(6)) else { continue };
+            if w.get(1) != Some(&"array") || !a.chars().all(|c| c.is_ascii_digit()) {
+                continue;
+            }
+            for i in runs.split(',').filter_map(|i| i.parse::<usize>().ok()) {
+                ids.insert(i, format!("{a}_{i}"));
+            }
+            jobs.push(a.to_string());
+            report = Some(r.to_string());
+        }
+        if let Some(r) = &report {
+            jobs.push(r.clone());
+        }
+        if jobs.is_empty() {
+            return t;
+        }
+        let mut states: std::collections::BTreeMap<String, String> = Default::default();
+        let list = jobs.join(",");
+        let squeue =
+            |ids: &str| Command::new("squeue").args(["-h", "-r", "-t", "all", "-j", ids, "-o", "%i %T"]).output();
+        let mut answers = Vec::new();
+        match squeue(&list) {
+            Ok(o) if o.status.success() => answers.push(o.stdout),
+            // A job SLURM has forgotten (older than MinJobAge) fails the whole list: ask one by one.
+            Ok(o) if String::from_utf8_lossy(&o.stderr).contains("Invalid job id") => {
+                for j in &jobs {
+                    match squeue(j) {
+                        Ok(o) if o.status.success() => answers.push(o.stdout),
+                        _ => {}
+                    }
+                }
+            }
+            Ok(o) => t.error = Some(format!("squeue: {}", String::from_utf8_lossy(&o.stderr).trim())),
+            Err(e) => t.error = Some(format!("squeue: {e}")),
+        }
+        for a in &answers {
+            for l in String::from_utf8_lossy(a).lines() {
+                if let Some((id, st)) = l.trim().split_once(' ') {
+                    states.insert(id.to_string(), st.trim().to_string());
+                }
+            }
+        }
+        let known = |id: &str, states: &std::collections::BTreeMap<String, String>| states.contains_key(id);
+        if t.error.is_none()
+            && (ids.values().any(|id| !known(id, &states)) || report.as_ref().is_some_and(|r| !known(r, &states)))
+        {
+            // Left the queue: accounting has the final state, where there is accounting.
+            if let Ok(o) = Command::new("sacct").args(["-n", "-P", "-X", "-j", &list, "-o", "JobID,State"]).output() {
+                if o.status.success() {
+                    for l in String::from_utf8_lossy(&o.stdout).lines() {
+                        if let Some((id, st)) = l.trim().split_once('|') {
+                            let word = st.split_whitespace().next().unwrap_or("").to_string();
+                            states.entry(id.to_string()).or_insert(word);
+                        }
+                    }
+                }
+            }
+        }
+        if t.error.is_some() {
+            return t;
+        }
+        let task = |id: String| {
+            let state = states.get(&id).cloned().unwrap_or_else(|| "ENDED".into());
+            Task { id, state }
+        };
+        t.by_run = ids.into_iter().map(|(i, id)| (i, task(id))).collect();
+        t.report = report.map(task);
+        t
+    }
+
+    /// The task of run `index`.
+    pub fn get(&self, index: usize) -> Option<&Task> {
+        self.by_run.get(&index)
+    }
+
+    /// Whether any task (or the report job) is still held by SLURM.
+    pub fn any_active(&self) -> bool {
+        self.by_run.values().chain(&self.report).any(Task::active)
+    }
+}
+
+/// `--wait` after a submission: polls (every 2 s) until no run of `indices` is running or
+/// queued and the report job has ended; a progress bar counts the runs done.
+pub fn wait(grid: &Grid, indices: &[usize], _submission: &Submission) -> anyhow::Result<()> {
+    let pb = crate::progress::bar(indices.len() as u64, "grid (SLURM)");
+    loop {
+        let tasks = Tasks::of(grid);
+        if let Some(e) = &tasks.error {
+            pb.abandon();
+            bail!("--wait: cannot ask SLURM about {}: {e}", grid.root.display());
+        }
+        let c = super::Completion::of(grid, indices, &tasks);
+        pb.set_position((c.done.len() + c.failed.len()) as u64);
+        pb.set_message(format!("{} running or queued", c.elsewhere.len()));
+        if c.elsewhere.is_empty() && !tasks.report.as_ref().is_some_and(Task::active) {
+            pb.finish_and_clear();
+            return Ok(());
+        }
+        if crate::interrupt::requested() {
+            pb.abandon();
+            return Err(crate::interrupt::Interrupted(format!(
+                "stopped waiting; the SLURM jobs go on (`iw grid status {} --watch`)",
+                grid.root.display()
+            ))
+            .into());
+        }
+        std::thread::sleep(std::time::Duration::from_secs(2));
+    }
 }
 
 /// The current executable, quoted for a script line.
