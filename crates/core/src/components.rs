@@ -20,7 +20,9 @@
 //!    numbering as `scipy.ndimage.label` — and voxel counts and bounding boxes are gathered
 //!    while the label image is written run by run.
 //!
-//! Work is O(voxels) for the scan plus O(runs) for everything else.
+//! Work is O(voxels) for the scan plus O(runs) for everything else. Memory: the label image,
+//! and O(runs); every buffer is allocated fallibly ([`try_label`]).
+use crate::alloc;
 use crate::error::{Error, Result};
 use crate::volume::Element;
 use ndarray::{Array3, ArrayView3};
@@ -146,47 +148,98 @@ fn merge_rows(parent: &mut [u32], cur: &[Run], cur_base: u32, prev: &[Run], prev
     }
 }
 
-/// Labels the non-zero voxels of `mask` (`[z, y, x]`) into connected components.
-pub fn label<T: Element>(mask: ArrayView3<'_, T>, connectivity: Connectivity) -> Components {
-    let (nz, ny, nx) = mask.dim();
-    assert!(nx < u32::MAX as usize, "rows longer than 2^32 voxels");
-    let mask = mask.as_standard_layout();
-    let flat = mask.as_slice().expect("standard layout");
+/// Appends the runs of foreground of one row.
+#[inline]
+fn scan_row<T: Element>(row: &[T], runs: &mut Vec<Run>, (nz, ny, nx): (usize, usize, usize)) -> Result<()> {
     let zero = T::default();
+    let mut x = 0usize;
+    while x < nx {
+        // Skip background 32 voxels at a time (a branch-free test the compiler vectorises).
+        while x + 32 <= nx && row[x..x + 32].iter().fold(true, |all, v| all & (*v == zero)) {
+            x += 32;
+        }
+        if x >= nx {
+            break;
+        }
+        if row[x] == zero {
+            x += 1;
+            continue;
+        }
+        let x0 = x;
+        while x + 32 <= nx && row[x..x + 32].iter().fold(true, |all, v| all & (*v != zero)) {
+            x += 32;
+        }
+        while x < nx && row[x] != zero {
+            x += 1;
+        }
+        if runs.len() + 1 >= u32::MAX as usize {
+            return Err(Error::InvalidArgument(format!(
+                "more than 2^32 - 2 runs of foreground in a {nz} x {ny} x {nx} mask: too many for 32-bit run ids"
+            )));
+        }
+        alloc::try_push(runs, Run { x0: x0 as u32, x1: x as u32 }, "the foreground runs of the mask")?;
+    }
+    Ok(())
+}
+
+/// Labels the non-zero voxels of `mask` (`[z, y, x]`) into connected components.
+///
+/// # Panics
+/// Where [`try_label`] fails: a volume too large for the machine's memory, rows of 2^32 voxels
+/// or more, 2^32 - 1 runs of foreground or more.
+pub fn label<T: Element>(mask: ArrayView3<'_, T>, connectivity: Connectivity) -> Components {
+    try_label(mask, connectivity).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`label`], with every buffer allocated fallibly: a volume whose labels (or runs) the
+/// machine cannot hold is [`Error::OutOfMemory`], rows of 2^32 voxels or more and 2^32 - 1 runs
+/// or more (beyond 32-bit run ids) are [`Error::InvalidArgument`]. The label image is allocated
+/// first, before any voxel is read, and `mask` is read in place in any layout (strided and
+/// zero-stride views included, one row copied at a time): nothing of the mask's size is copied.
+pub fn try_label<T: Element>(mask: ArrayView3<'_, T>, connectivity: Connectivity) -> Result<Components> {
+    let (nz, ny, nx) = mask.dim();
+    if nx >= u32::MAX as usize {
+        return Err(Error::InvalidArgument(format!(
+            "rows of {nx} voxels: labelling needs rows shorter than 2^32 - 1 voxels (shape [{nz}, {ny}, {nx}])"
+        )));
+    }
+    let what = format!("the labels of a {nz} x {ny} x {nx} volume");
+    let n = alloc::voxel_count(&[nz, ny, nx], size_of::<u32>(), &what)?;
+    if n == 0 {
+        let labels = Array3::from_shape_vec((nz, ny, nx), Vec::new()).expect("an empty volume");
+        return Ok(Components { labels, components: Vec::new(), background_voxels: 0 });
+    }
+    let mut labels: Vec<u32> = alloc::try_zeroed(n, &what)?;
 
     // 1. Runs, row by row; row r = z * ny + y owns runs[row_start[r]..row_start[r + 1]].
     let mut runs: Vec<Run> = Vec::new();
-    let mut row_start: Vec<u32> = Vec::with_capacity(nz * ny + 1);
-    for row in flat.chunks_exact(nx.max(1)).take(nz * ny) {
-        row_start.push(runs.len() as u32);
-        let mut x = 0usize;
-        while x < nx {
-            // Skip background 32 voxels at a time (a branch-free test the compiler vectorises).
-            while x + 32 <= nx && row[x..x + 32].iter().fold(true, |all, v| all & (*v == zero)) {
-                x += 32;
-            }
-            if x >= nx {
-                break;
-            }
-            if row[x] == zero {
-                x += 1;
-                continue;
-            }
-            let x0 = x;
-            while x + 32 <= nx && row[x..x + 32].iter().fold(true, |all, v| all & (*v != zero)) {
-                x += 32;
-            }
-            while x < nx && row[x] != zero {
-                x += 1;
-            }
-            runs.push(Run { x0: x0 as u32, x1: x as u32 });
+    let rows = alloc::voxel_count(&[nz, ny], size_of::<u32>(), "the row index of the mask")?;
+    let mut row_start: Vec<u32> = alloc::try_with_capacity(rows + 1, "the row index of the mask")?;
+    if let Some(flat) = mask.as_slice() {
+        for row in flat.chunks_exact(nx) {
+            row_start.push(runs.len() as u32);
+            scan_row(row, &mut runs, (nz, ny, nx))?;
+        }
+    } else {
+        // A row that is not contiguous in memory (a strided or zero-stride view) is copied here.
+        let mut row_copy: Vec<T> = alloc::try_with_capacity(nx, "a row of the mask")?;
+        for lane in mask.rows() {
+            row_start.push(runs.len() as u32);
+            let row: &[T] = match lane.as_slice() {
+                Some(r) => r,
+                None => {
+                    row_copy.clear();
+                    row_copy.extend(lane.iter().copied());
+                    &row_copy
+                }
+            };
+            scan_row(row, &mut runs, (nz, ny, nx))?;
         }
     }
     row_start.push(runs.len() as u32);
-    assert!(runs.len() < u32::MAX as usize, "too many runs for 32-bit labels");
 
     // 2. Union-find over runs.
-    let mut parent: Vec<u32> = (0..runs.len() as u32).collect();
+    let mut parent: Vec<u32> = alloc::try_collect(0..runs.len() as u32, "the union-find table of the runs")?;
     let row_runs = |r: usize| (row_start[r], &runs[row_start[r] as usize..row_start[r + 1] as usize]);
     // Widening of the x-overlap test: (z, y-1) and (z-1, y) rows use `w_face`; the
     // (z-1, y±1) rows use `w_edge` (None: not neighbours at all, for 6-connectivity).
@@ -230,10 +283,9 @@ pub fn label<T: Element>(mask: ArrayView3<'_, T>, connectivity: Connectivity) ->
     }
 
     // 3. Final labels in raster order, sizes, boxes, and the label image.
-    let mut root_label: Vec<u32> = vec![0; runs.len()];
+    let mut root_label: Vec<u32> = alloc::try_zeroed(runs.len(), "the label table of the runs")?;
     let mut components: Vec<Component> = Vec::new();
-    let mut labels = Array3::<u32>::zeros((nz, ny, nx));
-    let out = labels.as_slice_mut().expect("fresh array is contiguous");
+    let out = labels.as_mut_slice();
     let mut fg: u64 = 0;
     for z in 0..nz {
         for y in 0..ny {
@@ -242,11 +294,12 @@ pub fn label<T: Element>(mask: ArrayView3<'_, T>, connectivity: Connectivity) ->
             for i in base..rr {
                 let root = find(&mut parent, i as u32) as usize;
                 if root_label[root] == 0 {
-                    components.push(Component {
+                    let c = Component {
                         label: components.len() as u32 + 1,
                         voxels: 0,
                         bbox: BoundingBox { min_zyx: [z, y, usize::MAX], max_zyx: [z, y, 0] },
-                    });
+                    };
+                    alloc::try_push(&mut components, c, "the components")?;
                     root_label[root] = components.len() as u32;
                 }
                 let l = root_label[root];
@@ -264,5 +317,6 @@ pub fn label<T: Element>(mask: ArrayView3<'_, T>, connectivity: Connectivity) ->
             }
         }
     }
-    Components { labels, components, background_voxels: (nz * ny * nx) as u64 - fg }
+    let labels = Array3::from_shape_vec((nz, ny, nx), labels).expect("one label per voxel");
+    Ok(Components { labels, components, background_voxels: n as u64 - fg })
 }

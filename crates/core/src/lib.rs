@@ -11,6 +11,9 @@
 //!   split).
 //! * [`datasets`]: the datasets iw knows, their two names and small-lesion thresholds.
 //! * [`atomic`]: every writer's temporary-file-then-rename.
+//! * [`alloc`]: fallible allocation of the large buffers ([`try_label`] and
+//!   [`try_inverse_weights`] use it: a volume too large for the machine is an
+//!   [`Error::OutOfMemory`], not an abort).
 //!
 //! Reading and writing volumes is `iw-io`'s job; this crate has no file formats.
 //!
@@ -26,6 +29,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod alloc;
 pub mod atomic;
 mod components;
 pub mod datasets;
@@ -39,9 +43,11 @@ mod voronoi;
 mod weights;
 
 pub use atomic::{remove_stale_temporaries, write_atomically, write_file_atomically};
-pub use components::{label, BoundingBox, Component, Components, Connectivity};
-pub use error::{Error, Result};
+pub use components::{label, try_label, BoundingBox, Component, Components, Connectivity};
+pub use error::{human_bytes, Error, Result};
 pub use random::RandomState;
 pub use volume::{DType, DynVolume, Element, FileHeader, Geometry, ValueStats, Volume};
 pub use voronoi::voronoi_regions;
-pub use weights::{inverse_weights, label_counts, label_weights, Label, WeightBounds};
+pub use weights::{
+    inverse_weights, label_counts, label_weights, try_inverse_weights, try_inverse_weights_into, Label, WeightBounds,
+};

@@ -109,3 +109,28 @@ proptest! {
         prop_assert_eq!(bg, ours.background_voxels);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+    /// Any memory layout is read in place (one row copied at a time where rows are not
+    /// contiguous): transposed, strided and zero-stride (broadcast) views label as their C-order
+    /// copies do.
+    #[test]
+    fn any_layout_labels_as_its_c_order_copy(nz in 1usize..7, ny in 1usize..7, nx in 1usize..9, density in 0.0f64..1.0, seed in any::<u64>(), conn in prop::sample::select(vec![6u32, 18, 26])) {
+        let conn = Connectivity::from_number(conn).unwrap();
+        let m = random_mask((nz, ny, nx), density, seed | 1);
+        let t = m.view().permuted_axes([2, 0, 1]);
+        let s = m.slice(ndarray::s![..;2, .., ..;-2]);
+        let plane = m.slice(ndarray::s![0, .., ..]);
+        let b = plane.broadcast((3, ny, nx)).unwrap();
+        let row = m.slice(ndarray::s![0, 0, ..]);
+        let r = row.broadcast((nz, ny, nx)).unwrap();
+        for v in [t, s, b, r] {
+            let ours = label(v, conn);
+            let want = label(v.as_standard_layout().view(), conn);
+            prop_assert_eq!(&ours.labels, &want.labels);
+            prop_assert_eq!(&ours.components, &want.components);
+            prop_assert_eq!(ours.background_voxels, want.background_voxels);
+        }
+    }
+}

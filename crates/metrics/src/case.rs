@@ -18,7 +18,8 @@
 //!   report can match one to one ([`crate::MatchRule`]) without the volumes.
 use crate::error::{Error, Result};
 use crate::records::{Extent, LesionRecord};
-use iw_core::{label, Connectivity};
+use iw_core::alloc;
+use iw_core::{try_label, Connectivity};
 use ndarray::ArrayView3;
 use std::collections::HashMap;
 
@@ -101,7 +102,9 @@ struct PredStats {
 }
 
 /// Evaluates one case. `target` is the ground truth (> 0.5 is lesion), `probs` the predicted
-/// probabilities, `logits` the logits (derived from `probs` when `None`).
+/// probabilities, `logits` the logits (derived from `probs` when `None`). Every buffer is
+/// allocated fallibly: a case too large for the machine's memory is
+/// `Error::Core(iw_core::Error::OutOfMemory)`, not an abort.
 pub fn evaluate_case(
     target: ArrayView3<'_, f32>,
     probs: ArrayView3<'_, f32>,
@@ -123,27 +126,30 @@ pub fn evaluate_case(
             )));
         }
     }
-    let gt_mask = target.mapv(|v| u8::from(v > 0.5));
-    let pr_mask = probs.mapv(|v| u8::from(v > 0.5));
-    let gt = label(gt_mask.view(), Connectivity::C26);
-    let pr = label(pr_mask.view(), Connectivity::C26);
+    let (nz, ny, nx) = target.dim();
+    let gt_what = format!("the ground-truth mask of a {nz} x {ny} x {nx} case");
+    let gt_mask = alloc::try_map3(target, |v| u8::from(v > 0.5), &gt_what)?;
+    let pr_mask = alloc::try_map3(probs, |v| u8::from(v > 0.5), "the predicted mask")?;
+    let gt = try_label(gt_mask.view(), Connectivity::C26)?;
+    let pr = try_label(pr_mask.view(), Connectivity::C26)?;
     let (ng, np) = (gt.count(), pr.count());
 
     // One pass: overlaps, and each predicted component's probabilities and max logit.
     let mut overlap: HashMap<(u32, u32), u64> = HashMap::new();
-    let mut offsets: Vec<usize> = Vec::with_capacity(np + 1);
+    let mut offsets: Vec<usize> = alloc::try_with_capacity(np + 1, "the component offsets")?;
     offsets.push(0);
     for c in &pr.components {
         offsets.push(offsets.last().copied().unwrap_or(0) + c.voxels as usize);
     }
-    let mut fill = offsets.clone();
-    let mut values: Vec<f64> = vec![0.0; *offsets.last().unwrap_or(&0)];
-    let mut max_logit = vec![f64::NEG_INFINITY; np + 1];
+    let mut fill = alloc::try_collect(offsets.iter().copied(), "the component offsets")?;
+    let mut values: Vec<f64> =
+        alloc::try_zeroed(*offsets.last().unwrap_or(&0), "the probabilities of the predicted components")?;
+    let mut max_logit = alloc::try_filled(np + 1, f64::NEG_INFINITY, "the component logits")?;
     let (gl, pl) = (gt.labels.as_slice().expect("contiguous"), pr.labels.as_slice().expect("contiguous"));
-    let probs_std = probs.as_standard_layout();
+    let probs_std = alloc::try_standard_layout(probs, "a C-order copy of the probabilities")?;
     let p_flat = probs_std.as_slice().expect("standard layout");
     // Borrowed when already C-contiguous (the usual case): no copy of the logit volume.
-    let logits_std = logits.as_ref().map(|l| l.as_standard_layout());
+    let logits_std = logits.map(|l| alloc::try_standard_layout(l, "a C-order copy of the logits")).transpose()?;
     let l_flat = logits_std.as_ref().map(|l| l.as_slice().expect("standard layout"));
     let mut inter: u64 = 0;
     for i in 0..pl.len() {
@@ -162,12 +168,15 @@ pub fn evaluate_case(
             max_logit[pi] = lg;
         }
         if g != 0 {
-            *overlap.entry((g, p)).or_insert(0) += 1;
+            match overlap.get_mut(&(g, p)) {
+                Some(n) => *n += 1,
+                None => alloc::try_insert(&mut overlap, (g, p), 1, "the overlap table")?,
+            }
             inter += 1;
         }
     }
-    let pred_stats: Vec<PredStats> = (0..np)
-        .map(|k| {
+    let pred_stats: Vec<PredStats> = alloc::try_collect(
+        (0..np).map(|k| {
             let v = &mut values[offsets[k]..offsets[k + 1]];
             v.sort_unstable_by(f64::total_cmp);
             PredStats {
@@ -176,21 +185,22 @@ pub fn evaluate_case(
                 median: percentile_sorted(v, 50.0),
                 q95: percentile_sorted(v, 95.0),
             }
-        })
-        .collect();
+        }),
+        "the component statistics",
+    )?;
 
     // Best partner of each component, ties to the lowest label.
-    let mut best_for_gt: Vec<Option<(u32, f64)>> = vec![None; ng + 1];
-    let mut best_for_pr: Vec<Option<(u32, f64)>> = vec![None; np + 1];
-    let mut pairs: Vec<((u32, u32), u64)> = overlap.into_iter().collect();
+    let mut best_for_gt: Vec<Option<(u32, f64)>> = alloc::try_filled(ng + 1, None, "the matches")?;
+    let mut best_for_pr: Vec<Option<(u32, f64)>> = alloc::try_filled(np + 1, None, "the matches")?;
+    let mut pairs: Vec<((u32, u32), u64)> = alloc::try_collect(overlap.into_iter(), "the overlap table")?;
     pairs.sort_unstable();
     // The overlaps of each component, in the other side's label order.
-    let mut gt_overlaps: Vec<Vec<(String, u64)>> = vec![Vec::new(); ng + 1];
-    let mut pr_overlaps: Vec<Vec<(String, u64)>> = vec![Vec::new(); np + 1];
+    let mut gt_overlaps: Vec<Vec<(String, u64)>> = alloc::try_filled(ng + 1, Vec::new(), "the overlaps")?;
+    let mut pr_overlaps: Vec<Vec<(String, u64)>> = alloc::try_filled(np + 1, Vec::new(), "the overlaps")?;
     for &((g, p), n) in &pairs {
         gt_overlaps[g as usize].push((format!("pred_{p}"), n));
     }
-    let mut by_pred = pairs.clone();
+    let mut by_pred = alloc::try_collect(pairs.iter().copied(), "the overlap table")?;
     by_pred.sort_unstable_by_key(|&((g, p), _)| (p, g));
     for ((g, p), n) in by_pred {
         pr_overlaps[p as usize].push((format!("tum_{g}"), n));
@@ -210,7 +220,7 @@ pub fn evaluate_case(
         }
     }
 
-    let mut records = Vec::with_capacity(ng + np);
+    let mut records = alloc::try_with_capacity(ng + np, "the lesion records")?;
     for c in &gt.components {
         let mut r = unmatched("tum", "pred", c.label, c.voxels, 1.0, f64::INFINITY);
         if let Some(e) = &mut r.extent {

@@ -5,8 +5,16 @@
 //! borrowed `ndarray` views (no copy when their dtype is the one the maths works in), the work
 //! runs with the GIL released (`Python::detach`), and results go back as numpy arrays that take
 //! ownership of the Rust buffer (no copy). Errors are the library's own one-line messages, the
-//! ones the `iw` CLI prints, raised as `ValueError` (bad shapes, dtypes, values, records) or
-//! `OSError` (files).
+//! ones the `iw` CLI prints, raised as `ValueError` (bad shapes, dtypes, values, records; NaN or
+//! infinite values in any float array), `OSError` (files) or `MemoryError` (a volume, or a
+//! bootstrap, that this machine cannot hold). No call aborts the interpreter: every buffer of a
+//! volume's size is allocated fallibly (`iw_core::alloc`), and each function's first
+//! volume-sized allocation comes before any pass over the voxels, so that a huge input (a
+//! zero-stride view of 10^15 voxels) fails at once: the finite-value checks run after the work
+//! (whose result is then dropped) in `label` and `lesion_records`, and `inverse_weights`
+//! allocates its weights before it looks at the values. (A probe, an allocation made and freed
+//! first, would do too, but it leaves glibc's heap holding the freed pages, and the zeroed label
+//! image allocated next then costs a full memset instead of the kernel's lazy zero pages.)
 //!
 //! * [`label`]: 6/18/26-connected components, `(labels uint32, n)`, as `iw label`.
 //! * [`inverse_weights`]: w(v) = N / ((K + 1) |c(v)|), clipped to [w_min, w_max], float32, as
@@ -16,14 +24,15 @@
 //!   object Dice, the bootstrap) from records, as `iw report --json`.
 //!
 //! The Python layer (`python/iw_lesions/__init__.py`) converts torch tensors and MetaTensors
-//! with `numpy.asarray`, views bool masks as uint8 and turns the JSON answers into dicts.
+//! with `numpy.asarray`, views bool masks as uint8, converts float16 to float32 and turns the
+//! JSON answers into dicts.
 #![deny(missing_docs)]
 
-use iw_core::{Connectivity, Element, WeightBounds};
+use iw_core::{alloc, Connectivity, Element, WeightBounds};
 use iw_metrics::{BootstrapMode, EvalOptions, LesionRecord, MethodRecords};
 use ndarray::{Array3, ArrayView3};
 use numpy::{IntoPyArray, PyArray3, PyReadonlyArray3, PyUntypedArray, PyUntypedArrayMethods};
-use pyo3::exceptions::{PyOSError, PyValueError};
+use pyo3::exceptions::{PyMemoryError, PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use std::collections::HashMap;
@@ -33,11 +42,44 @@ fn value_error(e: impl std::fmt::Display) -> PyErr {
     PyValueError::new_err(e.to_string())
 }
 
-fn metrics_error(e: iw_metrics::Error) -> PyErr {
+/// `MemoryError` for a buffer the allocator refused, else `ValueError`.
+fn core_error(e: iw_core::Error) -> PyErr {
     match e {
-        iw_metrics::Error::Io { .. } => PyOSError::new_err(e.to_string()),
+        iw_core::Error::OutOfMemory { .. } => PyMemoryError::new_err(e.to_string()),
+        iw_core::Error::Io { .. } => PyOSError::new_err(e.to_string()),
         e => value_error(e),
     }
+}
+
+fn metrics_error(e: iw_metrics::Error) -> PyErr {
+    match e {
+        iw_metrics::Error::Io { ref error, .. } if error.kind() == std::io::ErrorKind::OutOfMemory => {
+            PyMemoryError::new_err(e.to_string())
+        }
+        iw_metrics::Error::Io { .. } => PyOSError::new_err(e.to_string()),
+        iw_metrics::Error::Core(e) => core_error(e),
+        e => value_error(e),
+    }
+}
+
+/// `100 x 200 x 300`.
+fn shape_text(shape: &[usize]) -> String {
+    shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(" x ")
+}
+
+/// `ValueError` naming the argument when a float volume holds NaN or infinite values (the
+/// CLI's rule for every volume it reads); integer volumes pass without a look.
+fn check_finite<T: Element>(v: &ArrayView3<'_, T>, name: &str) -> PyResult<()> {
+    if !T::DTYPE.is_float() {
+        return Ok(());
+    }
+    let bad = v.iter().filter(|x| !x.to_f64().is_finite()).count();
+    if bad > 0 {
+        return Err(value_error(format!(
+            "{name}: {bad} non-finite (NaN or infinite) value(s); iw needs finite values"
+        )));
+    }
+    Ok(())
 }
 
 /// The one-line message for an argument that is not a 3D numpy array of a supported dtype.
@@ -54,7 +96,7 @@ fn bad_array(obj: &Bound<'_, PyAny>, name: &str, dtypes: &str) -> PyErr {
     }
 }
 
-const ANY_DTYPE: &str = "bool, uint8..uint64, int8..int64, float32, float64";
+const ANY_DTYPE: &str = "bool, uint8..uint64, int8..int64, float16, float32, float64";
 
 /// Runs `$body` with `$v` bound to an `ArrayView3<T>` of `$obj` for the first numeric `T` that
 /// matches its dtype (a borrow of numpy's buffer, any strides).
@@ -76,24 +118,42 @@ macro_rules! with_volume {
     };
 }
 
-/// A float32 view of `obj`, borrowed when it is float32, else converted (float64, integers).
-fn as_f32<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<F32Volume<'py>> {
+/// A float32 view of `obj`, borrowed when it is float32, else converted (float64, integers;
+/// the copy allocated fallibly, before any voxel is read).
+fn as_f32<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>, name: &'static str) -> PyResult<F32Volume<'py>> {
     if let Ok(a) = obj.extract::<PyReadonlyArray3<'py, f32>>() {
-        return Ok(F32Volume::Borrowed(a));
+        return Ok(F32Volume { data: F32Data::Borrowed(a), name, from_float: true });
     }
-    with_volume!(obj, name, |v| Ok(F32Volume::Owned(v.mapv(|x| x.to_f64() as f32))))
+    with_volume!(obj, name, |v| {
+        let what = format!("a float32 copy of {name}, a {} volume", shape_text(v.shape()));
+        let copy = py.detach(|| alloc::try_map3(v, |x| x.to_f64() as f32, &what)).map_err(core_error)?;
+        Ok(F32Volume { data: F32Data::Owned(copy), name, from_float: is_float(&v) })
+    })
 }
 
-enum F32Volume<'py> {
+fn is_float<T: Element>(_: &ArrayView3<'_, T>) -> bool {
+    T::DTYPE.is_float()
+}
+
+/// A float32 volume and the argument it came from.
+struct F32Volume<'py> {
+    data: F32Data<'py>,
+    name: &'static str,
+    /// Whether the argument was a float array, whose values must be finite (a float64 beyond
+    /// float32's range too: it is infinite as float32, the type the records are computed in).
+    from_float: bool,
+}
+
+enum F32Data<'py> {
     Borrowed(PyReadonlyArray3<'py, f32>),
     Owned(Array3<f32>),
 }
 
 impl F32Volume<'_> {
     fn view(&self) -> ArrayView3<'_, f32> {
-        match self {
-            F32Volume::Borrowed(a) => a.as_array(),
-            F32Volume::Owned(a) => a.view(),
+        match &self.data {
+            F32Data::Borrowed(a) => a.as_array(),
+            F32Data::Owned(a) => a.view(),
         }
     }
 }
@@ -108,31 +168,61 @@ pub fn label<'py>(
     connectivity: u32,
 ) -> PyResult<(Bound<'py, PyArray3<u32>>, usize)> {
     let conn = Connectivity::from_number(connectivity).map_err(value_error)?;
-    let cc = with_volume!(mask, "mask", |v| Ok(py.detach(|| iw_core::label(v, conn))))?;
+    let cc = with_volume!(mask, "mask", |v| py.detach(|| {
+        // Labelled first (its first step allocates the labels: a volume too large fails at
+        // once), checked after: a non-finite value drops the labels.
+        let cc = iw_core::try_label(v, conn).map_err(core_error)?;
+        check_finite(&v, "mask")?;
+        Ok(cc)
+    }))?;
     let n = cc.count();
     Ok((cc.labels.into_pyarray(py), n))
 }
 
 /// Checked, dense `u32` labels of a label map: non-negative integers; renumbered (the weights
 /// depend only on the component sizes) when the largest label would make the count table larger
-/// than the volume, so that a label of 2^40 costs no memory.
-pub fn dense_labels<T: Element>(v: ArrayView3<'_, T>, name: &str) -> Result<Array3<u32>, String> {
-    let mut max = 0.0f64;
-    for &x in v.iter() {
-        let f = x.to_f64();
-        if !(f >= 0.0 && f.fract() == 0.0 && f < 2f64.powi(63)) {
-            return Err(format!("{name}: labels must be non-negative integers, found {f}"));
-        }
-        max = max.max(f);
-    }
+/// than the volume, so that a label of 2^40 costs no memory. Allocated fallibly
+/// (`MemoryError`).
+pub fn dense_labels<T: Element>(v: ArrayView3<'_, T>, name: &str) -> PyResult<Array3<u32>> {
+    let max = largest_label(&v)
+        .map_err(|f| value_error(format!("{name}: labels must be non-negative integers, found {f}")))?;
+    let what = format!("the labels of {name}, a {} volume", shape_text(v.shape()));
     if max < (v.len() as f64).max(65536.0) {
-        return Ok(v.mapv(|x| x.to_f64() as u32));
+        return alloc::try_map3(v, |x| x.to_f64() as u32, &what).map_err(core_error);
     }
+    let mut out = alloc::try_with_capacity::<u32>(v.len(), &what).map_err(core_error)?;
     let mut ids: HashMap<u64, u32> = HashMap::from([(0, 0)]);
-    Ok(v.mapv(|x| {
-        let next = ids.len() as u32;
-        *ids.entry(x.to_f64() as u64).or_insert(next)
-    }))
+    for &x in v.iter() {
+        let id = x.to_f64() as u64;
+        let l = match ids.get(&id) {
+            Some(&l) => l,
+            None => {
+                let next = ids.len() as u32;
+                alloc::try_insert(&mut ids, id, next, "the label renumbering table").map_err(core_error)?;
+                next
+            }
+        };
+        out.push(l);
+    }
+    Ok(Array3::from_shape_vec(v.raw_dim(), out).expect("one label per voxel"))
+}
+
+/// The largest value, or the first that is not a non-negative integer (below 2^63). Compiled on
+/// its own (inlined into its caller, the running maximum went through the stack: twice as slow).
+#[inline(never)]
+fn largest_label<T: Element>(v: &ArrayView3<'_, T>) -> Result<f64, f64> {
+    let step = |max: f64, x: &T| {
+        let f = x.to_f64();
+        if f >= 0.0 && f.fract() == 0.0 && f < 2f64.powi(63) {
+            Ok(max.max(f))
+        } else {
+            Err(f)
+        }
+    };
+    match v.as_slice() {
+        Some(s) => s.iter().try_fold(0.0, step),
+        None => v.iter().try_fold(0.0, step),
+    }
 }
 
 /// Whether every value is 0 or 1 (a mask, for `labels=None`).
@@ -149,15 +239,19 @@ pub fn weights_of<T: Element>(
     bounds: WeightBounds,
     conn: Connectivity,
     as_labels: Option<bool>,
-) -> Result<Array3<f32>, String> {
+) -> PyResult<Array3<f32>> {
+    // The weights are allocated first: a patch too large fails before the passes below.
+    let what = format!("the weights of a {} patch", shape_text(v.shape()));
+    let n = alloc::voxel_count(v.shape(), size_of::<f32>(), &what).map_err(core_error)?;
+    let out = alloc::try_with_capacity::<f32>(n, &what).map_err(core_error)?;
+    check_finite(&v, "mask_or_labels")?;
     let as_labels = as_labels.unwrap_or_else(|| !is_binary(&v));
-    if as_labels {
-        let labels = dense_labels(v, "mask_or_labels")?;
-        Ok(iw_core::inverse_weights(labels.view(), bounds))
+    let labels = if as_labels {
+        dense_labels(v, "mask_or_labels")?
     } else {
-        let cc = iw_core::label(v, conn);
-        Ok(iw_core::inverse_weights(cc.labels.view(), bounds))
-    }
+        iw_core::try_label(v, conn).map_err(core_error)?.labels
+    };
+    iw_core::try_inverse_weights_into(labels.view(), bounds, out).map_err(core_error)
 }
 
 /// Inverse-size weights (float32, same shape). `labels=None`: a 0/1 array is a mask and is
@@ -176,9 +270,7 @@ pub fn inverse_weights<'py>(
 ) -> PyResult<Bound<'py, PyArray3<f32>>> {
     let bounds = WeightBounds::new(w_min, w_max).map_err(value_error)?;
     let conn = Connectivity::from_number(connectivity).map_err(value_error)?;
-    let w = with_volume!(mask_or_labels, "mask_or_labels", |v| py
-        .detach(|| weights_of(v, bounds, conn, labels))
-        .map_err(value_error))?;
+    let w = with_volume!(mask_or_labels, "mask_or_labels", |v| py.detach(|| weights_of(v, bounds, conn, labels)))?;
     Ok(w.into_pyarray(py))
 }
 
@@ -232,11 +324,25 @@ pub fn lesion_records<'py>(
         Some(s) if s.len() == 3 && s.iter().all(|x| x.is_finite() && *x > 0.0) => Some(s.iter().product::<f64>()),
         Some(s) => return Err(value_error(format!("spacing: need three positive numbers (mm), got {s:?}"))),
     };
-    let gt = as_f32(gt, "gt")?;
-    let prob = as_f32(prob, "prob")?;
-    let logit = logit.map(|l| as_f32(l, "logit")).transpose()?;
+    let gt = as_f32(py, gt, "gt")?;
+    let prob = as_f32(py, prob, "prob")?;
+    let logit = logit.map(|l| as_f32(py, l, "logit")).transpose()?;
     let (g, p, l) = (gt.view(), prob.view(), logit.as_ref().map(|l| l.view()));
-    let mut case = py.detach(|| iw_metrics::evaluate_case(g, p, l)).map_err(metrics_error)?;
+    // The float arguments, checked for non-finite values after the evaluation (whose first step
+    // allocates: a case too large fails at once, before any pass over its voxels).
+    let floats: Vec<(ArrayView3<'_, f32>, &str)> = [Some(&gt), Some(&prob), logit.as_ref()]
+        .into_iter()
+        .flatten()
+        .filter(|v| v.from_float)
+        .map(|v| (v.view(), v.name))
+        .collect();
+    let mut case = py.detach(|| -> PyResult<_> {
+        let case = iw_metrics::evaluate_case(g, p, l).map_err(metrics_error)?;
+        for (v, name) in &floats {
+            check_finite(v, name)?;
+        }
+        Ok(case)
+    })?;
     if let Some(v) = voxel_mm3 {
         case.set_voxel_volume(v);
     }
@@ -246,6 +352,10 @@ pub fn lesion_records<'py>(
     }
     Ok((list, case.dice))
 }
+
+/// A lower bound of the bootstrap's memory per sample: the subset's and the curve's vectors,
+/// the curve's 121 values, the sample's average recall and CPM.
+const BYTES_PER_SAMPLE: usize = 2 * size_of::<Vec<f64>>() + 121 * size_of::<f64>() + 2 * size_of::<f64>();
 
 fn eval_options(
     small_below: Option<f64>,
@@ -266,6 +376,10 @@ fn eval_options(
             "the bootstrap needs samples >= 1 and 0 < fraction <= 1, got {samples} and {fraction}"
         )));
     }
+    // The bootstrap holds, per sample and at once, a subset and a FROC curve of 121 points (at
+    // least this much): a count of samples the machine cannot hold is a MemoryError, not an abort.
+    alloc::ensure_allocatable::<[u8; BYTES_PER_SAMPLE]>(samples, &format!("the bootstrap's {samples} samples"))
+        .map_err(core_error)?;
     let bootstrap = match bootstrap {
         "paper" => BootstrapMode::Paper,
         "corrected" => BootstrapMode::Corrected,

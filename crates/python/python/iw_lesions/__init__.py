@@ -5,7 +5,10 @@ Segmentation", MICCAI 2020) for Python, on iw's Rust core.
 Arrays are numpy arrays (torch tensors and MONAI MetaTensors are converted with
 ``numpy.asarray``, which shares memory for CPU tensors), 3D, in any axis order: the maths does
 not care which axis is which. The work runs with the GIL released. Bad input raises
-``ValueError`` with the same one-line message as the ``iw`` command line.
+``ValueError`` with the same one-line message as the ``iw`` command line (NaN or infinite values
+in a float array included, naming the argument); an input whose result (or working memory) the
+machine cannot allocate raises ``MemoryError`` at once, before a pass over its voxels: no call
+takes the interpreter down.
 
 * :func:`label` -- connected components, ``(labels uint32, n)``; equals ``scipy.ndimage.label``
   / ``cc3d.connected_components``.
@@ -40,8 +43,8 @@ EXTENT_KEYS = ("voxels", "voxel_mm3", "overlaps")
 
 
 def _array(x, name):
-    """numpy view of ``x`` (bool viewed as uint8, no copy); a 4D/5D array with leading
-    singleton axes (a channel, a batch of one) is squeezed to 3D."""
+    """numpy view of ``x`` (bool viewed as uint8, no copy; float16 converted to float32, exact);
+    a 4D/5D array with leading singleton axes (a channel, a batch of one) is squeezed to 3D."""
     if hasattr(x, "detach"):  # torch.Tensor / MetaTensor
         x = x.detach()
         if getattr(x, "is_cuda", False):
@@ -51,6 +54,8 @@ def _array(x, name):
         a = a[0]
     if a.dtype == _np.bool_:
         a = a.view(_np.uint8)
+    elif a.dtype == _np.float16:
+        a = a.astype(_np.float32)  # numpy raises MemoryError when the copy cannot be allocated
     return a
 
 
