@@ -340,7 +340,8 @@ fn column(h: &[String], rows: &[Vec<f64>], name: &str) -> Vec<f64> {
 }
 
 /// The training curves of one run: the loss (moving average over about 1/50 of the run, drawn
-/// at up to 200 points), the per-epoch validation loss and Dice.
+/// at up to 200 points), the per-epoch validation loss and Dice on patches, and the Dice on the
+/// whole validation volumes where it was computed.
 fn curve_chart(run: &RunCurves) -> Option<Chart> {
     let (h, rows) = read_csv(&run.dir.join("train_log.csv"))?;
     let (step, loss) = (column(&h, &rows, "step"), column(&h, &rows, "loss"));
@@ -352,9 +353,15 @@ fn curve_chart(run: &RunCurves) -> Option<Chart> {
             (step[i], loss[lo..=i].iter().sum::<f64>() / (i - lo + 1) as f64)
         })
         .collect();
-    let (vsteps, vloss, vdice) = match read_csv(&run.dir.join("validation_log.csv")) {
-        Some((vh, vr)) => (column(&vh, &vr, "step"), column(&vh, &vr, "loss"), column(&vh, &vr, "dice")),
-        None => (vec![], vec![], vec![]),
+    // Empty cells (a validation that did not run in that epoch) read as NaN: not drawn.
+    let (vsteps, vloss, vdice, vvol) = match read_csv(&run.dir.join("validation_log.csv")) {
+        Some((vh, vr)) => (
+            column(&vh, &vr, "step"),
+            column(&vh, &vr, "loss"),
+            column(&vh, &vr, "dice"),
+            column(&vh, &vr, "volume_dice"),
+        ),
+        None => (vec![], vec![], vec![], vec![]),
     };
     let ymax = smooth.iter().map(|p| p.1).chain(vloss.iter().copied()).filter(|v| v.is_finite()).fold(1.0, f64::max);
     let xmax = step.last().copied().unwrap_or(1.0).max(vsteps.last().copied().unwrap_or(0.0)).max(1.0);
@@ -378,6 +385,10 @@ fn curve_chart(run: &RunCurves) -> Option<Chart> {
     };
     f.line("validation loss", "#d62728", false, &vl, marks("loss", &vloss));
     f.line("validation Dice", "#2ca02c", false, &vd, marks("Dice", &vdice));
+    if vvol.iter().any(|v| v.is_finite()) {
+        let vv: Vec<(f64, f64)> = vsteps.iter().copied().zip(vvol.iter().copied()).collect();
+        f.line("validation Dice, whole volumes", "#1f77b4", true, &vv, marks("Dice on the whole volumes", &vvol));
+    }
     Some(f.finish())
 }
 
