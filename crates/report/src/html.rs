@@ -353,7 +353,8 @@ fn column(h: &[String], rows: &[Vec<f64>], name: &str) -> Vec<f64> {
 }
 
 /// The training curves of one run: the loss (moving average over about 1/50 of the run, drawn
-/// at up to 200 points), the per-epoch validation loss and Dice.
+/// at up to 200 points), the per-epoch validation loss and Dice on patches, and the Dice on the
+/// whole validation volumes where it was computed.
 fn curve_chart(run: &RunCurves) -> Option<Chart> {
     let (h, rows) = read_csv(&run.dir.join("train_log.csv"))?;
     let (step, loss) = (column(&h, &rows, "step"), column(&h, &rows, "loss"));
@@ -365,6 +366,7 @@ fn curve_chart(run: &RunCurves) -> Option<Chart> {
             (step[i], loss[lo..=i].iter().sum::<f64>() / (i - lo + 1) as f64)
         })
         .collect();
+    // Empty cells (a validation that did not run in that epoch) read as NaN: not drawn.
     let (vsteps, vloss, vdice, vvol) = match read_csv(&run.dir.join("validation_log.csv")) {
         Some((vh, vr)) => (
             column(&vh, &vr, "step"),

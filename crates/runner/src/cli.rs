@@ -128,7 +128,11 @@ pub enum Command {
     /// Train, predict the test cases and evaluate them, each stage skipped when its outputs
     /// exist (a killed run continues where it stopped).
     Run(RunArgs),
-    /// Train only (resumes from the last checkpoint).
+    /// Train only (resumes from the last checkpoint). Validates on fixed patches of the
+    /// validation cases every epoch and on the whole validation cases (the test-time sliding
+    /// window: voxel Dice, false positives per case, predicted / true volume) every
+    /// training.validate_every epochs (default 5; 0: never) and after the last:
+    /// validation_log.csv, TensorBoard, train_curve.png.
     Train(RunArgs),
     /// Predict the test cases (probabilities and logits as NIfTI with the case's geometry).
     Predict(RunArgs),

@@ -7,6 +7,7 @@
 //! * [`cli`]: every command's arguments, and the dispatch of those that need no tensors.
 //! * [`experiment`]: experiment files: `extends`, overlays, `--set`, validation.
 //! * [`run`]: the run folder (layout, run.json, the settings check) and the evaluate stage.
+//! * [`validation`]: validation during training: `validation_log.csv` and the whole-volume scores.
 //! * [`grid`]: grids of runs (`iw grid`, `iw reproduce`): states, locks, local and SLURM executors.
 //! * [`reproduce`]: `iw reproduce lits|luna16|mets`.
 //! * [`data_cmds`], [`luna16_cmds`], [`nnunet_cmds`]: `iw synth ...` and `iw prepare ...`.
@@ -31,4 +32,5 @@ pub mod python_data;
 pub mod reproduce;
 pub mod resources;
 pub mod run;
+pub mod validation;
 pub mod volume_tools;

@@ -10,7 +10,9 @@
 //! outputs exist; training resumes from `checkpoints/last.safetensors`, written at the end of
 //! every epoch and on Ctrl-C. At the end of each epoch the network (eval mode) is scored on fixed
 //! validation patches (the split's validation cases, the training sampler's rule on its own
-//! stream): `validation_log.csv` and the curve show under-training.
+//! stream), and every `training.validate_every` epochs on the whole validation cases with the
+//! test-time sliding window ([`crate::validation`]): `validation_log.csv` and the curve show
+//! under-training and a prediction that floods the organ.
 use crate::experiment::Experiment;
 use crate::progress::bar;
 use anyhow::{bail, Context};
@@ -23,6 +25,7 @@ use std::time::Instant;
 
 /// Set by Ctrl-C ([`crate::interrupt`]): training writes a checkpoint and stops.
 pub use crate::interrupt::STOP;
+pub use crate::validation::ValidationRow;
 
 /// The run folder of an experiment.
 pub fn run_dir(out: &Path, exp: &Experiment, index: usize) -> PathBuf {
@@ -273,36 +276,48 @@ pub fn restart(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes train_curve.png: the training loss, its moving average and the validation rows.
+/// Writes train_curve.png: the training loss, its moving average, the patch validation's loss
+/// and Dice, and the whole-volume validation's Dice and log10(predicted / true volume) (0 when
+/// the predicted volume is right, 2 for a 100-fold flood); the title gives the last
+/// whole-volume scores, false positives per case included.
 pub fn write_curve(dir: &Path, rows: &[(u64, f64)], validation: &[ValidationRow]) {
     let raw: Vec<(f64, f64)> = rows.iter().map(|&(s, l)| (s as f64, l)).collect();
     let k = (rows.len() / 50).max(1);
     let smooth: Vec<(f64, f64)> =
         raw.windows(k).map(|w| (w[w.len() - 1].0, w.iter().map(|p| p.1).sum::<f64>() / w.len() as f64)).collect();
     let mut series = vec![("training loss", raw), ("moving average", smooth)];
-    if !validation.is_empty() {
-        series.push(("validation loss (per epoch)", validation.iter().map(|v| (v.step as f64, v.loss)).collect()));
-        series.push(("validation Dice (per epoch)", validation.iter().map(|v| (v.step as f64, v.dice)).collect()));
+    let points = |f: &dyn Fn(&ValidationRow) -> Option<f64>| -> Vec<(f64, f64)> {
+        validation.iter().filter_map(|v| f(v).map(|y| (v.step as f64, y))).collect()
+    };
+    for (name, p) in [
+        ("validation loss, patches (per epoch)", points(&|v| v.loss)),
+        ("validation Dice, patches (per epoch)", points(&|v| v.dice)),
+        ("validation Dice, whole volumes", points(&|v| v.volume.map(|s| s.dice))),
+        ("log10 predicted / true volume, whole volumes", points(&|v| v.volume.map(|s| s.volume_ratio.log10()))),
+    ] {
+        if !p.is_empty() {
+            series.push((name, p));
+        }
     }
-    if let Err(e) =
-        iw_metrics::write_line_chart(&dir.join("train_curve.png"), "training", "step", "loss / Dice", &series)
-    {
+    let title = match validation.iter().rev().find_map(|v| v.volume.map(|s| (v.epoch, s))) {
+        Some((epoch, s)) => format!(
+            "training; whole volumes at epoch {}: Dice {:.3}, FP/case {:.1}, volume x{:.2}",
+            epoch + 1,
+            s.dice,
+            s.fp_per_case,
+            s.volume_ratio
+        ),
+        None => "training".to_string(),
+    };
+    if let Err(e) = iw_metrics::write_line_chart(
+        &dir.join("train_curve.png"),
+        &title,
+        "step",
+        "loss, Dice, log10 volume ratio",
+        &series,
+    ) {
         eprintln!("warning: {e}");
     }
-}
-
-/// One epoch's validation: the loss and the Dice (p > 0.5, pooled over the patches) of fixed
-/// patches from the validation cases, the network in eval mode.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ValidationRow {
-    /// Epoch (0-based) that just finished.
-    pub epoch: usize,
-    /// Optimiser steps taken.
-    pub step: u64,
-    /// Mean loss over the validation patches.
-    pub loss: f64,
-    /// Dice of the thresholded prediction over all validation patches.
-    pub dice: f64,
 }
 
 /// `iw evaluate`.

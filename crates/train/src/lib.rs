@@ -2,6 +2,7 @@
 //! `iw-runner`, no libtorch) parses every command and hands these to `iw-torch` by `exec`:
 //!
 //! * [`stages`]: `iw train`, `iw predict`, `iw run` (train, predict, evaluate) and a grid's run.
+//! * [`validation`]: the patch and whole-volume validations of a training run.
 //! * [`model_cmd`]: `iw model summary`.
 //! * [`doctor`]: `iw doctor`.
 #![deny(missing_docs)]
@@ -9,5 +10,6 @@
 pub mod doctor;
 pub mod model_cmd;
 pub mod stages;
+pub mod validation;
 
 pub use stages::{predict, run_all, train};

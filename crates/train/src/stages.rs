@@ -1,24 +1,26 @@
 //! The stages of a run that need libtorch: `iw train`, `iw predict` and `iw run` (train,
 //! predict, then iw-runner's `evaluate`). The run folder they write (layout, run.json, the
 //! settings check) is `iw_runner::run`.
+use crate::validation::{predict_case, to_f32, PatchValidation, VolumeValidation};
 use anyhow::{bail, Context};
 use iw_core::{Connectivity, Volume};
 use iw_data::prepared::{PreparedCase, PreparedDataset};
-use iw_data::sampler::{scaled_image, BatchStream, SamplerConfig};
+use iw_data::sampler::{BatchStream, SamplerConfig};
 use iw_io::{read_volume, write_volume};
 use iw_losses::{Compute, LossInputs};
-use iw_models::{lr_at, parse_device, sliding_window, LrSchedule, OptimizerConfig, Trainer, UNetConfig};
+use iw_models::{lr_at, parse_device, LrSchedule, OptimizerConfig, Trainer, UNetConfig};
 use iw_runner::experiment::Experiment;
 use iw_runner::progress::bar;
 use iw_runner::run::{
     dataset_channels, evaluate, prepare_dir, record, split_ids, write_curve, Stage, ValidationRow, STOP,
 };
+use iw_runner::validation::{format_log, volume_pass_due};
 use serde_json::json;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Tensor};
 
 fn device_of(exp: &Experiment) -> anyhow::Result<Device> {
     if let Some(t) = exp.training.threads {
@@ -91,59 +93,10 @@ fn trainer_for(exp: &Experiment, device: Device) -> anyhow::Result<Trainer> {
     Ok(trainer)
 }
 
-/// Validation patches drawn once, with the training sampler's rule from the validation cases,
-/// on a stream of their own (so the training stream is unchanged).
-pub struct Validation {
-    batches: Vec<iw_data::sampler::Batch>,
-}
-
-/// Patches of the validation set: batches of the training batch size.
-const VALIDATION_BATCHES: u64 = 4;
-
-impl Validation {
-    /// `None` when the split has no validation case or none with a lesion to centre on.
-    pub fn new(exp: &Experiment, scfg: &SamplerConfig) -> anyhow::Result<Option<Self>> {
-        let ids = split_ids(exp, "validation")?;
-        if ids.is_empty() {
-            return Ok(None);
-        }
-        let ds = PreparedDataset::open(&exp.dataset.prepared, &ids)?;
-        let Ok(dist) = iw_data::sampler::case_distribution(&ds) else { return Ok(None) };
-        let cfg = SamplerConfig { seed: scfg.seed ^ 0x005E_ED0F_7A11, ..scfg.clone() };
-        let batches = (0..VALIDATION_BATCHES).map(|i| iw_data::sampler::sample_batch(&ds, &cfg, &dist, i)).collect();
-        Ok(Some(Validation { batches }))
-    }
-
-    /// Evaluates `trainer` (eval mode, no gradients) with `loss_cfg`.
-    pub fn evaluate(
-        &self,
-        trainer: &Trainer,
-        loss_cfg: &iw_losses::LossConfig,
-        patch: [usize; 3],
-        device: Device,
-    ) -> anyhow::Result<(f64, f64)> {
-        let (mut loss, mut inter, mut sum) = (0.0, 0.0, 0.0);
-        for b in &self.batches {
-            let t = BatchTensors::new(b, patch, device, false)?;
-            let l = tch::no_grad(|| -> anyhow::Result<f64> {
-                let logits = trainer.forward(&t.image, false);
-                let v = loss_cfg.compute(&t.inputs(&logits, b))?;
-                let pred = logits.gt(0.0).to_kind(Kind::Float);
-                inter += (&pred * &t.target).sum(Kind::Double).double_value(&[]);
-                sum += (pred.sum(Kind::Double) + t.target.sum(Kind::Double)).double_value(&[]);
-                Ok(v.double_value(&[]))
-            })?;
-            loss += l;
-        }
-        let dice = if sum > 0.0 { 2.0 * inter / sum } else { 1.0 };
-        Ok((loss / self.batches.len() as f64, dice))
-    }
-}
-
 /// A batch on the device.
-struct BatchTensors {
-    image: Tensor,
-    target: Tensor,
+pub(crate) struct BatchTensors {
+    pub(crate) image: Tensor,
+    pub(crate) target: Tensor,
     labels: Tensor,
     regions: Option<Tensor>,
 }
@@ -151,7 +104,12 @@ struct BatchTensors {
 impl BatchTensors {
     /// The batch on `device`; `pinned`: through page-locked memory with non-blocking copies
     /// (`training.pin_memory`, CUDA only).
-    fn new(batch: &iw_data::sampler::Batch, patch: [usize; 3], device: Device, pinned: bool) -> anyhow::Result<Self> {
+    pub(crate) fn new(
+        batch: &iw_data::sampler::Batch,
+        patch: [usize; 3],
+        device: Device,
+        pinned: bool,
+    ) -> anyhow::Result<Self> {
         let [d, h, w] = patch.map(|v| v as i64);
         let b = batch.origins.len() as i64;
         let shape = [b, 1, d, h, w];
@@ -164,7 +122,7 @@ impl BatchTensors {
             regions: if batch.regions.is_empty() { None } else { Some(long(&batch.regions)?) },
         })
     }
-    fn inputs<'a>(&'a self, logits: &'a Tensor, batch: &iw_data::sampler::Batch) -> LossInputs<'a> {
+    pub(crate) fn inputs<'a>(&'a self, logits: &'a Tensor, batch: &iw_data::sampler::Batch) -> LossInputs<'a> {
         LossInputs {
             logits,
             target: &self.target,
@@ -235,22 +193,16 @@ pub fn train(exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
     }
     // Validation rows of the epochs before the checkpoint are kept, as the log's.
     let val_path = dir.join("validation_log.csv");
-    let mut val_rows: Vec<ValidationRow> = Vec::new();
-    if let Ok(text) = std::fs::read_to_string(&val_path) {
-        for line in text.lines().skip(1) {
-            let f: Vec<&str> = line.split(',').collect();
-            let num = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok());
-            if let (Some(e), Some(st), Some(l), Some(d)) = (num(0), num(1), num(2), num(3)) {
-                if (st as u64) <= start {
-                    val_rows.push(ValidationRow { epoch: e as usize, step: st as u64, loss: l, dice: d });
-                }
-            }
-        }
+    let mut val_rows: Vec<ValidationRow> = iw_runner::validation::read_rows_before(&val_path, start)?;
+    let patches = PatchValidation::new(exp, &scfg)?;
+    if patches.is_none() {
+        println!("train: no validation case with a lesion in the split: no patch validation");
     }
-    let validation = Validation::new(exp, &scfg)?;
-    if validation.is_none() {
-        println!("train: no validation case with a lesion in the split: no validation curve");
+    let volumes = VolumeValidation::new(exp)?;
+    if volumes.is_none() && t.validate_every > 0 {
+        println!("train: no validation case in the split: no whole-volume validation");
     }
+    let mut volume_seconds = 0.0;
     // TensorBoard scalars beside the CSVs, kept to the same steps on a resume.
     let mut events = iw_report::tfevents::EventWriter::resume(dir, |tag, s| {
         if tag.starts_with("validation/") {
@@ -294,24 +246,42 @@ pub fn train(exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
         let end_of_epoch = (step + 1) % t.iterations as u64 == 0;
         let stop = STOP.load(Ordering::Relaxed);
         if end_of_epoch {
-            if let Some(v) = &validation {
+            let (mut row, mut msg) =
+                (ValidationRow { epoch, step: step + 1, loss: None, dice: None, volume: None }, vec![]);
+            if let Some(v) = &patches {
                 let (l, d) = v.evaluate(&trainer, &loss_cfg, t.patch, device)?;
-                val_rows.push(ValidationRow { epoch, step: step + 1, loss: l, dice: d });
+                (row.loss, row.dice) = (Some(l), Some(d));
                 events.scalar("validation/loss", (step + 1) as i64, l)?;
                 events.scalar("validation/dice", (step + 1) as i64, d)?;
-                pb.set_message(format!("loss {loss:.4} lr {lr:.1e}; validation loss {l:.4} Dice {d:.3}"));
+                msg.push(format!("patches: loss {l:.4} Dice {d:.3}"));
+            }
+            if let Some(v) = volumes.as_ref().filter(|_| volume_pass_due(epoch, t.epochs, t.validate_every)) {
+                let tv = Instant::now();
+                let s = v.evaluate(&trainer, exp, device)?;
+                volume_seconds += tv.elapsed().as_secs_f64();
+                row.volume = Some(s);
+                events.scalar("validation/volume_dice", (step + 1) as i64, s.dice)?;
+                events.scalar("validation/fp_per_case", (step + 1) as i64, s.fp_per_case)?;
+                events.scalar("validation/volume_ratio", (step + 1) as i64, s.volume_ratio)?;
+                msg.push(format!(
+                    "whole volumes: Dice {:.3}, {:.1} FP/case, volume x{:.2}",
+                    s.dice, s.fp_per_case, s.volume_ratio
+                ));
+            }
+            if !msg.is_empty() {
+                val_rows.push(row);
+                pb.set_message(format!("loss {loss:.4} lr {lr:.1e}; validation {}", msg.join("; ")));
             }
         }
         if end_of_epoch || stop || step + 1 == total {
-            save(&trainer, &last, step + 1)?;
+            // The logs first, then the checkpoint: killed in between, the run resumes from the
+            // previous checkpoint and drops the rows after it; the other way round it would
+            // resume past rows it never wrote.
             events.flush()?;
-            std::fs::write(&log_path, &log).with_context(|| format!("writing {}", log_path.display()))?;
-            let mut vlog = String::from("epoch,step,loss,dice\n");
-            for v in &val_rows {
-                vlog += &format!("{},{},{},{}\n", v.epoch, v.step, v.loss, v.dice);
-            }
-            std::fs::write(&val_path, vlog).with_context(|| format!("writing {}", val_path.display()))?;
+            iw_core::write_file_atomically(&log_path, log.as_bytes())?;
+            iw_core::write_file_atomically(&val_path, format_log(&val_rows).as_bytes())?;
             write_curve(dir, &rows, &val_rows);
+            save(&trainer, &last, step + 1)?;
         }
         if stop {
             pb.abandon();
@@ -334,7 +304,13 @@ pub fn train(exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
         "train",
         &format!("{device:?}"),
         t0.elapsed().as_secs_f64(),
-        json!({"steps": total, "resumed_at": start, "last_epoch_mean_loss": mean_last}),
+        json!({
+            "steps": total,
+            "resumed_at": start,
+            "last_epoch_mean_loss": mean_last,
+            "volume_validation_cases": volumes.as_ref().map_or(0, |v| v.cases()),
+            "volume_validation_s": volume_seconds,
+        }),
     )
 }
 
@@ -371,20 +347,15 @@ pub fn predict(exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
     let device = device_of(exp)?;
     let mut trainer = trainer_for(exp, device)?;
     trainer.load_checkpoint(&fin)?;
-    let icfg = exp.inference.config();
     let pb = bar(todo.len() as u64, &format!("predict {}", exp.method()));
     for id in todo {
         pb.set_message(format!("case {id}"));
         let case = PreparedCase::open(&exp.dataset.prepared.join("cases"), id)?;
         let [d, h, w] = case.meta.shape_zyx;
-        let c = case.meta.channels.max(1) as i64;
-        let vol =
-            Tensor::from_slice(&scaled_image(&case, exp.dataset.window)).reshape([c, d as i64, h as i64, w as i64]);
-        let p = sliding_window(&vol, &icfg, device, |x| Ok(trainer.forward(x, false)))?;
+        let p = predict_case(&trainer, exp, &case, device)?;
         let g = case.meta.geometry();
         for (name, t) in [("prob", &p.probs), ("logit", &p.logits)] {
-            let v: Vec<f32> = Vec::<f32>::try_from(&t.to_kind(Kind::Float).flatten(0, -1))?;
-            let arr = ndarray::Array3::from_shape_vec((d, h, w), v)?;
+            let arr = ndarray::Array3::from_shape_vec((d, h, w), to_f32(t)?)?;
             if name == "prob" {
                 write_volume(
                     out.join(format!("{id}_pred.nii.gz")),
