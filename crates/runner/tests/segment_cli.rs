@@ -1,0 +1,200 @@
+//! `iw segment` end to end on real scans: a smoke-trained run (the synthetic LiTS smoke data, a
+//! few iterations) segments pyradiomics 3.1.0's CT (lung1) and MR (brain1, breast1) scans
+//! (test-data/, fetched by `make setup`). SimpleITK reads the outputs back with the input's
+//! exact geometry; the lesion tables are cc3d's components of the mask with SimpleITK's world
+//! centroids; a bad scan is one line and exit 2 while the others are written; a rerun skips
+//! what exists; CUDA gives the CPU's probabilities where there is a GPU.
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn scan(name: &str) -> PathBuf {
+    let p = repo().join("test-data/pyradiomics-3.1.0").join(format!("{name}.nrrd"));
+    assert!(p.is_file(), "{} is missing: run `make setup` (or scripts/fetch_pyradiomics.sh)", p.display());
+    p
+}
+
+fn iw(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_iw")).current_dir(repo()).args(args).output().expect("running iw")
+}
+
+fn out_text(o: &Output) -> String {
+    format!("{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn ok(o: &Output) -> String {
+    assert!(o.status.success(), "{}", out_text(o));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+fn reference(args: &[&str]) -> serde_json::Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/pyradiomics_reference.py");
+    serde_json::from_str(&iw_test_support::run_python(&script, args)).unwrap()
+}
+
+/// A tiny trained run: the smoke data and scale of `iw reproduce lits --scale smoke`, 100 steps.
+fn smoke_run(dir: &Path) -> PathBuf {
+    let work = dir.join("work");
+    ok(&iw(&["reproduce", "lits", "--scale", "smoke", "--data-only", "--work", p(&work)]));
+    let runs = dir.join("runs");
+    ok(&iw(&[
+        "train",
+        "experiments/lits/iwdl.yaml",
+        "--overlay",
+        "experiments/scales/smoke.yaml",
+        "--set",
+        &format!("dataset.prepared={}", work.join("lits-synth-smoke/prepared").display()),
+        // 100 steps (10 s): the smoke scale's 6 leave a network whose output is one constant.
+        "--set",
+        "training.epochs=4",
+        "--set",
+        "training.iterations=25",
+        "--set",
+        "training.lr_milestones=[3]",
+        "--out",
+        p(&runs),
+    ]));
+    runs.join("lits/iwdl/experiment_0")
+}
+
+/// The lesion table as rows of numbers (the header checked).
+fn read_csv(path: &Path) -> Vec<Vec<f64>> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next().unwrap(), iw_runner::segment::LESIONS_HEADER);
+    lines.map(|l| l.split(',').map(|x| x.parse::<f64>().unwrap()).collect()).collect()
+}
+
+fn sitk_describe(paths: &[&Path]) -> Vec<serde_json::Value> {
+    let mut args = vec!["describe"];
+    args.extend(paths.iter().map(|x| p(x)));
+    reference(&args).as_array().unwrap().clone()
+}
+
+/// Checks one scan's outputs against SimpleITK and cc3d; returns its number of lesions.
+fn check_outputs(input: &Path, out: &Path, name: &str) -> usize {
+    let (prob, mask, csv) = (
+        out.join(format!("{name}_prob.nrrd")),
+        out.join(format!("{name}_mask.nrrd")),
+        out.join(format!("{name}_lesions.csv")),
+    );
+    let d = sitk_describe(&[input, &prob, &mask]);
+    for (o, what) in [(&d[1], "prob"), (&d[2], "mask")] {
+        for k in ["shape_zyx", "spacing_xyz", "origin_xyz", "direction"] {
+            assert_eq!(o[k], d[0][k], "{name} {what}: {k} differs from the input's");
+        }
+    }
+    assert_eq!(d[1]["dtype"], "float32");
+    assert_eq!(d[2]["dtype"], "uint8");
+    assert!(d[1]["min"].as_f64().unwrap() >= 0.0 && d[1]["max"].as_f64().unwrap() <= 1.0);
+    let rows = read_csv(&csv);
+    let refs = reference(&["lesions", p(&mask), p(&prob)]);
+    let refs = refs.as_array().unwrap();
+    assert_eq!(rows.len(), refs.len(), "{name}: one row per component of the mask");
+    // Every voxel of the mask is in one lesion of the table.
+    let voxels: f64 = rows.iter().map(|r| r[1]).sum();
+    assert_eq!(voxels, d[2]["sum"].as_f64().unwrap(), "{name}: the table's voxels are the mask's");
+    // Sorted by score: max probability, then size.
+    for w in rows.windows(2) {
+        assert!(w[0][13] > w[1][13] || w[0][13] == w[1][13] && w[0][1] >= w[1][1], "{name}: order");
+    }
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(r[0], (i + 1) as f64);
+        // The reference component with the same bounding box and size.
+        let m = refs
+            .iter()
+            .find(|c| {
+                c["voxels"].as_f64().unwrap() == r[1]
+                    && (0..3).all(|a| c["bbox_min"][a].as_f64().unwrap() == r[7 + a])
+                    && (0..3).all(|a| c["bbox_max"][a].as_f64().unwrap() == r[10 + a])
+            })
+            .unwrap_or_else(|| panic!("{name}: lesion {} ({} voxels) is no component of the mask", r[0], r[1]));
+        let close = |a: f64, b: f64, tol: f64| (a - b).abs() <= tol * b.abs().max(1.0);
+        assert!(close(r[2], m["volume_mm3"].as_f64().unwrap(), 1e-6), "{name}: volume {} vs {}", r[2], m["volume_mm3"]);
+        let diameter = (6.0 * r[2] / std::f64::consts::PI).cbrt();
+        assert!(close(r[3], diameter, 1e-4), "{name}: equivalent diameter");
+        for a in 0..3 {
+            assert!(close(r[4 + a], m["centroid"][a].as_f64().unwrap(), 1e-5), "{name}: centroid {r:?} vs {m}");
+        }
+        assert!(
+            close(r[13], m["max_prob"].as_f64().unwrap(), 1e-6) && close(r[14], m["mean_prob"].as_f64().unwrap(), 1e-6)
+        );
+    }
+    rows.len()
+}
+
+fn cuda_available() -> bool {
+    let o = iw(&["doctor"]);
+    String::from_utf8_lossy(&o.stdout).contains("cuda          available")
+}
+
+#[test]
+fn segment_real_ct_and_mr_with_a_smoke_trained_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = smoke_run(dir.path());
+    let names = ["lung1_image", "brain1_image", "breast1_image"];
+    let scans: Vec<PathBuf> = names.iter().map(|n| scan(n)).collect();
+    // A broken scan among them: one line, exit 2, the others written.
+    let bad = dir.path().join("broken.nrrd");
+    let head = std::fs::read(&scans[2]).unwrap();
+    std::fs::write(&bad, &head[..head.len() / 2]).unwrap();
+    let out = dir.path().join("seg");
+    let mut args = vec!["segment", p(&run), p(&scans[0]), p(&scans[1]), p(&bad), p(&scans[2]), "--out", p(&out)];
+    let o = iw(&args);
+    assert_eq!(o.status.code(), Some(2), "{}", out_text(&o));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let bad_lines: Vec<&str> = stderr.lines().filter(|l| l.contains("broken.nrrd")).collect();
+    assert_eq!(bad_lines.len(), 1, "one line for the bad scan: {stderr}");
+    assert!(bad_lines[0].contains("truncated") || bad_lines[0].contains("corrupt"), "{stderr}");
+    assert!(stderr.contains("1 of 4 scan(s) failed: broken"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("region of interest: whole scan") && stdout.contains("window [-300, 300]"), "{stdout}");
+    for n in names {
+        check_outputs(&scan(n), &out, n);
+    }
+    assert!(!out.join("broken_prob.nrrd").exists() && !out.join("broken_lesions.csv").exists());
+    let summary = std::fs::read_to_string(out.join("segment_summary.csv")).unwrap();
+    assert_eq!(summary.lines().count(), 5, "{summary}");
+    assert!(summary.lines().any(|l| l.starts_with("broken,") && l.contains(",error,")), "{summary}");
+    assert_eq!(summary.lines().filter(|l| l.contains(",done,")).count(), 3, "{summary}");
+
+    // A rerun skips what exists.
+    args.retain(|a| !a.ends_with("broken.nrrd"));
+    let s = ok(&iw(&args));
+    assert_eq!(s.matches("outputs exist, skipped").count(), 3, "{s}");
+
+    // A lower threshold (the 99.9th percentile of lung1's probabilities) makes lesions to check.
+    let prob = iw_io::read_volume(out.join("lung1_image_prob.nrrd")).unwrap().to_f32();
+    let mut v: Vec<f32> = prob.data.iter().copied().collect();
+    v.sort_by(f32::total_cmp);
+    let t = v[v.len() * 999 / 1000].clamp(1e-6, 0.999_999);
+    let out2 = dir.path().join("seg-low");
+    let ts = t.to_string();
+    ok(&iw(&["segment", p(&run), p(&scans[0]), "--out", p(&out2), "--threshold", &ts]));
+    let n = check_outputs(&scans[0], &out2, "lung1_image");
+    assert!(n > 0, "threshold {t}: lesions to check");
+
+    // --scaling is refused for a run with a window; a checkpoint with its config above works.
+    let o = iw(&["segment", p(&run), p(&scans[0]), "--out", p(&out2), "--scaling", "zscore"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("drop --scaling"), "{}", out_text(&o));
+
+    if cuda_available() {
+        let out3 = dir.path().join("seg-cuda");
+        let ck = run.join("checkpoints/final.safetensors");
+        ok(&iw(&["segment", p(&ck), p(&scans[0]), "--out", p(&out3), "--device", "cuda"]));
+        let a = iw_io::read_volume(out.join("lung1_image_prob.nrrd")).unwrap().to_f32();
+        let b = iw_io::read_volume(out3.join("lung1_image_prob.nrrd")).unwrap().to_f32();
+        let diff = a.data.iter().zip(b.data.iter()).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+        assert!(diff < 1e-3, "CUDA and CPU probabilities differ by {diff}");
+    } else {
+        iw_test_support::announce("segment on cuda: skipped: no CUDA (ran on the CPU only)");
+    }
+}
