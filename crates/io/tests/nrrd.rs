@@ -229,7 +229,10 @@ fn broken_files_are_one_line_errors() {
         (ok.replace("\n\n", "\ntype: short\n\n"), "given twice"),
         (ok.replace("dimension: 3\nsizes: 4 3 2", "dimension: 4\nsizes: 3 4 3 2"), "4 spatial axes"),
         (
-            ok.replace("dimension: 3\nsizes: 4 3 2", "dimension: 4\nsizes: 3 4 3 2\nkinds: RGB-color domain domain domain"),
+            ok.replace(
+                "dimension: 3\nsizes: 4 3 2",
+                "dimension: 4\nsizes: 3 4 3 2\nkinds: RGB-color domain domain domain",
+            ),
             "axis 0 (RGB-color, 3 samples) is not spatial",
         ),
         (ok.replace("encoding: raw", "encoding: ascii") + "1 2 3", "cannot hold 24 values"),
