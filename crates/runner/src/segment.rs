@@ -476,7 +476,7 @@ pub fn segment(
         let t0 = Instant::now();
         match segment_one(a, scan, scans.len(), intensity, conn, &mut predict) {
             Ok((lesions, roi)) => {
-                let total: f64 = lesions.iter().map(|l| l.volume_mm3).sum();
+                let total = lesions.iter().fold(0.0, |a, l| a + l.volume_mm3);
                 pb.suspend(|| {
                     println!(
                         "{}: {} lesion(s), {:.1} mm^3 in all ({}); wrote {}",

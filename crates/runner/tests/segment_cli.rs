@@ -3,7 +3,8 @@
 //! (test-data/, fetched by `make setup`). SimpleITK reads the outputs back with the input's
 //! exact geometry; the lesion tables are cc3d's components of the mask with SimpleITK's world
 //! centroids; a bad scan is one line and exit 2 while the others are written; a rerun skips
-//! what exists; CUDA gives the CPU's probabilities where there is a GPU.
+//! what exists; `--roi` predicts in the mask's bounding box + 5 voxels only; a run without an
+//! intensity window needs `--scaling`; CUDA gives the CPU's probabilities where there is a GPU.
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -185,6 +186,38 @@ fn segment_real_ct_and_mr_with_a_smoke_trained_run() {
     let o = iw(&["segment", p(&run), p(&scans[0]), "--out", p(&out2), "--scaling", "zscore"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("drop --scaling"), "{}", out_text(&o));
+
+    // --roi: the scan cropped to the label's bounding box + 5 voxels; 0 outside it.
+    let roi_out = dir.path().join("seg-roi");
+    let label = scan("breast1_label");
+    let s = ok(&iw(&["segment", p(&run), p(&scans[2]), "--out", p(&roi_out), "--roi", p(&label)]));
+    assert!(s.contains("region of interest: --roi") && s.contains("bounding box + 5 voxels"), "{s}");
+    check_outputs(&scans[2], &roi_out, "breast1_image");
+    let lab = iw_io::read_volume(&label).unwrap().to_f32();
+    let (start, end) = iw_data::prepared::bounding_box(lab.data.view(), 5, |_, &v| v != 0.0).unwrap();
+    let prob = iw_io::read_volume(roi_out.join("breast1_image_prob.nrrd")).unwrap().to_f32();
+    for ((z, y, x), &v) in prob.data.indexed_iter() {
+        let inside =
+            (start[0]..end[0]).contains(&z) && (start[1]..end[1]).contains(&y) && (start[2]..end[2]).contains(&x);
+        assert!(if inside { v > 0.0 } else { v == 0.0 }, "({z}, {y}, {x}): {v}, ROI {start:?}..{end:?}");
+    }
+    assert!(end != lab.shape_zyx() || start != [0; 3], "the ROI is smaller than the scan");
+
+    // A run without an intensity window (MR prepared by `iw prepare nnunet`) needs --scaling.
+    let config = std::fs::read_to_string(run.join("config.yaml")).unwrap();
+    let no_window = config.replace("  window:\n  - -300.0\n  - 300.0\n", "  window: null\n");
+    assert_ne!(config, no_window);
+    let cfg = dir.path().join("no-window.yaml");
+    std::fs::write(&cfg, no_window).unwrap();
+    let ck = run.join("checkpoints/final.safetensors");
+    let mr_out = dir.path().join("seg-mr");
+    let o = iw(&["segment", p(&ck), p(&scans[1]), "--config", p(&cfg), "--out", p(&mr_out)]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("give --scaling"), "{}", out_text(&o));
+    let s =
+        ok(&iw(&["segment", p(&ck), p(&scans[1]), "--config", p(&cfg), "--out", p(&mr_out), "--scaling", "zscore"]));
+    assert!(s.contains("intensities: scaling ZScore"), "{s}");
+    check_outputs(&scans[1], &mr_out, "brain1_image");
 
     if cuda_available() {
         let out3 = dir.path().join("seg-cuda");
