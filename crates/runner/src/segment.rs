@@ -46,7 +46,9 @@ pub struct SegmentArgs {
     /// Region of interest: a mask in the scan's grid (non-zero inside; e.g. the liver for a LiTS
     /// run), or a folder holding one per scan named like the scan. The scan is cropped to the
     /// mask's bounding box + 5 voxels (the LiTS preparation's rule) and predicted there;
-    /// outside it the probability is 0. Default: the whole scan.
+    /// outside it the probability is 0. For a LUNA16 run: the seg-lungs-LUNA16 label map, made
+    /// into the lung mask as `iw prepare luna16` does (CT at its minimum outside the lungs).
+    /// Default: the whole scan.
     #[arg(long)]
     pub roi: Option<PathBuf>,
     /// Intensity scaling for runs without an intensity window (dataset.window: null, e.g. MR
@@ -351,10 +353,18 @@ struct Roi {
     start: [usize; 3],
     end: [usize; 3],
     said: String,
+    /// LUNA16: the lung mask outside which the CT is set to its minimum.
+    outside_to_min: Option<ndarray::Array3<bool>>,
 }
 
-fn roi_of(scan: &Scan, shape: [usize; 3], roi: Option<&Path>, n_scans: usize) -> anyhow::Result<Roi> {
-    let Some(roi) = roi else { return Ok(Roi { start: [0; 3], end: shape, said: "whole scan".into() }) };
+/// The region of interest of a scan: the whole scan; or `--roi`'s mask, its bounding box + 5
+/// voxels (LiTS' rule); for a LUNA16 run `--roi` is the seg-lungs-LUNA16 label map, made into
+/// the lung mask as `iw prepare luna16` does (every label but the trachea, closed, dilated), and
+/// the CT is also set to its minimum outside the lungs, as prepared.
+fn roi_of(scan: &Scan, shape: [usize; 3], roi: Option<&Path>, n_scans: usize, luna16: bool) -> anyhow::Result<Roi> {
+    let Some(roi) = roi else {
+        return Ok(Roi { start: [0; 3], end: shape, said: "whole scan".into(), outside_to_min: None });
+    };
     let path = roi_for(roi, scan, n_scans)?;
     let m = read_volume(&path)?;
     if m.shape_zyx() != shape {
@@ -371,17 +381,37 @@ fn roi_of(scan: &Scan, shape: [usize; 3], roi: Option<&Path>, n_scans: usize) ->
         );
     }
     crate::volume_tools::check_finite_mask(&m, &path)?;
+    if luna16 {
+        let Some(lungs) = iw_data::luna16::lung_mask(&m.to_f32().data) else {
+            bail!("{}: the lung mask is empty", path.display());
+        };
+        let (start, end) = iw_data::prepared::bounding_box(lungs.view(), 5, |_, &v| v)
+            .ok_or_else(|| anyhow::anyhow!("{}: the lung mask is empty", path.display()))?;
+        let said = format!(
+            "lungs of {} (LUNA16: labels but the trachea, closed and dilated; CT at its minimum outside; bounding box + 5 voxels)",
+            path.display()
+        );
+        return Ok(Roi { start, end, said, outside_to_min: Some(lungs) });
+    }
     let mask = m.nonzero_mask();
     let Some((start, end)) = iw_data::prepared::bounding_box(mask.data.view(), 5, |_, &v| v != 0) else {
         bail!("{}: the ROI mask is empty", path.display());
     };
-    Ok(Roi { start, end, said: format!("ROI {} (bounding box + 5 voxels)", path.display()) })
+    Ok(Roi { start, end, said: format!("ROI {} (bounding box + 5 voxels)", path.display()), outside_to_min: None })
 }
 
 /// The network input of one scan; its intensities, geometry and ROI.
 fn prepare(image: &mut Volume<f32>, intensity: Intensity, roi: &Roi) -> NetworkInput {
     if let Intensity::Scaling(s) = intensity {
         s.apply(image);
+    }
+    if let Some(lungs) = &roi.outside_to_min {
+        let min = image.data.iter().copied().fold(f32::INFINITY, f32::min);
+        ndarray::Zip::from(&mut image.data).and(lungs).for_each(|v, &m| {
+            if !m {
+                *v = min;
+            }
+        });
     }
     let (s, e) = (roi.start, roi.end);
     let crop = image.data.slice(ndarray::s![s[0]..e[0], s[1]..e[1], s[2]..e[2]]);
@@ -431,6 +461,7 @@ pub fn segment(
     let intensity = Intensity::of(exp, a.scaling.as_deref())?;
     let conn = Connectivity::from_number(a.connectivity)?;
     let scans = find_scans(&a.scans)?;
+    let luna16 = exp.dataset.name == "luna16";
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     iw_core::remove_stale_temporaries(&a.out);
     println!(
@@ -474,7 +505,7 @@ pub fn segment(
             continue;
         }
         let t0 = Instant::now();
-        match segment_one(a, scan, scans.len(), intensity, conn, &mut predict) {
+        match segment_one(a, luna16, scan, scans.len(), intensity, conn, &mut predict) {
             Ok((lesions, roi)) => {
                 let total = lesions.iter().fold(0.0, |a, l| a + l.volume_mm3);
                 pb.suspend(|| {
@@ -549,8 +580,10 @@ pub fn segment(
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn segment_one(
     a: &SegmentArgs,
+    luna16: bool,
     scan: &Scan,
     n_scans: usize,
     intensity: Intensity,
@@ -565,7 +598,7 @@ fn segment_one(
     iw_data::require_finite(&image, &scan.path, "image")?;
     let geometry = image.geometry.clone();
     let shape = image.shape_zyx();
-    let roi = roi_of(scan, shape, a.roi.as_deref(), n_scans)?;
+    let roi = roi_of(scan, shape, a.roi.as_deref(), n_scans, luna16)?;
     let input = prepare(&mut image, intensity, &roi);
     drop(image);
     let p = predict(&input)?;

@@ -3,7 +3,8 @@
 //! (test-data/, fetched by `make setup`). SimpleITK reads the outputs back with the input's
 //! exact geometry; the lesion tables are cc3d's components of the mask with SimpleITK's world
 //! centroids; a bad scan is one line and exit 2 while the others are written; a rerun skips
-//! what exists; `--roi` predicts in the mask's bounding box + 5 voxels only; a run without an
+//! what exists; `--roi` predicts in the mask's bounding box + 5 voxels only, and on a raw LiTS
+//! case with its liver gives exactly `iw predict`'s probabilities of the prepared case; a run without an
 //! intensity window needs `--scaling`; CUDA gives the CPU's probabilities where there is a GPU.
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -40,29 +41,34 @@ fn reference(args: &[&str]) -> serde_json::Value {
     serde_json::from_str(&iw_test_support::run_python(&script, args)).unwrap()
 }
 
-/// A tiny trained run: the smoke data and scale of `iw reproduce lits --scale smoke`, 100 steps.
-fn smoke_run(dir: &Path) -> PathBuf {
+/// A tiny trained run: the smoke data and scale of `iw reproduce lits --scale smoke`, 100 steps,
+/// and its `iw predict` of the test case. Returns the run folder and the smoke data's folder.
+fn smoke_run(dir: &Path) -> (PathBuf, PathBuf) {
     let work = dir.join("work");
     ok(&iw(&["reproduce", "lits", "--scale", "smoke", "--data-only", "--work", p(&work)]));
     let runs = dir.join("runs");
-    ok(&iw(&[
-        "train",
-        "experiments/lits/iwdl.yaml",
-        "--overlay",
-        "experiments/scales/smoke.yaml",
-        "--set",
-        &format!("dataset.prepared={}", work.join("lits-synth-smoke/prepared").display()),
-        // 100 steps (10 s): the smoke scale's 6 leave a network whose output is one constant.
-        "--set",
-        "training.epochs=4",
-        "--set",
-        "training.iterations=25",
-        "--set",
-        "training.lr_milestones=[3]",
-        "--out",
-        p(&runs),
-    ]));
-    runs.join("lits/iwdl/experiment_0")
+    let data = work.join("lits-synth-smoke");
+    let prepared = format!("dataset.prepared={}", data.join("prepared").display());
+    for stage in ["train", "predict"] {
+        ok(&iw(&[
+            stage,
+            "experiments/lits/iwdl.yaml",
+            "--overlay",
+            "experiments/scales/smoke.yaml",
+            "--set",
+            &prepared,
+            // 100 steps (10 s): the smoke scale's 6 leave a network whose output is one constant.
+            "--set",
+            "training.epochs=4",
+            "--set",
+            "training.iterations=25",
+            "--set",
+            "training.lr_milestones=[3]",
+            "--out",
+            p(&runs),
+        ]));
+    }
+    (runs.join("lits/iwdl/experiment_0"), data)
 }
 
 /// The lesion table as rows of numbers (the header checked).
@@ -139,7 +145,7 @@ fn cuda_available() -> bool {
 #[test]
 fn segment_real_ct_and_mr_with_a_smoke_trained_run() {
     let dir = tempfile::tempdir().unwrap();
-    let run = smoke_run(dir.path());
+    let (run, data) = smoke_run(dir.path());
     let names = ["lung1_image", "brain1_image", "breast1_image"];
     let scans: Vec<PathBuf> = names.iter().map(|n| scan(n)).collect();
     // A broken scan among them: one line, exit 2, the others written.
@@ -202,6 +208,21 @@ fn segment_real_ct_and_mr_with_a_smoke_trained_run() {
         assert!(if inside { v > 0.0 } else { v == 0.0 }, "({z}, {y}, {x}): {v}, ROI {start:?}..{end:?}");
     }
     assert!(end != lab.shape_zyx() || start != [0; 3], "the ROI is smaller than the scan");
+
+    // The raw LiTS case with its liver as --roi: exactly `iw predict`'s probabilities of the
+    // prepared case (cropped by `iw prepare lits` to the same box, scaled the same way).
+    let raw_out = dir.path().join("seg-raw");
+    let (vol, seg) = (data.join("raw/volume-0.nii"), data.join("raw/segmentation-0.nii"));
+    ok(&iw(&["segment", p(&run), p(&vol), "--roi", p(&seg), "--out", p(&raw_out)]));
+    let ours = iw_io::read_volume(raw_out.join("volume-0_prob.nii")).unwrap().to_f32();
+    let predicted = iw_io::read_volume(run.join("test_predictions/0_prob.nii.gz")).unwrap().to_f32();
+    let case = iw_data::prepared::PreparedCase::open(&data.join("prepared/cases"), "0").unwrap();
+    let (s0, sh) = (case.meta.crop_start_zyx, case.meta.shape_zyx);
+    assert_eq!(predicted.shape_zyx(), sh);
+    assert!(ours.shape_zyx() != sh, "the raw scan is larger than its crop");
+    let crop = ours.data.slice(ndarray::s![s0[0]..s0[0] + sh[0], s0[1]..s0[1] + sh[1], s0[2]..s0[2] + sh[2]]);
+    assert_eq!(crop, predicted.data, "segment with --roi = predict on the prepared case");
+    assert_eq!(&ours.geometry, iw_io::read_volume(&vol).unwrap().geometry());
 
     // A run without an intensity window (MR prepared by `iw prepare nnunet`) needs --scaling.
     let config = std::fs::read_to_string(run.join("config.yaml")).unwrap();
