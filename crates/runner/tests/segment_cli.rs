@@ -4,7 +4,8 @@
 //! exact geometry; the lesion tables are cc3d's components of the mask with SimpleITK's world
 //! centroids; a bad scan is one line and exit 2 while the others are written; a rerun skips
 //! what exists; `--roi` predicts in the mask's bounding box + 5 voxels only, and on a raw LiTS
-//! case with its liver gives exactly `iw predict`'s probabilities of the prepared case; a run without an
+//! case with its liver gives exactly `iw predict`'s probabilities of the prepared case, and for a
+//! LUNA16 run makes the lung mask and box of `iw prepare luna16`; a run without an
 //! intensity window needs `--scaling`; CUDA gives the CPU's probabilities where there is a GPU.
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -239,6 +240,44 @@ fn segment_real_ct_and_mr_with_a_smoke_trained_run() {
         ok(&iw(&["segment", p(&ck), p(&scans[1]), "--config", p(&cfg), "--out", p(&mr_out), "--scaling", "zscore"]));
     assert!(s.contains("intensities: scaling ZScore"), "{s}");
     check_outputs(&scans[1], &mr_out, "brain1_image");
+
+    // A LUNA16 run: --roi is the seg-lungs-LUNA16 label map, made into the lung mask and crop of
+    // `iw prepare luna16`: the probabilities are non-zero exactly in the prepared case's box.
+    let luna = dir.path().join("luna");
+    ok(&iw(&["synth", "luna16", "--out", p(&luna), "--cases", "2", "--seed", "3", "--shape", "64,64,48"]));
+    ok(&iw(&["prepare", "luna16", "--raw", p(&luna), "--out", p(&dir.path().join("luna-prep"))]));
+    let luna_cfg = dir.path().join("luna16.yaml");
+    std::fs::write(&luna_cfg, config.replace("  name: lits\n", "  name: luna16\n")).unwrap();
+    let luna_out = dir.path().join("seg-luna");
+    let s = ok(&iw(&[
+        "segment",
+        p(&ck),
+        p(&luna.join("subset0")),
+        "--config",
+        p(&luna_cfg),
+        "--roi",
+        p(&luna.join("seg-lungs-LUNA16")),
+        "--out",
+        p(&luna_out),
+    ]));
+    assert!(s.contains("LUNA16: labels but the trachea"), "{s}");
+    let mut checked = 0;
+    for e in std::fs::read_dir(&luna_out).unwrap() {
+        let path = e.unwrap().path();
+        let Some(uid) = path.file_name().unwrap().to_str().unwrap().strip_suffix("_prob.mhd") else { continue };
+        let prob = iw_io::read_volume(&path).unwrap().to_f32();
+        let meta = iw_data::prepared::PreparedCase::open(&dir.path().join("luna-prep/cases"), uid).unwrap().meta;
+        let (s0, sh) = (meta.crop_start_zyx, meta.shape_zyx);
+        assert!(sh != prob.shape_zyx(), "the lungs' box is smaller than the scan");
+        for ((z, y, x), &v) in prob.data.indexed_iter() {
+            let inside = (s0[0]..s0[0] + sh[0]).contains(&z)
+                && (s0[1]..s0[1] + sh[1]).contains(&y)
+                && (s0[2]..s0[2] + sh[2]).contains(&x);
+            assert_eq!(v > 0.0, inside, "{uid} ({z}, {y}, {x}): {v}; prepared box {s0:?} + {sh:?}");
+        }
+        checked += 1;
+    }
+    assert!(checked >= 1, "a LUNA16 scan segmented");
 
     if cuda_available() {
         let out3 = dir.path().join("seg-cuda");
