@@ -16,9 +16,9 @@ SLOW_TESTS := --features iw-core/python-references,iw-metrics/python-references
 
 # (wheel, pytest-python: the iw-lesions Python package, crates/python)
 .PHONY: wheel pytest-python
-.PHONY: setup build test test-fast check fmt lint bench fuzz reproduce-lits reproduce-luna16 reproduce-mets ablation report-screenshot clean-venv slurm-setup
+.PHONY: test-data setup build test test-fast check fmt lint bench fuzz reproduce-lits reproduce-luna16 reproduce-mets ablation report-screenshot clean-venv slurm-setup
 
-setup: $(STAMP) build wheel
+setup: $(STAMP) build wheel test-data
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium) || echo "chromium: skipped: not installable here (the report's browser test will say 'skipped: no chromium')"
 
 $(STAMP): scripts/requirements.txt scripts/requirements-nodeps.txt
@@ -27,6 +27,11 @@ $(STAMP): scripts/requirements.txt scripts/requirements-nodeps.txt
 	$(PY) -m pip install --quiet -r scripts/requirements.txt
 	$(PY) -m pip install --quiet --no-deps -r scripts/requirements-nodeps.txt
 	@touch $(STAMP)
+
+# Real CT and MR scans with lesion labels (pyradiomics 3.1.0's data/, NRRD) for the tests; pinned
+# by sha256, git-ignored, fetched once (scripts/fetch_pyradiomics.sh).
+test-data:
+	scripts/fetch_pyradiomics.sh
 
 build: $(STAMP)
 	cargo build $(CARGO_FLAGS) --all-targets $(SLOW_TESTS)

@@ -2,7 +2,7 @@
 # Runs cargo-fuzz targets one after the other, FUZZ_SECONDS each (default 60) or, with FUZZ_RUNS=N,
 # until each has executed N inputs (libFuzzer's -runs; no time limit then), one job, no
 # sanitizer (works on the stable toolchain; libFuzzer still catches panics, aborts, OOMs over
-# -rss_limit_mb=2048 and timeouts). Arguments: crate:target pairs (default: all eight).
+# -rss_limit_mb=2048 and timeouts). Arguments: crate:target pairs (default: all nine).
 # Corpora grow in crates/<crate>/fuzz/corpus/<target> (ignored by git) from the committed seeds
 # in crates/<crate>/fuzz/seeds/<target>; crashes land in crates/<crate>/fuzz/artifacts/<target>.
 # The final libFuzzer stats of each target are appended to target/fuzz/summary.txt.
@@ -20,7 +20,7 @@ else
 fi
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(io:nifti io:nifti_gz io:metaimage io:dicom data:lidc_xml data:case_json metrics:prc_records runner:experiment_yaml)
+    targets=(io:nifti io:nifti_gz io:metaimage io:dicom io:nrrd data:lidc_xml data:case_json metrics:prc_records runner:experiment_yaml)
 fi
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "make fuzz needs cargo-fuzz: cargo install cargo-fuzz --version 0.13.2 --locked" >&2

@@ -57,3 +57,28 @@ dicom("implicit_le", ImplicitVRLittleEndian)
 dicom("explicit_be", ExplicitVRBigEndian)
 dicom("deflated", DeflatedExplicitVRLittleEndian)
 dicom("rle", None, rle=True)
+
+# NRRD: SimpleITK's raw and gzip .nrrd, a detached .nhdr (its data follow as the "data file"
+# content: the target passes the input as both), and hand-written headers for the other paths
+# (RAS space, ascii and hex encodings, big endian, skips, a size-1 non-spatial axis, 2D).
+os.makedirs("seeds/nrrd", exist_ok=True)
+im.SetDirection([0, 1, 0, -1, 0, 0, 0, 0, 1])
+for name, compress in [("sitk_raw.nrrd", False), ("sitk_gzip.nrrd", True)]:
+    sitk.WriteImage(im, f"/tmp/iw_seed_{name}", useCompression=compress)
+    os.replace(f"/tmp/iw_seed_{name}", f"seeds/nrrd/{name}")
+v = np.arange(24, dtype="<i2") * 37 - 300
+head = (b"NRRD0004\ntype: short\ndimension: 3\nsizes: 4 3 2\nendian: little\nencoding: %s\n"
+        b"space: %s\nspace directions: (0.5,0.1,0) (-0.1,0.5,0) (0,0,2)\nspace origin: (10,-20,30)\n")
+open("seeds/nrrd/ras.nrrd", "wb").write(head % (b"raw", b"right-anterior-superior") + b"\n" + v.tobytes())
+open("seeds/nrrd/ascii.nrrd", "wb").write(
+    head % (b"ascii", b"LPS") + b"\n" + " ".join(str(x) for x in v).encode())
+open("seeds/nrrd/hex.nrrd", "wb").write(head % (b"hex", b"LAS") + b"\n" + v.tobytes().hex().encode())
+open("seeds/nrrd/skips_be.nrrd", "wb").write(
+    (head % (b"raw", b"LPS")).replace(b"little", b"big") + b"line skip: 1\nbyte skip: 3\n\nskip\nabc"
+    + v.astype(">i2").tobytes())
+open("seeds/nrrd/detached.nhdr", "wb").write(
+    b"NRRD0004\ntype: uchar\ndimension: 4\nsizes: 1 2 2 1\nencoding: gzip\nspace dimension: 3\n"
+    b"kinds: scalar domain domain domain\nspace directions: none (1,0,0) (0,1,0) (0,0,1)\n"
+    b"byte skip: 0\ndata file: x.raw.gz\n")
+open("seeds/nrrd/flat_2d.nrrd", "wb").write(
+    b"NRRD0001\ntype: float\ndimension: 2\nsizes: 2 2\nspacings: 0.5 2\nencoding: text\n\n1.5 -2 3e3 nan\n")

@@ -34,7 +34,7 @@ pub enum Error {
         message: String,
     },
     /// The file name's extension names no format iw knows.
-    #[error("{}: unknown format (expected .nii, .nii.gz, .mhd, .mha, a .dcm file or a DICOM folder)", path.display())]
+    #[error("{}: unknown format (expected .nii, .nii.gz, .mhd, .mha, .nrrd, .nhdr, a .dcm file or a DICOM folder)", path.display())]
     UnknownFormat {
         /// The file.
         path: PathBuf,

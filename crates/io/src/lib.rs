@@ -4,6 +4,7 @@
 //! |---|---|
 //! | `*.nii`, `*.nii.gz` | NIfTI-1 ([`nifti`](self::nifti)) |
 //! | `*.mhd` (+ `.raw`/`.zraw`), `*.mha` | MetaImage ([`metaimage`]) |
+//! | `*.nrrd`, `*.nhdr` (+ its data file) | NRRD ([`nrrd`]) |
 //! | a folder, `*.dcm` | DICOM series or single file ([`dicom`]) |
 //!
 //! Writers never leave a partial file: they write to a hidden temporary file beside the target
@@ -17,6 +18,7 @@ pub mod dicom;
 mod error;
 pub mod metaimage;
 pub mod nifti;
+pub mod nrrd;
 
 pub use error::{Error, Result};
 pub use iw_core::atomic::{write_atomically, write_file_atomically};
@@ -35,6 +37,12 @@ pub enum Format {
     MetaImage {
         /// `.mha` (ElementDataFile = LOCAL)
         local: bool,
+    },
+    /// NRRD: `.nrrd` (data attached, unless its header names a data file) or `.nhdr` (a
+    /// detached data file).
+    Nrrd {
+        /// `.nhdr`
+        detached: bool,
     },
     /// DICOM: a series folder or a single (possibly multi-frame) file.
     Dicom,
@@ -55,6 +63,10 @@ impl Format {
             Ok(Format::MetaImage { local: false })
         } else if name.ends_with(".mha") {
             Ok(Format::MetaImage { local: true })
+        } else if name.ends_with(".nrrd") {
+            Ok(Format::Nrrd { detached: false })
+        } else if name.ends_with(".nhdr") {
+            Ok(Format::Nrrd { detached: true })
         } else if name.ends_with(".dcm") || name.ends_with(".dicom") {
             Ok(Format::Dicom)
         } else {
@@ -72,6 +84,7 @@ pub fn read_volume(path: impl AsRef<Path>) -> Result<DynVolume> {
     match Format::from_path(path)? {
         Format::Nifti { .. } => nifti::read(path),
         Format::MetaImage { .. } => metaimage::read(path),
+        Format::Nrrd { .. } => nrrd::read(path),
         Format::Dicom => dicom::read(path),
     }
 }
@@ -83,8 +96,18 @@ pub fn write_volume<T: Element>(path: impl AsRef<Path>, volume: &Volume<T>) -> R
     match Format::from_path(path)? {
         Format::Nifti { .. } => nifti::write(path, volume),
         Format::MetaImage { .. } => metaimage::write(path, volume, metaimage::WriteOptions::default()),
-        Format::Dicom => Err(Error::unsupported(path, "writing DICOM; write .nii.gz or .mhd instead")),
+        Format::Nrrd { .. } => nrrd::write(path, volume, nrrd::WriteOptions::default()),
+        Format::Dicom => Err(Error::unsupported(path, "writing DICOM; write .nii.gz, .nrrd or .mhd instead")),
     }
+}
+
+/// The files a header path stands for besides itself (a `.mhd`'s or `.nhdr`'s data file, and
+/// the data files iw's writers would write beside it); none for single-file formats. Output
+/// guards compare these with the inputs' files.
+pub fn data_files(path: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = metaimage::data_files(path);
+    out.extend(nrrd::data_files(path));
+    out
 }
 
 /// Writes a [`DynVolume`] in the format its path names.

@@ -387,7 +387,7 @@ pub fn write<T: Element>(path: &Path, volume: &Volume<T>, options: WriteOptions)
 
 /// Writes a header and its data file as a pair: both temporary files first, then the data file
 /// is renamed into place, then the header; when anything fails, neither new file is left.
-fn write_pair(header_path: &Path, header: &[u8], data_path: &Path, data: &[u8]) -> Result<()> {
+pub(crate) fn write_pair(header_path: &Path, header: &[u8], data_path: &Path, data: &[u8]) -> Result<()> {
     let (tmp_data, tmp_header) = (iw_core::atomic::temp_path(data_path), iw_core::atomic::temp_path(header_path));
     let cleanup = |extra: Option<&Path>| {
         for p in [Some(tmp_data.as_path()), Some(tmp_header.as_path()), extra].into_iter().flatten() {

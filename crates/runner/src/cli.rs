@@ -4,7 +4,7 @@
 //! Two binaries share it. `iw` links no libtorch and starts in milliseconds; it runs `info`,
 //! `label`, `weights`, `records`, `report`, `evaluate`, `synth`, `prepare`, `reproduce` and
 //! `grid` itself and hands the commands that train or load a network (`run`, `train`,
-//! `predict`, `model`, `doctor` and the grid's hidden `run-one`) to `iw-torch` beside it, by
+//! `predict`, `segment`, `model`, `doctor` and the grid's hidden `run-one`) to `iw-torch` beside it, by
 //! `exec`: same process id, arguments, environment, signals and exit code, so a grid's lock,
 //! SLURM's signals and Ctrl-C reach the training process unchanged. `iw-torch` (crate
 //! `iw-train`) parses the same [`Cli`] and runs those commands; it runs the others through
@@ -17,12 +17,13 @@ use std::process::ExitCode;
 
 /// Lesion segmentation with inverse-size loss reweighting (Shirokikh et al., MICCAI 2020).
 ///
-/// Volumes are read and written as NIfTI (.nii, .nii.gz), MetaImage (.mhd + .raw/.zraw, .mha)
-/// or DICOM (a series folder or a .dcm file; read only), chosen by the path. Sizes and
+/// Volumes are read and written as NIfTI (.nii, .nii.gz), MetaImage (.mhd + .raw/.zraw, .mha),
+/// NRRD (.nrrd, .nhdr + its data file) or DICOM (a series folder or a .dcm file; read only),
+/// chosen by the path. Sizes and
 /// positions are printed in x, y, z order, in the LPS world frame, in mm.
 ///
-/// run, train, predict, model and doctor load libtorch: iw runs them through the iw-torch
-/// binary beside it (the other commands start without libtorch).
+/// run, train, predict, segment, model and doctor load libtorch: iw runs them through the
+/// iw-torch binary beside it (the other commands start without libtorch).
 #[derive(Parser, Debug)]
 #[command(name = "iw", version = concat!(env!("CARGO_PKG_VERSION"), " (git ", env!("IW_GIT_REVISION"), ", libtorch ", env!("IW_TORCH_VERSION"), ")"))]
 pub struct Cli {
@@ -138,6 +139,12 @@ pub enum Command {
     Predict(RunArgs),
     /// Lesion records and voxel Dice of the test predictions.
     Evaluate(RunArgs),
+    /// Segment your own scans with a trained run: per scan, in the scan's own grid and
+    /// geometry, the probability map, the mask at the threshold and a lesion table
+    /// (<scan>_lesions.csv: volume, diameter, world centroid, bounding box, probabilities),
+    /// plus segment_summary.csv. Scans whose outputs exist are skipped; a bad scan is reported
+    /// and the others go on (exit 2 at the end).
+    Segment(crate::segment::SegmentArgs),
     /// Model tools.
     #[command(subcommand)]
     Model(ModelCommand),
@@ -601,9 +608,12 @@ pub fn parse_connectivity(s: &str) -> Result<u32, String> {
 /// ([`hand_to_torch`]).
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Doctor | Command::Run(_) | Command::Train(_) | Command::Predict(_) | Command::Model(_) => {
-            hand_to_torch()
-        }
+        Command::Doctor
+        | Command::Run(_)
+        | Command::Train(_)
+        | Command::Predict(_)
+        | Command::Segment(_)
+        | Command::Model(_) => hand_to_torch(),
         Command::Info { path, connectivity } => volume_tools::info(&path, connectivity),
         Command::Label { input, output, connectivity } => volume_tools::label(&input, &output, connectivity),
         Command::Weights { mask, output, w_min, w_max, connectivity } => {
@@ -768,7 +778,7 @@ pub fn hand_to_torch() -> anyhow::Result<()> {
     let exe = torch_exe()?;
     if !exe.is_file() {
         anyhow::bail!(
-            "{}: not found: run, train, predict, model and doctor load libtorch and live in the iw-torch \
+            "{}: not found: run, train, predict, segment, model and doctor load libtorch and live in the iw-torch \
              binary beside iw (build both with `make build`, or `cargo build --release`)",
             exe.display()
         );

@@ -14,6 +14,8 @@
 //! * [`interrupt`]: Ctrl-C (stop at a safe point, exit 130, resume); [`resources`]: memory
 //!   estimates checked against what the machine has.
 //! * [`outputs`]: every output path of the CLI resolved and checked against the inputs.
+//! * [`segment`]: `iw segment` without the network (scans, preprocessing, outputs, lesion
+//!   tables); iw-torch runs it with the network.
 //! * [`evaluation`], [`volume_tools`]: the other commands.
 #![deny(missing_docs)]
 
@@ -32,5 +34,6 @@ pub mod python_data;
 pub mod reproduce;
 pub mod resources;
 pub mod run;
+pub mod segment;
 pub mod validation;
 pub mod volume_tools;

@@ -59,12 +59,12 @@ pub fn output_path(out: &Path, inputs: &[&Path], root: Option<&Path>) -> anyhow:
             bail!("{}: the output is the input {} (it would be overwritten)", out.display(), input.display());
         }
     }
-    // A MetaImage header's data file: writing `o.mhd` writes `o.raw`, which may be the data
-    // file of an input header (or an input itself).
-    for written in iw_io::metaimage::data_files(&resolved) {
+    // A MetaImage or NRRD header's data file: writing `o.mhd` writes `o.raw` (`o.nhdr`:
+    // `o.raw.gz`), which may be the data file of an input header (or an input itself).
+    for written in iw_io::data_files(&resolved) {
         let (w, wid) = (resolve(&written)?, identity(&written));
         for input in inputs {
-            let read = std::iter::once(input.to_path_buf()).chain(iw_io::metaimage::data_files(input));
+            let read = std::iter::once(input.to_path_buf()).chain(iw_io::data_files(input));
             for r in read {
                 let same = resolve(&r).map(|p| p == w).unwrap_or(false) || (wid.is_some() && identity(&r) == wid);
                 if same {

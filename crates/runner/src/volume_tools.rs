@@ -47,6 +47,8 @@ pub fn info(path: &Path, connectivity: u32) -> anyhow::Result<()> {
         Format::Nifti { gz: true } => "NIfTI-1 (gzip)",
         Format::MetaImage { local: false } => "MetaImage (detached data)",
         Format::MetaImage { local: true } => "MetaImage (.mha)",
+        Format::Nrrd { detached: false } => "NRRD",
+        Format::Nrrd { detached: true } => "NRRD (detached header)",
         Format::Dicom if path.is_dir() => "DICOM series",
         Format::Dicom => "DICOM file",
     };
@@ -113,7 +115,7 @@ fn write_labels(output: &Path, mask: &Volume<u8>, cc: &Components) -> anyhow::Re
 fn check_output(input: &Path, output: &Path) -> anyhow::Result<()> {
     Format::from_path(output).with_context(|| "choosing the output format".to_string())?;
     if matches!(Format::from_path(output)?, Format::Dicom) {
-        bail!("{}: iw does not write DICOM; use .nii.gz, .nii, .mhd or .mha", output.display());
+        bail!("{}: iw does not write DICOM; use .nii.gz, .nii, .nrrd, .nhdr, .mhd or .mha", output.display());
     }
     crate::outputs::output_path(output, &[input], None)?;
     Ok(())

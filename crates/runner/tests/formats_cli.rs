@@ -245,7 +245,9 @@ fn round_trip_luna16_and_mets() {
         // The runs are the grid's child processes: their own output is in each run's grid.log.
         assert!(s.contains("2 runs: 2 done"), "{s}");
         let table = std::fs::read_to_string(out.join("table.md")).unwrap();
-        assert_eq!(table.lines().filter(|l| l.contains("| dl |") || l.contains("| iwdl |")).count(), 2, "{table}");
+        // One table per matching rule.
+        assert_eq!(table.lines().filter(|l| l.contains("| dl |") || l.contains("| iwdl |")).count(), 4, "{table}");
+        assert!(table.contains("`--match overlap`") && table.contains("`--match iou:0.1`"), "{table}");
         let readme = std::fs::read_to_string(out.join("README.md")).unwrap();
         assert!(readme.contains("SYNTHETIC") && readme.contains(&format!("iw reproduce {ds}")), "{readme}");
         let small = if ds == "luna16" { "8.00" } else { "5.00" };

@@ -1,9 +1,9 @@
-//! `iw-torch`: the commands of `iw` that load libtorch (`run`, `train`, `predict`, `model`,
+//! `iw-torch`: the commands of `iw` that load libtorch (`run`, `train`, `predict`, `segment`, `model`,
 //! `doctor`, a grid's `run-one`). `iw` hands them here by `exec`; started directly it is a
 //! complete `iw` (it parses the same command line and runs the other commands as `iw` does).
 use clap::Parser;
 use iw_runner::cli::{exit_code, with_experiment, Cli, Command, GridArgs, GridCommand, ModelCommand};
-use iw_train::{doctor, model_cmd, stages};
+use iw_train::{doctor, model_cmd, segment_cmd, stages};
 use std::process::ExitCode;
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -12,6 +12,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Run(a) => with_experiment(&a, stages::run_all),
         Command::Train(a) => with_experiment(&a, stages::train),
         Command::Predict(a) => with_experiment(&a, stages::predict),
+        Command::Segment(a) => segment_cmd::run(&a),
         Command::Model(ModelCommand::Summary { experiment, width, depth, patch }) => {
             model_cmd::summary(experiment.as_deref(), width, depth, patch)
         }

@@ -71,6 +71,18 @@ fn check_training_memory(exp: &Experiment, device: Device) -> anyhow::Result<()>
     )
 }
 
+/// The optimiser of an experiment (also what a checkpoint is loaded into).
+pub(crate) fn optimizer_config(exp: &Experiment) -> OptimizerConfig {
+    let t = &exp.training;
+    OptimizerConfig {
+        momentum: t.momentum,
+        nesterov: t.nesterov,
+        weight_decay: 0.0,
+        clip_grad_norm: t.clip_grad_norm,
+        amp_bf16: t.amp_bf16,
+    }
+}
+
 fn trainer_for(exp: &Experiment, device: Device) -> anyhow::Result<Trainer> {
     let model = UNetConfig {
         in_channels: dataset_channels(exp)? as i64,
@@ -78,14 +90,7 @@ fn trainer_for(exp: &Experiment, device: Device) -> anyhow::Result<Trainer> {
         depth: exp.model.depth,
         ..UNetConfig::default()
     };
-    let opt = OptimizerConfig {
-        momentum: exp.training.momentum,
-        nesterov: exp.training.nesterov,
-        weight_decay: 0.0,
-        clip_grad_norm: exp.training.clip_grad_norm,
-        amp_bf16: exp.training.amp_bf16,
-    };
-    let mut trainer = Trainer::new(device, model, opt, exp.training.seed as i64)?;
+    let mut trainer = Trainer::new(device, model, optimizer_config(exp), exp.training.seed as i64)?;
     trainer.set_channels_last(exp.training.channels_last)?;
     if device.is_cuda() {
         iw_models::set_cudnn_benchmark(exp.training.cudnn_benchmark);

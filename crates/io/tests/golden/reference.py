@@ -6,6 +6,7 @@ Run with the project's .venv (pinned versions in scripts/requirements.txt). Subc
   make-nifti DIR             NIfTI files written by nibabel: every dtype, big-endian, scaled,
                              oblique sform != qform, NaNs
   make-mhd DIR               MetaImage files written by SimpleITK: dtypes, oblique, .zraw, .mha
+  make-nrrd DIR              NRRD files written by SimpleITK: dtypes, oblique, gzip, .nhdr
   make-series DIR            DICOM series written by pydicom from CT_small.dcm: shuffled good
                              series, mixed series, a missing slice
   paths                      JSON: the real files of the installed packages the tests read
@@ -193,6 +194,35 @@ def make_mhd(d):
     sitk.WriteImage(img, os.path.join(d, "local_compressed.mha"), useCompression=True)
 
 
+def make_nrrd(d):
+    import SimpleITK as sitk
+
+    os.makedirs(d, exist_ok=True)
+    rng = np.random.default_rng(12)
+    shape_zyx = (5, 6, 7)
+    th = np.deg2rad(25)
+    direction = [np.cos(th), 0, np.sin(th), 0, 1, 0, -np.sin(th), 0, np.cos(th)]
+    for name in ["uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64", "int64", "float32", "float64"]:
+        if np.dtype(name).kind in "iu":
+            info = np.iinfo(name)
+            a = rng.integers(max(info.min, -(2**40)), min(info.max, 2**40), size=shape_zyx).astype(name)
+        else:
+            a = rng.normal(0, 50, size=shape_zyx).astype(name)
+        img = sitk.GetImageFromArray(a)
+        img.SetSpacing((0.7, 0.8, 2.5))
+        img.SetOrigin((-100.5, 20.25, -300.0))
+        img.SetDirection(direction)
+        sitk.WriteImage(img, os.path.join(d, f"dtype_{name}.nrrd"))
+    a = rng.integers(-1000, 2000, size=shape_zyx).astype(np.int16)
+    img = sitk.GetImageFromArray(a)
+    img.SetSpacing((0.6, 0.6, 1.25))
+    img.SetOrigin((1, 2, 3))
+    img.SetDirection(direction)
+    sitk.WriteImage(img, os.path.join(d, "compressed.nrrd"), useCompression=True)
+    sitk.WriteImage(img, os.path.join(d, "detached.nhdr"))
+    sitk.WriteImage(img, os.path.join(d, "detached_compressed.nhdr"), useCompression=True)
+
+
 def make_series(d):
     import pydicom
     from pydicom.data import get_testdata_file
@@ -258,6 +288,8 @@ def main():
         make_nifti(sys.argv[2])
     elif cmd == "make-mhd":
         make_mhd(sys.argv[2])
+    elif cmd == "make-nrrd":
+        make_nrrd(sys.argv[2])
     elif cmd == "make-series":
         make_series(sys.argv[2])
     elif cmd == "paths":
