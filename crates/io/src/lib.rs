@@ -116,6 +116,21 @@ pub fn write_dyn_volume(path: impl AsRef<Path>, volume: &DynVolume) -> Result<()
 }
 
 /// Reads `n` elements of `T` from bytes stored with the given endianness.
+/// The data-file entry of a detached header (MetaImage's `ElementDataFile`, NRRD's `data file`)
+/// must name one file in the header's folder, as ITK and Slicer write it: no list or pattern of
+/// files, no folder separators, no `..`, not absolute (else any readable file would do).
+/// `entry` starts the messages (`data file: `), `several` says why a list is refused and
+/// `allowed` what the entry may be.
+pub(crate) fn check_data_file_name(path: &Path, entry: &str, df: &str, several: &str, allowed: &str) -> Result<()> {
+    if df == "LIST" || df.contains('%') || df.split_whitespace().count() > 1 {
+        return Err(Error::unsupported(path, format!("{entry}{df} ({several})")));
+    }
+    if df.is_empty() || df == "." || df == ".." || df.contains(['/', '\\', '\0']) || Path::new(df).is_absolute() {
+        return Err(Error::format(path, format!("{entry}{df:?}: must be {allowed} (no path)")));
+    }
+    Ok(())
+}
+
 pub(crate) fn elements_from_bytes<T: Element>(bytes: &[u8], big_endian: bool) -> Vec<T> {
     let size = std::mem::size_of::<T>();
     debug_assert_eq!(bytes.len() % size, 0);

@@ -230,19 +230,15 @@ pub fn data_files(path: &Path) -> Vec<std::path::PathBuf> {
     out
 }
 
-/// Checks that `ElementDataFile` names a file in the header's folder, as ITK writes it: a plain
-/// file name, no folder separators, no `..`, not absolute (else any readable file would do).
+/// Checks that `ElementDataFile` names a file in the header's folder ([`crate::check_data_file_name`]).
 fn check_data_file_name(path: &Path, df: &str) -> Result<()> {
-    if df == "LIST" || df.contains('%') || df.split_whitespace().count() > 1 {
-        return Err(Error::unsupported(path, format!("ElementDataFile = {df} (one file per slice)")));
-    }
-    if df.is_empty() || df == "." || df == ".." || df.contains(['/', '\\', '\0']) || Path::new(df).is_absolute() {
-        return Err(Error::format(
-            path,
-            format!("ElementDataFile = {df:?}: must be LOCAL or a file name in the header's folder (no path)"),
-        ));
-    }
-    Ok(())
+    crate::check_data_file_name(
+        path,
+        "ElementDataFile = ",
+        df,
+        "one file per slice",
+        "LOCAL or a file name in the header's folder",
+    )
 }
 
 /// Reads a `.mhd` or `.mha` file. Only the declared number of bytes is read from the data file,

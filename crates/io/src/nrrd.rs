@@ -465,19 +465,9 @@ fn push_field(path: &Path, fields: &mut Vec<(String, String)>, line: &str) -> Re
     }
 }
 
-/// Checks that `data file` names one file in the header's folder (as Slicer and ITK write it):
-/// no folder separators, no `..`, not absolute (else any readable file would do).
+/// Checks that `data file` names one file in the header's folder ([`crate::check_data_file_name`]).
 fn check_data_file_name(path: &Path, df: &str) -> Result<()> {
-    if df.starts_with("LIST") || df.contains('%') || df.split_whitespace().count() > 1 {
-        return Err(Error::unsupported(path, format!("data file: {df} (several data files)")));
-    }
-    if df.is_empty() || df == "." || df == ".." || df.contains(['/', '\\', '\0']) || Path::new(df).is_absolute() {
-        return Err(Error::format(
-            path,
-            format!("data file: {df:?} must be a file name in the header's folder (no path)"),
-        ));
-    }
-    Ok(())
+    crate::check_data_file_name(path, "data file: ", df, "several data files", "a file name in the header's folder")
 }
 
 /// The files a `.nhdr` header stands for besides itself: the data file it names (when it names
