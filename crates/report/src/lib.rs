@@ -8,6 +8,7 @@
 //! * [`operating_summary`]: the operating points and paired differences of a set of runs, in
 //!   the shape of `iw reproduce`'s report.json.
 //! * [`tfevents`]: TensorBoard scalars, appended as training goes.
+//! * [`overlay`]: a slice with a mask's outlines as a PNG (`iw segment --overlay-png`).
 //!
 //! No libtorch: the report reads the prepared volumes, the saved predictions and the records.
 #![deny(missing_docs)]
@@ -16,6 +17,7 @@ mod charts;
 mod error;
 pub mod gallery;
 mod html;
+pub mod overlay;
 mod summary;
 pub mod tfevents;
 

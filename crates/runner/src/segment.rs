@@ -13,7 +13,9 @@
 //! * `<name>_lesions.csv`: one row per connected component of the mask, by score (its
 //!   maximum probability, then its size): id, voxels, volume in mm^3, equivalent diameter in
 //!   mm, centroid in world LPS mm, bounding box (voxel indices, inclusive), max and mean
-//!   probability.
+//!   probability,
+//! * with `--overlay-png`, `<name>_overlay.png`: the axial slice through the top lesion with
+//!   the mask's outlines ([`iw_report::overlay`]; its tEXt chunk `iw:slice_z` names the slice),
 //!
 //! and `segment_summary.csv` over the scans of the command. A scan whose three outputs exist is
 //! skipped (a rerun resumes); a scan that cannot be read or segmented is one line on stderr and
@@ -67,6 +69,11 @@ pub struct SegmentArgs {
     /// Connectivity of the lesion components.
     #[arg(long, default_value_t = 26, value_parser = crate::cli::parse_connectivity)]
     pub connectivity: u32,
+    /// Also write `<name>_overlay.png`: the axial slice through the middle of the top lesion
+    /// (the scan's middle slice when none was found), grey from its 1st to 99th percentile, with
+    /// the outlines of the mask in red. A look, not a measurement.
+    #[arg(long)]
+    pub overlay_png: bool,
 }
 
 /// The run's configuration and checkpoint named by `a.model` (and `a.config`).
@@ -148,6 +155,11 @@ impl Scan {
     fn output(&self, out: &Path, what: &str) -> PathBuf {
         out.join(format!("{}_{what}{}", self.name, self.ext))
     }
+    /// `<name>_overlay.png` (`--overlay-png`).
+    pub fn overlay(&self, out: &Path) -> PathBuf {
+        out.join(format!("{}_overlay.png", self.name))
+    }
+
     /// Its three output files: probabilities, mask, lesion table.
     pub fn outputs(&self, out: &Path) -> [PathBuf; 3] {
         [self.output(out, "prob"), self.output(out, "mask"), out.join(format!("{}_lesions.csv", self.name))]
@@ -488,7 +500,8 @@ pub fn segment(
         })?;
         pb.set_message(scan.name.clone());
         let outs = scan.outputs(&a.out);
-        if outs.iter().all(|p| p.is_file()) {
+        let overlay_done = !a.overlay_png || scan.overlay(&a.out).is_file();
+        if outs.iter().all(|p| p.is_file()) && overlay_done {
             let n = std::fs::read_to_string(&outs[2]).map(|t| t.lines().count().saturating_sub(1)).unwrap_or(0);
             rows.push(SummaryRow {
                 scan: scan.name.clone(),
@@ -596,6 +609,7 @@ fn segment_one(
     }
     let mut image = read_volume(&scan.path)?.to_f32();
     iw_data::require_finite(&image, &scan.path, "image")?;
+    let original = a.overlay_png.then(|| image.data.clone());
     let geometry = image.geometry.clone();
     let shape = image.shape_zyx();
     let roi = roi_of(scan, shape, a.roi.as_deref(), n_scans, luna16)?;
@@ -617,6 +631,12 @@ fn segment_one(
     let _ = std::fs::remove_file(&csv_path);
     write_volume(&prob_path, &prob)?;
     write_volume(&mask_path, &mask)?;
+    if let Some(original) = original {
+        let z = found.first().map_or(shape[0] / 2, |l| (l.bbox_min_xyz[2] + l.bbox_max_xyz[2]) / 2);
+        let (img, m) = (original.index_axis(ndarray::Axis(0), z), mask.data.index_axis(ndarray::Axis(0), z));
+        let png = iw_report::overlay::slice_png(img, m, &[("iw:slice_z", z.to_string())])?;
+        write_file_atomically(&scan.overlay(&a.out), &png)?;
+    }
     write_file_atomically(&csv_path, lesions_csv(&found).as_bytes())?;
     Ok((found, roi.said))
 }

@@ -185,9 +185,32 @@ fn segment_real_ct_and_mr_with_a_smoke_trained_run() {
     let t = v[v.len() * 999 / 1000].clamp(1e-6, 0.999_999);
     let out2 = dir.path().join("seg-low");
     let ts = t.to_string();
-    ok(&iw(&["segment", p(&run), p(&scans[0]), "--out", p(&out2), "--threshold", &ts]));
+    ok(&iw(&["segment", p(&run), p(&scans[0]), "--out", p(&out2), "--threshold", &ts, "--overlay-png"]));
     let n = check_outputs(&scans[0], &out2, "lung1_image");
     assert!(n > 0, "threshold {t}: lesions to check");
+    // The overlay: the axial slice through the top lesion, its mask outline red, the rest grey.
+    let dec =
+        png::Decoder::new(std::io::BufReader::new(std::fs::File::open(out2.join("lung1_image_overlay.png")).unwrap()));
+    let mut reader = dec.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let frame = reader.next_frame(&mut buf).unwrap();
+    let z: usize = reader.info().uncompressed_latin1_text[0].text.parse().unwrap();
+    let mask = iw_io::read_volume(out2.join("lung1_image_mask.nrrd")).unwrap().to_f32();
+    let [_, h, w] = mask.shape_zyx();
+    assert_eq!((frame.width as usize, frame.height as usize), (w, h));
+    let top = &read_csv(&out2.join("lung1_image_lesions.csv"))[0];
+    assert_eq!(z, ((top[9] + top[12]) / 2.0) as usize, "the slice through the middle of lesion 1");
+    let slice = mask.data.index_axis(ndarray::Axis(0), z).mapv(|v| u8::from(v > 0.5));
+    let mut red = 0;
+    for r in 0..h {
+        for c in 0..w {
+            let px = &buf[(r * w + c) * 3..(r * w + c) * 3 + 3];
+            let edge = iw_report::overlay::on_outline(slice.view(), r, c);
+            assert_eq!(px == iw_report::overlay::OUTLINE, edge, "({r}, {c})");
+            red += usize::from(edge);
+        }
+    }
+    assert!(red > 0, "lesion 1 is outlined on its slice");
 
     // --scaling is refused for a run with a window; a checkpoint with its config above works.
     let o = iw(&["segment", p(&run), p(&scans[0]), "--out", p(&out2), "--scaling", "zscore"]);
