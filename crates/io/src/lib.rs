@@ -131,6 +131,38 @@ pub(crate) fn check_data_file_name(path: &Path, entry: &str, df: &str, several: 
     Ok(())
 }
 
+/// The files a detached header (extension `header_ext`) stands for besides itself: the data
+/// file that `entry(line)` finds in one of its first 64 KiB of lines (a name already checked
+/// with [`check_data_file_name`]) and `<stem>.<ext>` beside it for each of `defaults` (what the
+/// writers write); none for other paths. Output guards compare these with the inputs' files.
+pub(crate) fn detached_data_files(
+    path: &Path,
+    header_ext: &str,
+    entry: impl Fn(&str) -> Option<String>,
+    defaults: &[&str],
+) -> Vec<std::path::PathBuf> {
+    use std::io::Read as _;
+    if !path.extension().is_some_and(|e| e.eq_ignore_ascii_case(header_ext)) {
+        return Vec::new();
+    }
+    let dir = path.parent().unwrap_or(Path::new(""));
+    let mut out = Vec::new();
+    if let Ok(f) = std::fs::File::open(path) {
+        let mut head = Vec::new();
+        // A header is a few hundred bytes; 64 KiB bounds what a hostile one costs.
+        let _ = f.take(64 << 10).read_to_end(&mut head);
+        out.extend(String::from_utf8_lossy(&head).lines().filter_map(&entry).map(|v| dir.join(v)));
+    }
+    let stem = path.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+    for ext in defaults {
+        let p = dir.join(format!("{stem}.{ext}"));
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    out
+}
+
 pub(crate) fn elements_from_bytes<T: Element>(bytes: &[u8], big_endian: bool) -> Vec<T> {
     let size = std::mem::size_of::<T>();
     debug_assert_eq!(bytes.len() % size, 0);

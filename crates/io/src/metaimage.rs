@@ -199,35 +199,12 @@ fn parse_header(path: &Path, bytes: &[u8]) -> Result<Header> {
 /// and names one in its folder) and the `.raw` and `.zraw` beside it that [`write`] writes; none
 /// for other paths (`.mha` holds its data). Output guards compare these with the inputs' files.
 pub fn data_files(path: &Path) -> Vec<std::path::PathBuf> {
-    let is_mhd = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("mhd"));
-    if !is_mhd {
-        return Vec::new();
-    }
-    let dir = path.parent().unwrap_or(Path::new(""));
-    let mut out = Vec::new();
-    if let Ok(f) = std::fs::File::open(path) {
-        use std::io::Read as _;
-        let mut head = Vec::new();
-        // A header is a few hundred bytes; 64 KiB bounds what a hostile one costs.
-        let _ = f.take(64 << 10).read_to_end(&mut head);
-        let text = String::from_utf8_lossy(&head);
-        for line in text.lines() {
-            if let Some((k, v)) = line.split_once('=') {
-                let v = v.trim();
-                if k.trim() == "ElementDataFile" && v != "LOCAL" && check_data_file_name(path, v).is_ok() {
-                    out.push(dir.join(v));
-                }
-            }
-        }
-    }
-    let stem = path.file_stem().unwrap_or_default().to_string_lossy().into_owned();
-    for ext in ["raw", "zraw"] {
-        let p = dir.join(format!("{stem}.{ext}"));
-        if !out.contains(&p) {
-            out.push(p);
-        }
-    }
-    out
+    let entry = |line: &str| {
+        let (k, v) = line.split_once('=')?;
+        let v = v.trim();
+        (k.trim() == "ElementDataFile" && v != "LOCAL" && check_data_file_name(path, v).is_ok()).then(|| v.to_string())
+    };
+    crate::detached_data_files(path, "mhd", entry, &["raw", "zraw"])
 }
 
 /// Checks that `ElementDataFile` names a file in the header's folder ([`crate::check_data_file_name`]).

@@ -474,33 +474,12 @@ fn check_data_file_name(path: &Path, df: &str) -> Result<()> {
 /// one in its folder) and the `.raw` and `.raw.gz` beside it that [`write`] writes; none for
 /// other paths. Output guards compare these with the inputs' files.
 pub fn data_files(path: &Path) -> Vec<PathBuf> {
-    let is_nhdr = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("nhdr"));
-    if !is_nhdr {
-        return Vec::new();
-    }
-    let dir = path.parent().unwrap_or(Path::new(""));
-    let mut out = Vec::new();
-    if let Ok(f) = std::fs::File::open(path) {
-        let mut head = Vec::new();
-        let _ = f.take(64 << 10).read_to_end(&mut head);
-        for line in String::from_utf8_lossy(&head).lines() {
-            if let Some((k, v)) = line.split_once(':') {
-                let k = k.trim().to_ascii_lowercase();
-                let v = v.trim();
-                if (k == "data file" || k == "datafile") && check_data_file_name(path, v).is_ok() {
-                    out.push(dir.join(v));
-                }
-            }
-        }
-    }
-    let stem = path.file_stem().unwrap_or_default().to_string_lossy().into_owned();
-    for ext in ["raw", "raw.gz"] {
-        let p = dir.join(format!("{stem}.{ext}"));
-        if !out.contains(&p) {
-            out.push(p);
-        }
-    }
-    out
+    let entry = |line: &str| {
+        let (k, v) = line.split_once(':')?;
+        let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
+        ((k == "data file" || k == "datafile") && check_data_file_name(path, v).is_ok()).then(|| v.to_string())
+    };
+    crate::detached_data_files(path, "nhdr", entry, &["raw", "raw.gz"])
 }
 
 /// Reads a `.nrrd` or `.nhdr` file. Only the declared number of bytes is read from the data,
