@@ -4,7 +4,8 @@ SGD with Nesterov momentum) and the same sliding-window inference (the authors' 
 patches_grid: centred zero padding to 160 + 144 k, stride 144, probabilities and logits averaged
 separately), timed the same way.
 
-Usage: python models_peer.py train --size 64 [--reps 3] [--width 1] [--device cpu|cuda] [--loss bce|iwdl]
+Usage: python models_peer.py train --size 64 [--patch D,H,W] [--reps 3] [--width 1] [--depth 3] [--threads N]
+                [--device cpu|cuda] [--loss bce|iwdl]
                 [--bf16] [--channels-last] [--cudnn-benchmark] [--pin] [--profile]
        python models_peer.py infer --shape 128,256,256 [--reps 1] [--device cpu|cuda]
 """
@@ -27,9 +28,9 @@ spec.loader.exec_module(losses)
 
 
 def host_batch(n, step, with_labels):
-    """The sampler's part, as bench_models does it: image, mask, the mask's components."""
+    """The sampler's part, as bench_models does it: image, mask, the mask's components (n: D, H, W)."""
     torch.manual_seed(100 + step)
-    x = torch.randn(2, 1, n, n, n)
+    x = torch.randn(2, 1, *n)
     y = (x > 2.0).float()
     labels = None
     if with_labels:
@@ -74,11 +75,14 @@ def main():
     reps = int(arg("--reps", 3))
     dev = arg("--device", "cpu")
     torch.manual_seed(0)
-    m = ref.ResUNet(float(arg("--width", 1.0)), 3).to(dev)
+    if "--threads" in sys.argv:
+        torch.set_num_threads(int(arg("--threads", 1)))
+    m = ref.ResUNet(float(arg("--width", 1.0)), int(arg("--depth", 3))).to(dev)
     sync = (lambda: torch.cuda.synchronize()) if dev != "cpu" else (lambda: None)
     times = []
     if mode == "train":
         n = int(arg("--size", 64))
+        n = [int(v) for v in arg("--patch", f"{n},{n},{n}").split(",")]
         loss_name = arg("--loss", "bce")
         iw = loss_name.startswith("iw")
         cl = "--channels-last" in sys.argv

@@ -2,9 +2,11 @@
 //! is the PyTorch peer, with the same options).
 //!
 //! ```text
-//! bench_models train --size 64 [--reps 3] [--width 1] [--device cpu|cuda] [--loss bce|iwdl]
+//! bench_models train --size 64 [--patch D,H,W] [--reps 3] [--width 1] [--depth 3] [--threads N]
+//!                    [--device cpu|cuda] [--loss bce|iwdl]
 //!                    [--bf16] [--channels-last] [--cudnn-benchmark] [--pin] [--profile]
-//!     one training step: forward, loss, backward, SGD-Nesterov update, batch 2 x 1 x size^3.
+//!     one training step: forward, loss, backward, SGD-Nesterov update, batch 2 x 1 x size^3
+//!     (or 2 x 1 x D x H x W with --patch; the CPU scale: --patch 16,32,32 --width 0.25 --threads 1).
 //!     --profile: phase by phase, the device synchronised between phases: host batch (the
 //!     sampler's part: a random image, its mask and, for iwdl, the mask's components),
 //!     host-to-device copy, forward, loss (with the inverse weights), backward, optimiser;
@@ -21,24 +23,24 @@ use std::time::Instant;
 use tch::{Device, Kind, Tensor};
 
 /// A host batch: image, target and (for the iw losses) component labels, as the sampler gives.
-fn host_batch(n: i64, step: i64, with_labels: bool) -> (Tensor, Tensor, Option<(Tensor, i64)>) {
+fn host_batch(p: [i64; 3], step: i64, with_labels: bool) -> (Tensor, Tensor, Option<(Tensor, i64)>) {
     tch::manual_seed(100 + step);
-    let x = Tensor::randn([2, 1, n, n, n], (Kind::Float, Device::Cpu));
+    let x = Tensor::randn([2, 1, p[0], p[1], p[2]], (Kind::Float, Device::Cpu));
     let y = x.gt(2.0).to_kind(Kind::Float);
     let labels = with_labels.then(|| {
         let mask: Vec<u8> = Vec::try_from(y.flatten(0, -1).to_kind(Kind::Uint8)).expect("a u8 mask");
-        let per = (n * n * n) as usize;
+        let per = (p[0] * p[1] * p[2]) as usize;
         let mut all = Vec::with_capacity(2 * per);
         let mut max = 0i64;
         for b in 0..2 {
             let m =
-                ndarray::ArrayView3::from_shape((n as usize, n as usize, n as usize), &mask[b * per..(b + 1) * per])
+                ndarray::ArrayView3::from_shape((p[0] as usize, p[1] as usize, p[2] as usize), &mask[b * per..(b + 1) * per])
                     .expect("shape");
             let c = iw_core::label(m, iw_core::Connectivity::C26);
             max = max.max(c.count() as i64);
             all.extend(c.labels.iter().map(|&l| l as i64));
         }
-        (Tensor::from_slice(&all).reshape([2, 1, n, n, n]), max)
+        (Tensor::from_slice(&all).reshape([2, 1, p[0], p[1], p[2]]), max)
     });
     (x, y, labels)
 }
@@ -55,7 +57,11 @@ fn main() {
             tch::Cuda::synchronize(i as i64);
         }
     };
-    let cfg = UNetConfig { width, ..UNetConfig::default() };
+    let depth: usize = opt("--depth").and_then(|v| v.parse().ok()).unwrap_or(3);
+    if let Some(n) = opt("--threads").and_then(|v| v.parse().ok()) {
+        tch::set_num_threads(n);
+    }
+    let cfg = UNetConfig { width, depth, ..UNetConfig::default() };
     let o = OptimizerConfig { amp_bf16: flag("--bf16"), ..OptimizerConfig::default() };
     let mut t = Trainer::new(device, cfg, o, 0).expect("model");
     t.set_channels_last(flag("--channels-last")).expect("channels-last");
@@ -65,6 +71,13 @@ fn main() {
     let times = match args.get(1).map(String::as_str) {
         Some("train") => {
             let n: i64 = opt("--size").and_then(|v| v.parse().ok()).unwrap_or(64);
+            let n: [i64; 3] = match opt("--patch") {
+                Some(p) => {
+                    let v: Vec<i64> = p.split(',').map(|x| x.parse().expect("--patch D,H,W")).collect();
+                    [v[0], v[1], v[2]]
+                }
+                None => [n, n, n],
+            };
             let loss_name = opt("--loss").unwrap_or_else(|| "bce".into());
             let loss = LossConfig::from_name(&loss_name).expect("--loss: a loss name (bce, iwdl, ...)");
             let iw = loss.inverse_weighting || !matches!(loss.instance, iw_losses::Instance::None);
