@@ -140,7 +140,7 @@ fn segment_real_ct_and_mr_with_a_smoke_trained_run() {
     let bad_lines: Vec<&str> = stderr.lines().filter(|l| l.contains("broken.nrrd")).collect();
     assert_eq!(bad_lines.len(), 1, "one line for the bad scan: {stderr}");
     assert!(bad_lines[0].contains("truncated") || bad_lines[0].contains("corrupt"), "{stderr}");
-    assert!(stderr.contains("1 of 4 pyradiomics_scan(s) failed: broken"), "{stderr}");
+    assert!(stderr.contains("1 of 4 scan(s) failed: broken"), "{stderr}");
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("region of interest: whole scan") && stdout.contains("window [-300, 300]"), "{stdout}");
     for n in names {
