@@ -627,29 +627,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Evaluate(a) => with_experiment(&a, run::evaluate),
         Command::Reproduce(cmd) => {
-            let (dataset, raw, a) = match cmd {
+            let (dataset, raw, args) = match cmd {
                 ReproduceCommand::Lits { lits_dir, args } => (reproduce::Dataset::Lits, lits_dir, args),
                 ReproduceCommand::Luna16 { luna16_dir, args } => (reproduce::Dataset::Luna16, luna16_dir, args),
                 ReproduceCommand::Mets { mets_dir, args } => (reproduce::Dataset::Mets, mets_dir, args),
             };
-            let scale = a.scale.clone().unwrap_or_else(|| if raw.is_some() { "paper".into() } else { "cpu".into() });
-            let out = a.out.unwrap_or_else(|| reproduce::default_out(dataset.key(), &scale, raw.is_some(), &a.work));
-            reproduce::reproduce(
-                dataset,
-                raw.as_deref(),
-                a.scale.as_deref(),
-                a.seeds,
-                &out,
-                &a.work,
-                a.only.as_deref(),
-                a.data_only,
-                &reproduce::GridChoice {
-                    executor: a.exec.executor()?,
-                    report_only: a.report_only,
-                    wait: a.exec.wait,
-                    add: a.exec.add,
-                },
-            )
+            reproduce::reproduce(&reproduce::ReproducePlan::new(dataset, raw, args)?)
         }
         Command::Grid(a) => grid_cmd(a),
         Command::Synth(SynthCommand::Lits {

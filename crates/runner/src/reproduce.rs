@@ -187,119 +187,239 @@ impl Default for GridChoice {
     }
 }
 
-/// Runs the reproduction of `dataset`: its grid (configurations x seeds) with `choice`'s
-/// executor, then the results from every run that finished. While runs are missing the report
-/// is partial and says so at its top (README.md, report.html, `"complete": false` in
-/// report.json), and the result is [`crate::grid::Unfinished`] (exit code 3 or 4) after it is
-/// written. A SLURM submission returns at once (exit code 4: its report job writes the results),
-/// or with `--wait` once the array and its report job have ended.
-#[allow(clippy::too_many_arguments)]
-pub fn reproduce(
-    dataset: Dataset,
-    raw_dir: Option<&Path>,
-    scale: Option<&str>,
-    seeds: Option<usize>,
-    out: &Path,
-    work: &Path,
-    only: Option<&str>,
-    data_only: bool,
-    choice: &GridChoice,
-) -> anyhow::Result<()> {
-    let t0 = Instant::now();
-    let real = raw_dir.is_some();
-    let scale = scale.unwrap_or(if real { "paper" } else { "cpu" }).to_string();
-    if !SCALES.contains(&scale.as_str()) {
-        bail!("--scale must be one of {}, not {scale:?}", SCALES.join(", "));
-    }
-    let seeds = seeds.unwrap_or(if scale == "cpu" { 3 } else { 1 });
-    let repo = PathBuf::from("experiments");
-    let key = dataset.key();
-    let title = dataset.info().title;
-    if !repo.join(key).is_dir() {
-        bail!("experiments/{key} not found: run from the repository root");
-    }
-    // Data.
-    let (prepared, data_note) = match raw_dir {
-        Some(raw) => {
-            let prepared = work.join(format!("{key}/prepared"));
-            if !(choice.report_only && prepared.join("dataset.json").is_file()) {
-                dataset.prepare(raw, &prepared)?;
-            }
-            (prepared, format!("the {title} data from `{}` (real data), the paper's split", raw.display()))
+/// The experiments folder, relative to the working directory (the repository root).
+const EXPERIMENTS: &str = "experiments";
+
+/// One `iw reproduce`: the command line's choices checked and their defaults filled in, once.
+#[derive(Debug, Clone)]
+pub struct ReproducePlan {
+    /// The dataset.
+    pub dataset: Dataset,
+    /// The raw real data (`--<dataset>-dir`); `None`: synthetic data.
+    pub raw_dir: Option<PathBuf>,
+    /// One of [`SCALES`] (default: paper for real data, cpu for synthetic).
+    pub scale: String,
+    /// Seeds per configuration (default: 3 at the cpu scale, else 1).
+    pub seeds: usize,
+    /// `--only` as given (the SLURM report job repeats it).
+    pub only: Option<String>,
+    /// The configurations: `--only`'s, else the paper's ten.
+    pub configurations: Vec<String>,
+    /// Results folder ([`default_out`] unless given).
+    pub out: PathBuf,
+    /// Work folder (data and runs).
+    pub work: PathBuf,
+    /// Only write (or find) the prepared data, then stop.
+    pub data_only: bool,
+    /// How the grid runs.
+    pub choice: GridChoice,
+}
+
+impl ReproducePlan {
+    /// The plan of `iw reproduce <dataset>` with `raw_dir` (real data) and `args`: the executor
+    /// and the scale checked, the defaults filled in; an error when not run from the
+    /// repository root (no experiments/<dataset>).
+    pub fn new(dataset: Dataset, raw_dir: Option<PathBuf>, args: crate::cli::ReproduceArgs) -> anyhow::Result<Self> {
+        let choice = GridChoice {
+            executor: args.exec.executor()?,
+            report_only: args.report_only,
+            wait: args.exec.wait,
+            add: args.exec.add,
+        };
+        let real = raw_dir.is_some();
+        let scale = args.scale.unwrap_or_else(|| if real { "paper" } else { "cpu" }.to_string());
+        if !SCALES.contains(&scale.as_str()) {
+            bail!("--scale must be one of {}, not {scale:?}", SCALES.join(", "));
         }
-        None => {
-            let base = work.join(format!("{key}-synth-{scale}"));
-            let (raw, prepared) = (base.join("raw"), base.join("prepared"));
-            let spec = dataset.synthetic(&scale);
-            if !raw.join("synthetic.json").is_file() {
-                spec.write(&raw)?;
+        let key = dataset.key();
+        if !Path::new(EXPERIMENTS).join(key).is_dir() {
+            bail!("experiments/{key} not found: run from the repository root");
+        }
+        let configurations = match &args.only {
+            Some(list) => list.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+            None => iw_config::PAPER_CONFIGURATIONS.iter().map(|s| s.to_string()).collect(),
+        };
+        Ok(ReproducePlan {
+            seeds: args.seeds.unwrap_or(if scale == "cpu" { 3 } else { 1 }),
+            out: args.out.unwrap_or_else(|| default_out(key, &scale, real, &args.work)),
+            dataset,
+            raw_dir,
+            scale,
+            only: args.only,
+            configurations,
+            work: args.work,
+            data_only: args.data_only,
+            choice,
+        })
+    }
+
+    /// experiments/<dataset>.
+    fn experiments(&self) -> PathBuf {
+        Path::new(EXPERIMENTS).join(self.dataset.key())
+    }
+
+    /// The configurations' experiment files.
+    fn experiment_files(&self) -> Vec<PathBuf> {
+        self.configurations.iter().map(|n| self.experiments().join(format!("{n}.yaml"))).collect()
+    }
+
+    /// The scale's overlay, then the dataset's own adjustments to it
+    /// (experiments/<dataset>/scale-<scale>.yaml).
+    fn overlays(&self) -> Vec<PathBuf> {
+        let scale = &self.scale;
+        let mut overlay: Vec<PathBuf> = if scale == "paper" {
+            vec![]
+        } else {
+            vec![Path::new(EXPERIMENTS).join("scales").join(format!("{scale}.yaml"))]
+        };
+        let own = self.experiments().join(format!("scale-{scale}.yaml"));
+        if own.is_file() {
+            overlay.push(own);
+        }
+        overlay
+    }
+
+    /// The runs folder: <work>/runs-<scale> for LiTS, <work>/runs-<dataset>-<scale> otherwise.
+    fn runs_dir(&self) -> PathBuf {
+        let (key, scale) = (self.dataset.key(), &self.scale);
+        self.work.join(if self.dataset == Dataset::Lits {
+            format!("runs-{scale}")
+        } else {
+            format!("runs-{key}-{scale}")
+        })
+    }
+
+    /// Step 1: the prepared data, prepared (real data) or synthesised and prepared (synthetic)
+    /// unless already there.
+    fn data(&self) -> anyhow::Result<Data> {
+        let (key, title) = (self.dataset.key(), self.dataset.info().title);
+        match &self.raw_dir {
+            Some(raw) => {
+                let prepared = self.work.join(format!("{key}/prepared"));
+                if !(self.choice.report_only && prepared.join("dataset.json").is_file()) {
+                    self.dataset.prepare(raw, &prepared)?;
+                }
+                let note = format!("the {title} data from `{}` (real data), the paper's split", raw.display());
+                Ok(Data { prepared, note })
             }
-            if !prepared.join("dataset.json").is_file() {
-                dataset.prepare(&raw, &prepared)?;
-            }
-            (
-                prepared,
-                format!(
+            None => {
+                let base = self.work.join(format!("{key}-synth-{}", self.scale));
+                let (raw, prepared) = (base.join("raw"), base.join("prepared"));
+                let spec = self.dataset.synthetic(&self.scale);
+                if !raw.join("synthetic.json").is_file() {
+                    spec.write(&raw)?;
+                }
+                if !prepared.join("dataset.json").is_file() {
+                    self.dataset.prepare(&raw, &prepared)?;
+                }
+                let note = format!(
                     "SYNTHETIC {title}-format data (`iw synth {key}`, {}, seed 0), not the real data",
                     spec.describe()
-                ),
-            )
-        }
-    };
-    if data_only {
-        println!("data ready: {}", prepared.display());
-        return Ok(());
-    }
-    // The scale's overlay, then the dataset's own adjustments to it (experiments/<key>/scale-<scale>.yaml).
-    let mut overlay: Vec<PathBuf> =
-        if scale == "paper" { vec![] } else { vec![repo.join("scales").join(format!("{scale}.yaml"))] };
-    let own = repo.join(key).join(format!("scale-{scale}.yaml"));
-    if own.is_file() {
-        overlay.push(own);
-    }
-    let names: Vec<String> = match only {
-        Some(list) => list.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
-        None => iw_config::PAPER_CONFIGURATIONS.iter().map(|s| s.to_string()).collect(),
-    };
-    let runs =
-        work.join(if dataset == Dataset::Lits { format!("runs-{scale}") } else { format!("runs-{key}-{scale}") });
-    let files: Vec<PathBuf> = names.iter().map(|n| repo.join(key).join(format!("{n}.yaml"))).collect();
-    let grid = Grid::plan(&files, &overlay, &[format!("dataset.prepared={}", prepared.display())], seeds, &runs)?;
-    let example_cfg = grid.runs[0].load(&[])?.to_yaml();
-    let mut indices: Vec<usize> = (0..grid.runs.len()).collect();
-    let mut grid = grid;
-    if !choice.report_only {
-        let (on_disk, idx, file) = grid.adopt(choice.add)?;
-        (grid, indices) = (on_disk, idx);
-        let q = |p: &Path| crate::grid::slurm::shell_quote(&p.display().to_string());
-        let mut report = format!(
-            "{} reproduce {key} --report-only --scale {scale} --seeds {seeds} --out {} --work {}",
-            crate::grid::slurm::exe_quoted()?,
-            q(out),
-            q(work)
-        );
-        if let Some(raw) = raw_dir {
-            report += &format!(" --{key}-dir {}", q(raw));
-        }
-        if let Some(list) = only {
-            report += &format!(" --only {}", crate::grid::slurm::shell_quote(list));
-        }
-        match dispatch(&grid, &file, &indices, &choice.executor, choice.wait, &report)? {
-            Executed::Submitted(_) => {
-                // The report job writes the results (with --wait: it has).
-                return Completion::of(&grid, &indices, &crate::grid::slurm::Tasks::of(&grid)).check(&grid);
+                );
+                Ok(Data { prepared, note })
             }
+        }
+    }
+
+    /// Step 2: the grid's runs with the chosen executor (none with --report-only), after
+    /// adopting the grid already in the runs folder. Returns the grid and this command's runs
+    /// in it.
+    fn run_grid(&self, grid: Grid) -> anyhow::Result<Ran> {
+        if self.choice.report_only {
+            let indices = (0..grid.runs.len()).collect();
+            return Ok(Ran::Here(grid, indices));
+        }
+        let (grid, indices, file) = grid.adopt(self.choice.add)?;
+        match dispatch(&grid, &file, &indices, &self.choice.executor, self.choice.wait, &self.report_command()?)? {
+            // The report job writes the results (with --wait: it has).
+            Executed::Submitted(_) => Ok(Ran::Submitted(grid, indices)),
             Executed::Local(o) => {
                 print!("{}", grid.write_summary()?);
                 if o.interrupted {
                     return Err(crate::grid::interrupted(&grid));
                 }
+                Ok(Ran::Here(grid, indices))
             }
         }
     }
-    let completion = Completion::of(&grid, &indices, &crate::grid::slurm::Tasks::of(&grid));
+
+    /// The `iw reproduce ... --report-only` that the SLURM report job runs.
+    fn report_command(&self) -> anyhow::Result<String> {
+        let key = self.dataset.key();
+        let q = |p: &Path| crate::grid::slurm::shell_quote(&p.display().to_string());
+        let mut report = format!(
+            "{} reproduce {key} --report-only --scale {} --seeds {} --out {} --work {}",
+            crate::grid::slurm::exe_quoted()?,
+            self.scale,
+            self.seeds,
+            q(&self.out),
+            q(&self.work)
+        );
+        if let Some(raw) = &self.raw_dir {
+            report += &format!(" --{key}-dir {}", q(raw));
+        }
+        if let Some(list) = &self.only {
+            report += &format!(" --only {}", crate::grid::slurm::shell_quote(list));
+        }
+        Ok(report)
+    }
+
+    /// `iw reproduce <dataset> --scale <scale> --seeds <seeds>`, as the README and report.html
+    /// name it.
+    fn command_line(&self) -> String {
+        format!("iw reproduce {} --scale {} --seeds {}", self.dataset.key(), self.scale, self.seeds)
+    }
+
+    /// The title of the README and report.html.
+    fn title(&self, synthetic: bool) -> String {
+        format!(
+            "{} comparison: {}",
+            self.dataset.info().title,
+            if synthetic { format!("synthetic data, {} scale", self.scale) } else { "real data".to_string() }
+        )
+    }
+}
+
+/// The prepared data and where they come from, in words.
+struct Data {
+    prepared: PathBuf,
+    note: String,
+}
+
+/// Where the grid's runs went: the grid (with any runs of earlier `--add`s) and this command's
+/// runs in it.
+enum Ran {
+    /// To SLURM: its report job writes the results.
+    Submitted(Grid, Vec<usize>),
+    /// Here (or nowhere, with --report-only): the results are written now.
+    Here(Grid, Vec<usize>),
+}
+
+/// Runs the reproduction `plan`: its data, its grid (configurations x seeds) with the plan's
+/// executor, then the results from every run that finished. While runs are missing the report
+/// is partial and says so at its top (README.md, report.html, `"complete": false` in
+/// report.json), and the result is [`crate::grid::Unfinished`] (exit code 3 or 4) after it is
+/// written. A SLURM submission returns at once (exit code 4: its report job writes the results),
+/// or with `--wait` once the array and its report job have ended.
+pub fn reproduce(plan: &ReproducePlan) -> anyhow::Result<()> {
+    let t0 = Instant::now();
+    let data = plan.data()?;
+    if plan.data_only {
+        println!("data ready: {}", data.prepared.display());
+        return Ok(());
+    }
+    let runs = plan.runs_dir();
+    let sets = [format!("dataset.prepared={}", data.prepared.display())];
+    let grid = Grid::plan(&plan.experiment_files(), &plan.overlays(), &sets, plan.seeds, &runs)?;
+    let example_cfg = grid.runs[0].load(&[])?.to_yaml();
+    let (full, indices) = match plan.run_grid(grid)? {
+        Ran::Submitted(grid, indices) => {
+            return Completion::of(&grid, &indices, &crate::grid::slurm::Tasks::of(&grid)).check(&grid)
+        }
+        Ran::Here(grid, indices) => (grid, indices),
+    };
+    let completion = Completion::of(&full, &indices, &crate::grid::slurm::Tasks::of(&full));
     // This command's runs only (grid.json may hold more, added with --add).
-    let full = grid;
     let grid = Grid { runs: indices.iter().map(|&i| full.runs[i].clone()).collect(), ..full.clone() };
     let states = grid.states();
     let unfinished: Vec<(String, RunState)> = grid
@@ -309,220 +429,27 @@ pub fn reproduce(
         .filter(|(_, s)| *s != RunState::Done)
         .map(|(r, s)| (r.name.clone(), s))
         .collect();
-    // The table (experiments pooled) and figures.
+    let out = &plan.out;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let synthetic_info = iw_data::prepared::SyntheticInfo::read_in(&prepared)?;
-    let small_below = synthetic_info.as_ref().and_then(|m| m.small_below_equivalent);
-    let opts =
-        EvalOptions { small_below: Some(small_below.unwrap_or(dataset.info().small_below)), ..EvalOptions::default() };
-    let all = finished_records(&grid, &states)?;
-    if all.is_empty() {
+    let Some(results) = Results::evaluate(plan, &grid, &states, &data.prepared)? else {
         completion.check(&full)?;
         bail!("no run of {} has finished: nothing to report (`iw grid status {}`)", runs.display(), runs.display());
-    }
-    // Both matching rules: the paper's any-overlap rule and one to one at IoU >= 0.1.
-    let tables = crate::evaluation::rule_tables(&all, &opts, &crate::evaluation::REPORT_RULES)?;
-    let all_rows: Vec<iw_metrics::Row> = tables.iter().flat_map(|t| t.rows.iter().cloned()).collect();
-    let table_md: Vec<String> = tables.iter().map(|t| format_table(&t.rows)).collect();
-    std::fs::write(out.join("table.md"), table_md.join("\n"))?;
-    std::fs::write(out.join("table.csv"), format_csv(&all_rows))?;
-    for t in &tables {
-        write_froc_figures(&t.rows, out)?;
-    }
-    // Per seed: each experiment folder on its own, under each rule.
-    let small_t = opts.small_below.expect("set above");
-    let mut analyses = Vec::new();
-    let mut by_rule = serde_json::Map::new();
-    for t in &tables {
-        let o = EvalOptions { rule: t.rule, ..opts.clone() };
-        let per_seed = iw_metrics::comparison::per_seed(&all, &o)?;
-        let a = Analysis {
-            summary: iw_report::OperatingSummary::new(&all, small_t, t.rule)?,
-            science: iw_metrics::comparison::iw_vs_base_table(&per_seed),
-            seeds_table: iw_metrics::comparison::per_seed_table(&per_seed),
-        };
-        let mut entry = t.summary.clone();
-        if let Some(o) = entry.as_object_mut() {
-            o.insert("describe".into(), t.rule.describe().into());
-            o.insert("table".into(), iw_metrics::to_json(&t.rows));
-        }
-        by_rule.insert(t.rule.to_string(), entry);
-        analyses.push((t, a));
-    }
-    let report = serde_json::json!({
-        "dataset": key,
-        "scale": scale,
-        "synthetic": synthetic_info.is_some(),
-        "small_below_voxels": small_t,
-        "seeds": seeds,
-        "configurations": names,
-        "units": "a unit is one test case of one seed's run; pooled numbers pool the units of every seed",
-        "bootstrap": {"samples": iw_metrics::operating::BOOTSTRAP_SAMPLES, "seed": iw_metrics::operating::BOOTSTRAP_SEED, "interval": "2.5th-97.5th percentile of the paired differences"},
-        "rules": by_rule,
-        "complete": unfinished.is_empty(),
-        "unfinished_runs": unfinished.iter().map(|(n, s)| serde_json::json!({"run": n, "state": s.word(), "error": match s { RunState::Failed(e) => Some(e.clone()), _ => None }})).collect::<Vec<_>>(),
-    });
-    iw_core::write_file_atomically(&out.join("report.json"), serde_json::to_string_pretty(&report)?.as_bytes())?;
-    let synthetic = iw_data::prepared::PreparedDataset::info(&prepared)?.synthetic;
-    let mut readme = String::new();
-    let partial = (!unfinished.is_empty()).then(|| {
-        format!(
-            "PARTIAL REPORT: {} of {} runs did not finish ({}); their numbers are missing below. Rerun the command (or `iw grid status {}`) and report again.",
-            unfinished.len(),
-            grid.runs.len(),
-            unfinished.iter().map(|(n, s)| format!("{n}: {}", s.word())).collect::<Vec<_>>().join(", "),
-            runs.display()
-        )
-    });
-    if let Some(p) = &partial {
-        let _ = writeln!(readme, "**{p}**\n");
-    }
-    let _ = writeln!(
-        readme,
-        "# {title} comparison: {}\n",
-        if synthetic { format!("synthetic data, {scale} scale") } else { "real data".to_string() }
-    );
-    if synthetic {
-        let _ = writeln!(readme, "**These numbers come from synthetic data, not from {title}.** They check the pipeline and the method's behaviour on {title}-like phantoms; they are not comparable to the paper's table.\n");
-    }
-    let _ = writeln!(readme, "- Data: {data_note}.");
-    let _ = writeln!(
-        readme,
-        "- Scale: `{scale}` ({}); {seeds} seed(s) per configuration; configurations: {}.",
-        if overlay.is_empty() {
-            format!("experiments/{key} at paper scale")
-        } else {
-            format!(
-                "experiments/{key} overlaid with {}",
-                overlay.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" and ")
-            )
-        },
-        names.join(", ")
-    );
-    let _ = writeln!(
-        readme,
-        "- Small lesions: diameter below {} voxels{}.",
-        opts.small_below.map_or("-".to_string(), |v| format!("{v:.2}")),
-        if small_below.is_some() {
-            format!(
-                " (the paper's {} voxels at the phantom's resolution: synthetic.json's small_below_equivalent)",
-                dataset.info().small_below
-            )
-        } else {
-            String::new()
-        }
-    );
-    // Compute time of the runs, from their run.json (this call may have skipped finished stages),
-    // and the span from the first stage's start to the last one's end (runs may overlap).
-    let mut compute_s = 0.0;
-    let (mut first, mut last) = (f64::INFINITY, 0f64);
-    for m in &all {
-        for f in &m.files {
-            if let Some(run) = f.parent().and_then(|p| p.parent()) {
-                if let Some(r) = crate::run::RunRecord::read_in(run)? {
-                    compute_s += r.stages.values().map(|s| s.wall_s).sum::<f64>();
-                    for s in r.stages.values() {
-                        first = first.min(s.finished_unix as f64 - s.wall_s);
-                        last = last.max(s.finished_unix as f64);
-                    }
-                }
-            }
-        }
-    }
-    let span = if last > first {
-        format!(", {:.1} min from the first run's start to the last one's end", (last - first) / 60.0)
-    } else {
-        String::new()
     };
-    let _ = writeln!(
-        readme,
-        "- Versions: iw {} (git {}), libtorch {}; compute time of the runs {:.1} min (train + predict + evaluate, from their run.json){span}; command `iw reproduce {key} --scale {scale} --seeds {seeds}`.",
-        env!("CARGO_PKG_VERSION"),
-        env!("IW_GIT_REVISION"),
-        env!("IW_TORCH_VERSION"),
-        compute_s / 60.0
-    );
-    let _ = writeln!(
-        readme,
-        "- Runs: `{}` (each with config.yaml, run.json, train_log.csv, train_curve.png, predictions and records).\n",
-        runs.display()
-    );
-    if !unfinished.is_empty() {
-        let _ = writeln!(
-            readme,
-            "## Runs that did not finish ({} of {}; not in the numbers below)\n\n| run | state | error |\n|---|---|---|",
-            unfinished.len(),
-            grid.runs.len()
-        );
-        for (n, st) in &unfinished {
-            let e = if let RunState::Failed(e) = st { e.replace('|', "\\|") } else { String::new() };
-            let _ = writeln!(readme, "| {n} | {} | {e} |", st.word());
-        }
-        readme.push('\n');
-    }
-    for (t, a) in &analyses {
-        let _ = writeln!(
-            readme,
-            "## Matching {}: {}\n\n### At the operating points (all seeds pooled: {} units of seed x test case)\n\n{}",
-            t.rule,
-            t.rule.describe(),
-            a.summary.unit_count(),
-            a.pooled_table()
-        );
-        let _ = writeln!(
-            readme,
-            "### iw minus its base loss ({}), paired bootstrap 95 % intervals over seed x case\n\n{}",
-            t.rule,
-            a.differences_table()
-        );
-        let _ = writeln!(readme, "### Per configuration and seed ({})\n\n{}", t.rule, a.per_seed_table());
-        let _ = writeln!(
-            readme,
-            "### The paper's table ({}; all seeds pooled as cases)\n\n{}\n",
-            t.rule,
-            format_table(&t.rows)
-        );
-        if let Some(r) = t.rows.first() {
-            let suffix = if t.rule == iw_metrics::MatchRule::Overlap { "" } else { "_iou" };
-            let _ = writeln!(readme, "![FROC ({})](froc_{}{suffix}.png)\n", t.rule, r.dataset);
-        }
-        let _ = writeln!(readme, "### The paper's numbers per seed ({}): does iw raise small-lesion average recall? (mean ± sd over seeds)\n\n{}", t.rule, a.science);
-        let _ = writeln!(readme, "#### Per seed ({})\n\n{}", t.rule, a.seeds_table);
-    }
-    if let Ok(findings) = std::fs::read_to_string(repo.join(key).join(format!("FINDINGS-{scale}.md"))) {
-        let _ = writeln!(readme, "{findings}");
-    }
-    let _ = writeln!(readme, "## Resolved configuration (first run)\n\n```yaml\n{example_cfg}```");
-    std::fs::write(out.join("README.md"), readme)?;
-    crate::evaluation::write_html(
-        out,
-        &crate::evaluation::HtmlPage {
-            title: format!(
-                "{title} comparison: {}",
-                if synthetic { format!("synthetic data, {scale} scale") } else { "real data".into() }
-            ),
-            notes: partial
-                .iter()
-                .cloned()
-                .chain([
-                    format!("Data: {data_note}."),
-                    format!("Scale: {scale}; {seeds} seed(s) per configuration; runs in {}.", runs.display()),
-                    format!("Small lesions: diameter below {small_t:.2} voxels."),
-                    format!(
-                        "iw {} (git {}), libtorch {}; command `iw reproduce {key} --scale {scale} --seeds {seeds}`.",
-                        env!("CARGO_PKG_VERSION"),
-                        env!("IW_GIT_REVISION"),
-                        env!("IW_TORCH_VERSION")
-                    ),
-                ])
-                .collect(),
-            rules: &tables,
-            methods: &all,
-            // results/<dataset>/report.html is committed: tiles up to ~1.5 MB, the smallest
-            // lesions first (`iw report RUNS --html` writes every tile for local viewing).
-            gallery_max_bytes: Some(REPORT_GALLERY_BYTES),
-        },
-    )?;
+    results.write_tables(out)?;
+    let analyses = results.analyses()?;
+    let report = results.report_json(plan, &unfinished);
+    iw_core::write_file_atomically(&out.join("report.json"), serde_json::to_string_pretty(&report)?.as_bytes())?;
+    let page = Page {
+        plan,
+        data: &data,
+        synthetic: iw_data::prepared::PreparedDataset::info(&data.prepared)?.synthetic,
+        runs: &runs,
+        total_runs: grid.runs.len(),
+        unfinished: &unfinished,
+        results: &results,
+    };
+    std::fs::write(out.join("README.md"), page.readme(&analyses, &example_cfg)?)?;
+    page.write_html()?;
     println!(
         "wrote {} (table.md, table.csv, FROC figures, README.md, report.html) in {:.1} min",
         out.display(),
@@ -537,6 +464,303 @@ pub fn reproduce(
         );
     }
     completion.check(&full)
+}
+
+/// Step 3: the records of the finished runs, evaluated under both matching rules (the paper's
+/// any-overlap rule and one to one at IoU >= 0.1).
+struct Results {
+    /// synthetic.json of the prepared data (synthetic data only).
+    synthetic_info: Option<iw_data::prepared::SyntheticInfo>,
+    /// The paper's small-lesion threshold at the phantom's resolution (synthetic.json), if any.
+    small_equivalent: Option<f64>,
+    /// The evaluation's options (the small-lesion threshold set).
+    opts: EvalOptions,
+    /// The finished runs' records.
+    all: Vec<MethodRecords>,
+    /// The tables (experiments pooled) under each rule.
+    tables: Vec<crate::evaluation::RuleTables>,
+}
+
+impl Results {
+    /// The results of `grid`'s finished runs (`None`: none has finished).
+    fn evaluate(
+        plan: &ReproducePlan,
+        grid: &Grid,
+        states: &[RunState],
+        prepared: &Path,
+    ) -> anyhow::Result<Option<Results>> {
+        let synthetic_info = iw_data::prepared::SyntheticInfo::read_in(prepared)?;
+        let small_equivalent = synthetic_info.as_ref().and_then(|m| m.small_below_equivalent);
+        let opts = EvalOptions {
+            small_below: Some(small_equivalent.unwrap_or(plan.dataset.info().small_below)),
+            ..EvalOptions::default()
+        };
+        let all = finished_records(grid, states)?;
+        if all.is_empty() {
+            return Ok(None);
+        }
+        let tables = crate::evaluation::rule_tables(&all, &opts, &crate::evaluation::REPORT_RULES)?;
+        Ok(Some(Results { synthetic_info, small_equivalent, opts, all, tables }))
+    }
+
+    /// The small-lesion threshold, diameter in voxels.
+    fn small_below(&self) -> f64 {
+        self.opts.small_below.expect("set by Results::evaluate")
+    }
+
+    /// table.md, table.csv (every rule's rows) and the FROC figures.
+    fn write_tables(&self, out: &Path) -> anyhow::Result<()> {
+        let all_rows: Vec<iw_metrics::Row> = self.tables.iter().flat_map(|t| t.rows.iter().cloned()).collect();
+        let table_md: Vec<String> = self.tables.iter().map(|t| format_table(&t.rows)).collect();
+        std::fs::write(out.join("table.md"), table_md.join("\n"))?;
+        std::fs::write(out.join("table.csv"), format_csv(&all_rows))?;
+        for t in &self.tables {
+            write_froc_figures(&t.rows, out)?;
+        }
+        Ok(())
+    }
+
+    /// Per seed: each experiment folder on its own, under each rule (in the tables' order).
+    fn analyses(&self) -> anyhow::Result<Vec<Analysis>> {
+        self.tables
+            .iter()
+            .map(|t| {
+                let o = EvalOptions { rule: t.rule, ..self.opts.clone() };
+                let per_seed = iw_metrics::comparison::per_seed(&self.all, &o)?;
+                Ok(Analysis {
+                    summary: iw_report::OperatingSummary::new(&self.all, self.small_below(), t.rule)?,
+                    science: iw_metrics::comparison::iw_vs_base_table(&per_seed),
+                    seeds_table: iw_metrics::comparison::per_seed_table(&per_seed),
+                })
+            })
+            .collect()
+    }
+
+    /// report.json.
+    fn report_json(&self, plan: &ReproducePlan, unfinished: &[(String, RunState)]) -> serde_json::Value {
+        let mut by_rule = serde_json::Map::new();
+        for t in &self.tables {
+            let mut entry = t.summary.clone();
+            if let Some(o) = entry.as_object_mut() {
+                o.insert("describe".into(), t.rule.describe().into());
+                o.insert("table".into(), iw_metrics::to_json(&t.rows));
+            }
+            by_rule.insert(t.rule.to_string(), entry);
+        }
+        serde_json::json!({
+            "dataset": plan.dataset.key(),
+            "scale": plan.scale,
+            "synthetic": self.synthetic_info.is_some(),
+            "small_below_voxels": self.small_below(),
+            "seeds": plan.seeds,
+            "configurations": plan.configurations,
+            "units": "a unit is one test case of one seed's run; pooled numbers pool the units of every seed",
+            "bootstrap": {"samples": iw_metrics::operating::BOOTSTRAP_SAMPLES, "seed": iw_metrics::operating::BOOTSTRAP_SEED, "interval": "2.5th-97.5th percentile of the paired differences"},
+            "rules": by_rule,
+            "complete": unfinished.is_empty(),
+            "unfinished_runs": unfinished.iter().map(|(n, s)| serde_json::json!({"run": n, "state": s.word(), "error": match s { RunState::Failed(e) => Some(e.clone()), _ => None }})).collect::<Vec<_>>(),
+        })
+    }
+
+    /// Compute time of the runs in minutes, from their run.json (this call may have skipped
+    /// finished stages), and the span from the first stage's start to the last one's end (runs
+    /// may overlap), in words.
+    fn compute_time(&self) -> anyhow::Result<(f64, String)> {
+        let mut compute_s = 0.0;
+        let (mut first, mut last) = (f64::INFINITY, 0f64);
+        for m in &self.all {
+            for f in &m.files {
+                if let Some(run) = f.parent().and_then(|p| p.parent()) {
+                    if let Some(r) = crate::run::RunRecord::read_in(run)? {
+                        compute_s += r.stages.values().map(|s| s.wall_s).sum::<f64>();
+                        for s in r.stages.values() {
+                            first = first.min(s.finished_unix as f64 - s.wall_s);
+                            last = last.max(s.finished_unix as f64);
+                        }
+                    }
+                }
+            }
+        }
+        let span = if last > first {
+            format!(", {:.1} min from the first run's start to the last one's end", (last - first) / 60.0)
+        } else {
+            String::new()
+        };
+        Ok((compute_s / 60.0, span))
+    }
+}
+
+/// Step 4: what README.md and report.html say.
+struct Page<'a> {
+    plan: &'a ReproducePlan,
+    data: &'a Data,
+    /// The prepared data are synthetic (their dataset.json says so).
+    synthetic: bool,
+    runs: &'a Path,
+    /// This command's runs.
+    total_runs: usize,
+    unfinished: &'a [(String, RunState)],
+    results: &'a Results,
+}
+
+impl Page<'_> {
+    /// The line at the top of a partial report.
+    fn partial(&self) -> Option<String> {
+        let u = self.unfinished;
+        (!u.is_empty()).then(|| {
+            format!(
+                "PARTIAL REPORT: {} of {} runs did not finish ({}); their numbers are missing below. Rerun the command (or `iw grid status {}`) and report again.",
+                u.len(),
+                self.total_runs,
+                u.iter().map(|(n, s)| format!("{n}: {}", s.word())).collect::<Vec<_>>().join(", "),
+                self.runs.display()
+            )
+        })
+    }
+
+    /// README.md: the data, scale, versions and runs, the runs that did not finish, each rule's
+    /// tables, the scale's findings and the first run's resolved configuration.
+    fn readme(&self, analyses: &[Analysis], example_cfg: &str) -> anyhow::Result<String> {
+        let (plan, results) = (self.plan, self.results);
+        let (key, scale, seeds) = (plan.dataset.key(), &plan.scale, plan.seeds);
+        let title = plan.dataset.info().title;
+        let overlay = plan.overlays();
+        let mut readme = String::new();
+        if let Some(p) = &self.partial() {
+            let _ = writeln!(readme, "**{p}**\n");
+        }
+        let _ = writeln!(readme, "# {}\n", plan.title(self.synthetic));
+        if self.synthetic {
+            let _ = writeln!(readme, "**These numbers come from synthetic data, not from {title}.** They check the pipeline and the method's behaviour on {title}-like phantoms; they are not comparable to the paper's table.\n");
+        }
+        let _ = writeln!(readme, "- Data: {}.", self.data.note);
+        let _ = writeln!(
+            readme,
+            "- Scale: `{scale}` ({}); {seeds} seed(s) per configuration; configurations: {}.",
+            if overlay.is_empty() {
+                format!("experiments/{key} at paper scale")
+            } else {
+                format!(
+                    "experiments/{key} overlaid with {}",
+                    overlay.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" and ")
+                )
+            },
+            plan.configurations.join(", ")
+        );
+        let _ = writeln!(
+            readme,
+            "- Small lesions: diameter below {} voxels{}.",
+            results.opts.small_below.map_or("-".to_string(), |v| format!("{v:.2}")),
+            if results.small_equivalent.is_some() {
+                format!(
+                    " (the paper's {} voxels at the phantom's resolution: synthetic.json's small_below_equivalent)",
+                    plan.dataset.info().small_below
+                )
+            } else {
+                String::new()
+            }
+        );
+        let (compute_min, span) = results.compute_time()?;
+        let _ = writeln!(
+            readme,
+            "- Versions: iw {} (git {}), libtorch {}; compute time of the runs {:.1} min (train + predict + evaluate, from their run.json){span}; command `{}`.",
+            env!("CARGO_PKG_VERSION"),
+            env!("IW_GIT_REVISION"),
+            env!("IW_TORCH_VERSION"),
+            compute_min,
+            plan.command_line()
+        );
+        let _ = writeln!(
+            readme,
+            "- Runs: `{}` (each with config.yaml, run.json, train_log.csv, train_curve.png, predictions and records).\n",
+            self.runs.display()
+        );
+        if !self.unfinished.is_empty() {
+            let _ = writeln!(
+                readme,
+                "## Runs that did not finish ({} of {}; not in the numbers below)\n\n| run | state | error |\n|---|---|---|",
+                self.unfinished.len(),
+                self.total_runs
+            );
+            for (n, st) in self.unfinished {
+                let e = if let RunState::Failed(e) = st { e.replace('|', "\\|") } else { String::new() };
+                let _ = writeln!(readme, "| {n} | {} | {e} |", st.word());
+            }
+            readme.push('\n');
+        }
+        for (t, a) in results.tables.iter().zip(analyses) {
+            let _ = writeln!(
+                readme,
+                "## Matching {}: {}\n\n### At the operating points (all seeds pooled: {} units of seed x test case)\n\n{}",
+                t.rule,
+                t.rule.describe(),
+                a.summary.unit_count(),
+                a.pooled_table()
+            );
+            let _ = writeln!(
+                readme,
+                "### iw minus its base loss ({}), paired bootstrap 95 % intervals over seed x case\n\n{}",
+                t.rule,
+                a.differences_table()
+            );
+            let _ = writeln!(readme, "### Per configuration and seed ({})\n\n{}", t.rule, a.per_seed_table());
+            let _ = writeln!(
+                readme,
+                "### The paper's table ({}; all seeds pooled as cases)\n\n{}\n",
+                t.rule,
+                format_table(&t.rows)
+            );
+            if let Some(r) = t.rows.first() {
+                let suffix = if t.rule == iw_metrics::MatchRule::Overlap { "" } else { "_iou" };
+                let _ = writeln!(readme, "![FROC ({})](froc_{}{suffix}.png)\n", t.rule, r.dataset);
+            }
+            let _ = writeln!(readme, "### The paper's numbers per seed ({}): does iw raise small-lesion average recall? (mean ± sd over seeds)\n\n{}", t.rule, a.science);
+            let _ = writeln!(readme, "#### Per seed ({})\n\n{}", t.rule, a.seeds_table);
+        }
+        if let Ok(findings) = std::fs::read_to_string(plan.experiments().join(format!("FINDINGS-{scale}.md"))) {
+            let _ = writeln!(readme, "{findings}");
+        }
+        let _ = writeln!(readme, "## Resolved configuration (first run)\n\n```yaml\n{example_cfg}```");
+        Ok(readme)
+    }
+
+    /// report.html.
+    fn write_html(&self) -> anyhow::Result<()> {
+        let plan = self.plan;
+        crate::evaluation::write_html(
+            &plan.out,
+            &crate::evaluation::HtmlPage {
+                title: plan.title(self.synthetic),
+                notes: self
+                    .partial()
+                    .into_iter()
+                    .chain([
+                        format!("Data: {}.", self.data.note),
+                        format!(
+                            "Scale: {}; {} seed(s) per configuration; runs in {}.",
+                            plan.scale,
+                            plan.seeds,
+                            self.runs.display()
+                        ),
+                        format!("Small lesions: diameter below {:.2} voxels.", self.results.small_below()),
+                        format!(
+                            "iw {} (git {}), libtorch {}; command `{}`.",
+                            env!("CARGO_PKG_VERSION"),
+                            env!("IW_GIT_REVISION"),
+                            env!("IW_TORCH_VERSION"),
+                            plan.command_line()
+                        ),
+                    ])
+                    .collect(),
+                rules: &self.results.tables,
+                methods: &self.results.all,
+                // results/<dataset>/report.html is committed: tiles up to ~1.5 MB, the smallest
+                // lesions first (`iw report RUNS --html` writes every tile for local viewing).
+                gallery_max_bytes: Some(REPORT_GALLERY_BYTES),
+            },
+        )?;
+        Ok(())
+    }
 }
 
 /// The records of the grid's finished runs, per dataset and method (as `iw report` reads a

@@ -486,6 +486,7 @@ pub fn segment(
             None => "whole scan (no --roi)".into(),
         }
     );
+    let shared = Shared { a, luna16, n_scans: scans.len(), intensity, conn };
     let pb = crate::progress::bar(scans.len() as u64, "segment");
     let mut rows = Vec::new();
     let mut failed = Vec::new();
@@ -518,7 +519,7 @@ pub fn segment(
             continue;
         }
         let t0 = Instant::now();
-        match segment_one(a, luna16, scan, scans.len(), intensity, conn, &mut predict) {
+        match segment_one(&shared, scan, &mut predict) {
             Ok((lesions, roi)) => {
                 let total = lesions.iter().fold(0.0, |a, l| a + l.volume_mm3);
                 pb.suspend(|| {
@@ -593,16 +594,24 @@ pub fn segment(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn segment_one(
-    a: &SegmentArgs,
+/// What every scan of one `iw segment` shares.
+struct Shared<'a> {
+    a: &'a SegmentArgs,
+    /// A LUNA16 run (its region of interest is the lungs).
     luna16: bool,
-    scan: &Scan,
     n_scans: usize,
     intensity: Intensity,
     conn: Connectivity,
+}
+
+/// Segments one scan: its probability map, mask, lesion table (and with --overlay-png its
+/// picture). Returns the lesions and the region of interest, in words.
+fn segment_one(
+    shared: &Shared<'_>,
+    scan: &Scan,
     predict: &mut impl FnMut(&NetworkInput) -> anyhow::Result<Vec<f32>>,
 ) -> anyhow::Result<(Vec<Lesion>, String)> {
+    let &Shared { a, luna16, n_scans, intensity, conn } = shared;
     let [prob_path, mask_path, csv_path] = scan.outputs(&a.out);
     for p in [&prob_path, &mask_path] {
         crate::outputs::output_path(p, &[scan.path.as_path()], None)?;

@@ -2,16 +2,13 @@
 //! line naming the file, exit code 2, no panic, no output file left behind).
 use iw_core::{DynVolume, Geometry, Volume};
 use iw_io::{read_volume, write_volume};
+use iw_test_support::cli::{stdout, Iw};
 use ndarray::Array3;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn iw(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_iw")).args(args).output().expect("running iw")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
+    Iw::new(env!("CARGO_BIN_EXE_iw")).run(args)
 }
 
 fn mask_volume() -> Volume<u8> {

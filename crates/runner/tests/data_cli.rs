@@ -1,19 +1,11 @@
 //! `iw synth lits` and `iw prepare lits` end to end: the raw layout, determinism, the
 //! synthetic marker, the split, resume, and the report of missing cases.
+use iw_test_support::cli::{ok, p, Iw};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn iw(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_iw")).args(args).output().expect("running iw")
-}
-
-fn ok(o: &Output) -> String {
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
+    Iw::new(env!("CARGO_BIN_EXE_iw")).run(args)
 }
 
 #[test]

@@ -1,16 +1,13 @@
 //! `iw records` and `iw report` end to end.
 use iw_core::{Geometry, Volume};
 use iw_io::write_volume;
+use iw_test_support::cli::Iw;
+use iw_test_support::shared;
 use ndarray::Array3;
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn iw(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_iw")).args(args).output().expect("running iw")
-}
-
-fn shared() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
+    Iw::new(env!("CARGO_BIN_EXE_iw")).run(args)
 }
 
 #[test]

@@ -1,25 +1,13 @@
 //! Experiments end to end: YAML errors, `extends` and `--set`, the smoke reproduction (two
 //! configurations, two tiny cases), and resuming a killed run to the same final metrics.
-use std::path::{Path, PathBuf};
+use iw_test_support::cli::{ok, Iw};
+use iw_test_support::repo_root;
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
-}
-
 fn iw_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_iw")).current_dir(dir).args(args).output().expect("running iw")
-}
-
-fn ok(o: Output) -> String {
-    assert!(
-        o.status.success(),
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
+    Iw::new(env!("CARGO_BIN_EXE_iw")).in_dir(dir).run(args)
 }
 
 #[test]
@@ -27,26 +15,26 @@ fn yaml_errors_name_key_line_and_file() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("bad.yaml");
     std::fs::write(&f, "loss:\n  name: dl\ntraining:\n  epocs: 3\n").unwrap();
-    let o = iw_in(&repo(), &["train", f.to_str().unwrap()]);
+    let o = iw_in(&repo_root(), &["train", f.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(e.contains("bad.yaml") && e.contains("unknown field `epocs`") && e.contains("line 4"), "{e}");
     // An error in a parent names the parent.
     std::fs::write(dir.path().join("child.yaml"), "extends: bad.yaml\n").unwrap();
-    let o = iw_in(&repo(), &["train", dir.path().join("child.yaml").to_str().unwrap()]);
+    let o = iw_in(&repo_root(), &["train", dir.path().join("child.yaml").to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("bad.yaml"));
-    let o = iw_in(&repo(), &["train", "experiments/lits/dl.yaml", "--set", "loss.name=xyz"]);
+    let o = iw_in(&repo_root(), &["train", "experiments/lits/dl.yaml", "--set", "loss.name=xyz"]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("unknown base loss 'xyz'"));
-    let o = iw_in(&repo(), &["train", "experiments/lits/dl.yaml", "--set", "training.patch=[30,48,48]"]);
+    let o = iw_in(&repo_root(), &["train", "experiments/lits/dl.yaml", "--set", "training.patch=[30,48,48]"]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("not divisible by 8"));
 }
 
 #[test]
 fn model_summary() {
-    let s = ok(iw_in(&repo(), &["model", "summary"]));
+    let s = ok(&iw_in(&repo_root(), &["model", "summary"]));
     assert!(s.contains("total parameters: 11074306"), "{s}");
-    let s = ok(iw_in(
-        &repo(),
+    let s = ok(&iw_in(
+        &repo_root(),
         &["model", "summary", "experiments/lits/iwdl.yaml", "--width", "0.5", "--patch", "32,32,32"],
     ));
     assert!(s.contains("width 0.5") && s.contains("1 x 32 x 32 x 32"), "{s}");
@@ -57,8 +45,8 @@ fn model_summary() {
 fn smoke_reproduction_writes_every_output() {
     let dir = tempfile::tempdir().unwrap();
     let (work, out) = (dir.path().join("work"), dir.path().join("results"));
-    let s = ok(iw_in(
-        &repo(),
+    let s = ok(&iw_in(
+        &repo_root(),
         &[
             "reproduce",
             "lits",
@@ -144,8 +132,8 @@ fn smoke_reproduction_writes_every_output() {
     }
     // A second run skips every stage.
     let again = || {
-        ok(iw_in(
-            &repo(),
+        ok(&iw_in(
+            &repo_root(),
             &[
                 "run",
                 "experiments/lits/dl.yaml",
@@ -203,11 +191,14 @@ fn run_args(work: &Path, runs: &Path) -> Vec<String> {
 fn killed_run_resumes_to_the_same_metrics() {
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path().join("work");
-    ok(iw_in(&repo(), &["reproduce", "lits", "--scale", "smoke", "--data-only", "--work", work.to_str().unwrap()]));
+    ok(&iw_in(
+        &repo_root(),
+        &["reproduce", "lits", "--scale", "smoke", "--data-only", "--work", work.to_str().unwrap()],
+    ));
     let (a, b) = (dir.path().join("runs-a"), dir.path().join("runs-b"));
-    ok(iw_in(&repo(), &run_args(&work, &a).iter().map(String::as_str).collect::<Vec<_>>()));
+    ok(&iw_in(&repo_root(), &run_args(&work, &a).iter().map(String::as_str).collect::<Vec<_>>()));
     let mut child = Command::new(env!("CARGO_BIN_EXE_iw"))
-        .current_dir(repo())
+        .current_dir(repo_root())
         .args(run_args(&work, &b))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -222,7 +213,7 @@ fn killed_run_resumes_to_the_same_metrics() {
     let _ = child.wait();
     let fin = b.join("lits/iwdl/experiment_0/checkpoints/final.safetensors");
     assert!(ck.is_file() && !fin.is_file(), "killed after the first checkpoint, before the end");
-    ok(iw_in(&repo(), &run_args(&work, &b).iter().map(String::as_str).collect::<Vec<_>>()));
+    ok(&iw_in(&repo_root(), &run_args(&work, &b).iter().map(String::as_str).collect::<Vec<_>>()));
     let info: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(b.join("lits/iwdl/experiment_0/run.json")).unwrap()).unwrap();
     assert!(

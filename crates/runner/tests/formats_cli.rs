@@ -2,34 +2,13 @@
 //! data in the real layouts, preparation (split rules, outliers, mirrored annotations, resume,
 //! bad input), DICOM-series images with NIfTI labels, and the round trip raw -> prepare -> a
 //! few training iterations -> report.
-use std::path::{Path, PathBuf};
+use iw_test_support::cli::{err, json, ok, p, Iw};
+use iw_test_support::repo_root;
+use std::path::Path;
 use std::process::{Command, Output};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn iw(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_iw")).args(args).current_dir(repo()).output().expect("running iw")
-}
-
-fn ok(o: &Output) -> String {
-    assert!(o.status.success(), "{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn err(o: &Output) -> String {
-    assert!(!o.status.success(), "expected a failure: {}", String::from_utf8_lossy(&o.stdout));
-    assert_eq!(o.status.code(), Some(2));
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
-
-fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
+    Iw::new(env!("CARGO_BIN_EXE_iw")).in_repo().run(args)
 }
 
 #[test]
@@ -205,7 +184,7 @@ fn nnunet_layout_with_a_dicom_series_image() {
     let raw = dir.path().join("raw");
     let series = dir.path().join("series");
     let python = iw_test_support::python();
-    let script = repo().join("crates/io/tests/golden/reference.py");
+    let script = repo_root().join("crates/io/tests/golden/reference.py");
     let o = Command::new(python).arg(script).args(["make-series", p(&series)]).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     std::fs::create_dir_all(raw.join("imagesTr")).unwrap();

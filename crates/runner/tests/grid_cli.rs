@@ -5,28 +5,13 @@
 //! taken over; `--report-only` writes a partial report that says so; a grid whose parent was
 //! killed leaves orphans that a rerun reports (4), `--wait` waits for (0) and `status --watch`
 //! follows to their end; one grid per folder unless `--add`; `status --json` holds its schema.
+use iw_test_support::cli::{ok, read, text, Iw};
+use iw_test_support::repo_root;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
-}
-
 fn iw(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_iw")).current_dir(repo()).args(args).output().expect("running iw")
-}
-
-fn text(o: &Output) -> String {
-    format!("stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
-fn ok(o: Output) -> String {
-    assert!(o.status.success(), "{}", text(&o));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn read(p: &Path) -> String {
-    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    Iw::new(env!("CARGO_BIN_EXE_iw")).in_repo().run(args)
 }
 
 /// `iw reproduce lits --scale smoke` of two configurations x two seeds, serial (--jobs 1) and two
@@ -39,7 +24,7 @@ fn serial_and_parallel_grids_give_identical_numbers() {
     for jobs in ["1", "2"] {
         let work = dir.path().join(format!("work-{jobs}"));
         let out = dir.path().join(format!("results-{jobs}"));
-        let s = ok(iw(&[
+        let s = ok(&iw(&[
             "reproduce",
             "lits",
             "--scale",
@@ -60,7 +45,7 @@ fn serial_and_parallel_grids_give_identical_numbers() {
         assert!(s.contains(&format!("4 to run, {jobs} at a time")), "{s}");
         let grid = read(&work.join("runs-smoke/grid.json"));
         assert_eq!(grid.matches("\"seed_index\"").count(), 4, "{grid}");
-        let status = ok(iw(&["grid", "status", work.join("runs-smoke").to_str().unwrap()]));
+        let status = ok(&iw(&["grid", "status", work.join("runs-smoke").to_str().unwrap()]));
         assert!(status.contains("4 runs: 4 done, 0 running, 0 failed, 0 pending"), "{status}");
         reports.push((work, out));
     }
@@ -92,11 +77,13 @@ fn serial_and_parallel_grids_give_identical_numbers() {
 /// An experiment file for the smoke data: `extends` the repository's LiTS `loss` file, the
 /// smoke scale's settings, the given prepared folder and method name.
 fn smoke_experiment(dir: &Path, file: &str, loss: &str, name: &str, prepared: &Path) -> PathBuf {
-    let smoke = read(&repo().join("experiments/scales/smoke.yaml"))
+    let smoke = read(&repo_root().join("experiments/scales/smoke.yaml"))
         .replace("prepared: work/lits-synth-smoke/prepared", &format!("prepared: {}", prepared.display()));
     assert!(smoke.contains(&prepared.display().to_string()));
-    let body =
-        format!("extends: {}\nname: {name}\n{smoke}", repo().join(format!("experiments/lits/{loss}.yaml")).display());
+    let body = format!(
+        "extends: {}\nname: {name}\n{smoke}",
+        repo_root().join(format!("experiments/lits/{loss}.yaml")).display()
+    );
     let p = dir.join(file);
     std::fs::write(&p, body).unwrap();
     p
@@ -106,7 +93,7 @@ fn smoke_experiment(dir: &Path, file: &str, loss: &str, name: &str, prepared: &P
 fn a_failing_run_fails_alone_and_locks_keep_executors_apart() {
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path().join("work");
-    ok(iw(&["reproduce", "lits", "--scale", "smoke", "--data-only", "--work", work.to_str().unwrap()]));
+    ok(&iw(&["reproduce", "lits", "--scale", "smoke", "--data-only", "--work", work.to_str().unwrap()]));
     let prepared = work.join("lits-synth-smoke/prepared");
     let good = smoke_experiment(dir.path(), "good.yaml", "dl", "good", &prepared);
     let bad = smoke_experiment(dir.path(), "bad.yaml", "dl", "bad", &dir.path().join("no-such-data"));
@@ -142,7 +129,7 @@ fn a_failing_run_fails_alone_and_locks_keep_executors_apart() {
         summary.contains("failed   lits/bad/experiment_0") && summary.contains("not a prepared dataset"),
         "{summary}"
     );
-    let status = ok(iw(&["grid", "status", runs.to_str().unwrap()]));
+    let status = ok(&iw(&["grid", "status", runs.to_str().unwrap()]));
     // The same table but for the line of the time it was read.
     let timeless = |t: &str| -> Vec<String> {
         t.lines().filter(|l| !l.starts_with("now ")).map(|l| l.trim_end().to_string()).collect()
@@ -161,7 +148,7 @@ fn a_failing_run_fails_alone_and_locks_keep_executors_apart() {
     let lock = std::fs::OpenOptions::new().write(true).open(bad_dir.join(".iw-lock")).unwrap();
     lock.lock().unwrap();
     std::fs::write(bad_dir.join(".iw-lock"), "pid 4242 host the-test since 0\n").unwrap();
-    let status = ok(iw(&["grid", "status", runs.to_str().unwrap()]));
+    let status = ok(&iw(&["grid", "status", runs.to_str().unwrap()]));
     assert!(
         status.contains("running  lits/bad/experiment_0") && status.contains("pid 4242 on the-test since"),
         "{status}"
@@ -212,7 +199,7 @@ fn report_only_reports_what_finished_and_lists_the_rest() {
         base.iter().chain(extra).map(|s| s.to_string()).chain(["--out".into(), out.to_str().unwrap().into()]).collect()
     };
     let run = |extra: &[&str]| iw(&with(extra).iter().map(String::as_str).collect::<Vec<_>>());
-    ok(run(&["--jobs", "2"]));
+    ok(&run(&["--jobs", "2"]));
     let full = read(&out.join("report.json"));
     // Undo one run's evaluation: pending again.
     std::fs::remove_dir_all(work.join("runs-smoke/lits/iwdl/experiment_0/test_metrics")).unwrap();
@@ -246,7 +233,7 @@ fn report_only_reports_what_finished_and_lists_the_rest() {
     let pooled = &report["rules"]["overlap"]["pooled"];
     assert!(pooled.get("iwdl").is_none() && pooled.get("dl").is_some());
     // Rerunning the command runs only the missing stage, and the report is whole again.
-    let s = ok(run(&[]));
+    let s = ok(&run(&[]));
     assert!(s.contains("1 done, 0 running elsewhere, 1 to run"), "{s}");
     assert_eq!(read(&out.join("report.json")), full);
     assert!(full.contains("\"complete\": true"));
@@ -261,7 +248,7 @@ fn report_only_reports_what_finished_and_lists_the_rest() {
 fn sigint_to_the_grid_process_stops_its_runs_and_a_rerun_resumes() {
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path().join("work");
-    ok(iw(&["reproduce", "lits", "--scale", "smoke", "--data-only", "--work", work.to_str().unwrap()]));
+    ok(&iw(&["reproduce", "lits", "--scale", "smoke", "--data-only", "--work", work.to_str().unwrap()]));
     let prepared = work.join("lits-synth-smoke/prepared");
     let a = smoke_experiment(dir.path(), "a.yaml", "dl", "a", &prepared);
     let b = smoke_experiment(dir.path(), "b.yaml", "iwdl", "b", &prepared);
@@ -279,7 +266,7 @@ fn sigint_to_the_grid_process_stops_its_runs_and_a_rerun_resumes() {
         runs.to_str().unwrap(),
     ];
     let child = Command::new(env!("CARGO_BIN_EXE_iw"))
-        .current_dir(repo())
+        .current_dir(repo_root())
         .args(args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -295,7 +282,7 @@ fn sigint_to_the_grid_process_stops_its_runs_and_a_rerun_resumes() {
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(130), "{}", text(&o));
-    let status = ok(iw(&["grid", "status", runs.to_str().unwrap()]));
+    let status = ok(&iw(&["grid", "status", runs.to_str().unwrap()]));
     assert!(status.contains("0 done") && status.contains("2 pending"), "{status}");
     for l in &logs {
         let last = l.with_file_name("checkpoints/last.safetensors");
@@ -306,9 +293,9 @@ fn sigint_to_the_grid_process_stops_its_runs_and_a_rerun_resumes() {
             l.display()
         );
     }
-    let s = ok(iw(&args));
+    let s = ok(&iw(&args));
     assert!(s.contains("2 to run"), "{s}");
-    let status = ok(iw(&["grid", "status", runs.to_str().unwrap()]));
+    let status = ok(&iw(&["grid", "status", runs.to_str().unwrap()]));
     assert!(status.contains("2 done"), "{status}");
     for l in &logs {
         let steps = read(l).lines().filter(|r| !r.starts_with("step")).count();
@@ -319,9 +306,9 @@ fn sigint_to_the_grid_process_stops_its_runs_and_a_rerun_resumes() {
 /// `iw grid status DIR --json`, checked against crates/runner/grid-status.schema.json by Python's
 /// jsonschema.
 fn status_json(runs: &Path) -> serde_json::Value {
-    let s = ok(iw(&["grid", "status", runs.to_str().unwrap(), "--json"]));
+    let s = ok(&iw(&["grid", "status", runs.to_str().unwrap(), "--json"]));
     let v: serde_json::Value = serde_json::from_str(&s).unwrap_or_else(|e| panic!("{e}: {s}"));
-    iw_test_support::check_json_schema(&repo().join("crates/runner/grid-status.schema.json"), &v);
+    iw_test_support::check_json_schema(&repo_root().join("crates/runner/grid-status.schema.json"), &v);
     v
 }
 
@@ -334,7 +321,7 @@ fn status_json(runs: &Path) -> serde_json::Value {
 fn a_killed_parents_orphans_are_not_done_until_they_finish() {
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path().join("work");
-    ok(iw(&["reproduce", "lits", "--scale", "smoke", "--data-only", "--work", work.to_str().unwrap()]));
+    ok(&iw(&["reproduce", "lits", "--scale", "smoke", "--data-only", "--work", work.to_str().unwrap()]));
     let prepared = work.join("lits-synth-smoke/prepared");
     let a = smoke_experiment(dir.path(), "a.yaml", "dl", "a", &prepared);
     let b = smoke_experiment(dir.path(), "b.yaml", "iwdl", "b", &prepared);
@@ -352,7 +339,7 @@ fn a_killed_parents_orphans_are_not_done_until_they_finish() {
     };
     let spawn = |a: &[String]| {
         Command::new(env!("CARGO_BIN_EXE_iw"))
-            .current_dir(repo())
+            .current_dir(repo_root())
             .args(a)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -374,7 +361,7 @@ fn a_killed_parents_orphans_are_not_done_until_they_finish() {
     assert_eq!(o.status.code(), None, "killed by a signal: {}", text(&o));
 
     // The same command again: both runs are held by the orphans: exit code 4, one line naming them.
-    let o = Command::new(env!("CARGO_BIN_EXE_iw")).current_dir(repo()).args(args(&runs, &[])).output().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_iw")).current_dir(repo_root()).args(args(&runs, &[])).output().unwrap();
     assert_eq!(o.status.code(), Some(4), "{}", text(&o));
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("2 running elsewhere, 0 to run"), "{out}");
@@ -410,7 +397,7 @@ fn a_killed_parents_orphans_are_not_done_until_they_finish() {
         assert!(r["validation"].is_null(), "{r:#}");
     }
     assert!(v["totals"]["eta_unix"].as_u64().unwrap() >= v["now_unix"].as_u64().unwrap());
-    let table = ok(iw(&["grid", "status", runs.to_str().unwrap()]));
+    let table = ok(&iw(&["grid", "status", runs.to_str().unwrap()]));
     assert!(
         table.contains("2 running") && table.contains(&format!("on {host} since")) && table.contains("grid ETA"),
         "{table}"
@@ -418,7 +405,7 @@ fn a_killed_parents_orphans_are_not_done_until_they_finish() {
 
     // `--watch` follows the grid to its end; `--wait` waits for the orphans and returns 0.
     let watch = Command::new(env!("CARGO_BIN_EXE_iw"))
-        .current_dir(repo())
+        .current_dir(repo_root())
         .args(["grid", "status", runs.to_str().unwrap(), "--watch", "--interval", "0.5"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -440,7 +427,7 @@ fn a_killed_parents_orphans_are_not_done_until_they_finish() {
     assert!(first < last && frames[last..].contains("nothing is running"), "{frames}");
 
     // The orphans' records are those of a grid nobody killed.
-    ok(iw(&args(&reference, &[]).iter().map(String::as_str).collect::<Vec<_>>()));
+    ok(&iw(&args(&reference, &[]).iter().map(String::as_str).collect::<Vec<_>>()));
     for n in names {
         for f in ["test_metrics/prc_records.json", "test_metrics/dice.json"] {
             let p = format!("{n}/{f}");
@@ -534,7 +521,7 @@ fn a_second_grid_is_refused_unless_added() {
         text(&o)
     );
     // Status lists every run on disk, with the first line of each error.
-    let status = ok(iw(&["grid", "status", r]));
+    let status = ok(&iw(&["grid", "status", r]));
     assert!(status.starts_with(&format!("{r}: 3 runs: 0 done, 0 running, 3 failed, 0 pending")), "{status}");
     for n in ["x", "y", "z"] {
         assert!(status.contains(&format!("failed   lits/{n}/experiment_0")), "{status}");

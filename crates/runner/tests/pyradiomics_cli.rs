@@ -6,8 +6,10 @@
 //! components in METHOD.md's formula; `iw records` of the real labels and a blurred prediction
 //! are lesion_records.py's (cc3d, vectorised); NRRD -> NIfTI -> NRRD keeps the voxels.
 use iw_core::DynVolume;
+use iw_test_support::cli::{ok, p, Iw};
+use iw_test_support::pyradiomics_scan;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 const FILES: [&str; 10] = [
     "brain1_image",
@@ -23,33 +25,13 @@ const FILES: [&str; 10] = [
 ];
 const LABELS: [&str; 5] = ["brain1_label", "brain2_label", "breast1_label", "lung1_label", "lung2_label"];
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The fetched scans; missing ones fail the test (they are part of `make setup`).
-fn scan(name: &str) -> PathBuf {
-    let p = repo().join("test-data/pyradiomics-3.1.0").join(format!("{name}.nrrd"));
-    assert!(p.is_file(), "{} is missing: run `make setup` (or scripts/fetch_pyradiomics.sh)", p.display());
-    p
-}
-
 fn iw(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_iw")).args(args).output().expect("running iw")
-}
-
-fn ok(o: &Output) -> String {
-    assert!(o.status.success(), "{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).into_owned()
+    Iw::new(env!("CARGO_BIN_EXE_iw")).run(args)
 }
 
 fn reference(args: &[&str]) -> String {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/pyradiomics_reference.py");
     iw_test_support::run_python(&script, args)
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
 }
 
 fn nums(v: &serde_json::Value) -> Vec<f64> {
@@ -66,7 +48,7 @@ fn line<'a>(out: &'a str, key: &str) -> &'a str {
 
 #[test]
 fn info_and_reader_match_simpleitk_on_every_file() {
-    let paths: Vec<PathBuf> = FILES.iter().map(|f| scan(f)).collect();
+    let paths: Vec<PathBuf> = FILES.iter().map(|f| pyradiomics_scan(f)).collect();
     let mut args = vec!["describe"];
     args.extend(paths.iter().map(|x| p(x)));
     let refs: Vec<serde_json::Value> = serde_json::from_str(&reference(&args)).unwrap();
@@ -121,8 +103,9 @@ fn weights_of_the_real_labels_are_the_formula_on_cc3d_components() {
     let dir = tempfile::tempdir().unwrap();
     for name in LABELS {
         let out = dir.path().join(format!("{name}_w.nrrd"));
-        let printed = ok(&iw(&["weights", p(&scan(name)), p(&out)]));
-        let r: serde_json::Value = serde_json::from_str(&reference(&["weights", p(&scan(name)), p(&out)])).unwrap();
+        let printed = ok(&iw(&["weights", p(&pyradiomics_scan(name)), p(&out)]));
+        let r: serde_json::Value =
+            serde_json::from_str(&reference(&["weights", p(&pyradiomics_scan(name)), p(&out)])).unwrap();
         assert!(r["shape_equal"].as_bool().unwrap(), "{name}");
         let k = r["components"].as_u64().unwrap();
         assert!(k >= 1, "{name}: a real label has a lesion");
@@ -130,7 +113,10 @@ fn weights_of_the_real_labels_are_the_formula_on_cc3d_components() {
         // float32 weights of the float64 formula.
         assert!(f(&r["max_rel_diff"]) <= 6e-8, "{name}: {r}");
         // The weight map keeps the label's geometry.
-        assert_eq!(iw_io::read_volume(&out).unwrap().geometry(), iw_io::read_volume(scan(name)).unwrap().geometry());
+        assert_eq!(
+            iw_io::read_volume(&out).unwrap().geometry(),
+            iw_io::read_volume(pyradiomics_scan(name)).unwrap().geometry()
+        );
     }
 }
 
@@ -139,9 +125,16 @@ fn records_of_the_real_labels_match_the_cc3d_reference() {
     let dir = tempfile::tempdir().unwrap();
     for name in LABELS {
         let d = |n: &str| dir.path().join(format!("{name}_{n}"));
-        reference(&["prediction", p(&scan(name)), p(&d("prob.nrrd")), p(&d("logit.nrrd"))]);
-        ok(&iw(&["records", p(&scan(name)), p(&d("prob.nrrd")), p(&d("logit.nrrd")), "--out", p(&d("ours.json"))]));
-        reference(&["records", p(&scan(name)), p(&d("prob.nrrd")), p(&d("logit.nrrd")), p(&d("ref.json"))]);
+        reference(&["prediction", p(&pyradiomics_scan(name)), p(&d("prob.nrrd")), p(&d("logit.nrrd"))]);
+        ok(&iw(&[
+            "records",
+            p(&pyradiomics_scan(name)),
+            p(&d("prob.nrrd")),
+            p(&d("logit.nrrd")),
+            "--out",
+            p(&d("ours.json")),
+        ]));
+        reference(&["records", p(&pyradiomics_scan(name)), p(&d("prob.nrrd")), p(&d("logit.nrrd")), p(&d("ref.json"))]);
         let ours = iw_metrics::read_records(&d("ours.json")).unwrap();
         let theirs = iw_metrics::read_records(&d("ref.json")).unwrap();
         let (a, b) = (ours.values().next().unwrap(), &theirs["0"]);
@@ -171,7 +164,7 @@ fn records_of_the_real_labels_match_the_cc3d_reference() {
 fn nrrd_nifti_nrrd_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     for name in FILES {
-        let src = iw_io::read_volume(scan(name)).unwrap();
+        let src = iw_io::read_volume(pyradiomics_scan(name)).unwrap();
         let nii = dir.path().join(format!("{name}.nii.gz"));
         let back = dir.path().join(format!("{name}.nrrd"));
         iw_io::write_dyn_volume(&nii, &src).unwrap();

@@ -151,7 +151,7 @@ fn r18_stale_temporaries_of_dead_writers_are_removed() {
 }
 
 fn iw(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_iw")).args(args).output().expect("running iw")
+    iw_test_support::cli::Iw::new(env!("CARGO_BIN_EXE_iw")).run(args)
 }
 
 /// The reproduction: a run, then the same run with other settings, must not skip every

@@ -4,22 +4,21 @@
 //! 32767^3 NIfTI and the zlib bomb aborted (exit 134) and the 73-byte DICOM allocated 4.6 GB.
 //! The per-read heap bound is measured exactly in crates/io/tests/r18_hostile.rs; this test
 //! checks what a user sees.
+use iw_test_support::cli::Iw;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn regressions() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../io/tests/regressions")
 }
 
+fn iw() -> Iw {
+    Iw::new(env!("CARGO_BIN_EXE_iw"))
+}
+
 /// `iw info PATH` under `ulimit -v limit_kib`.
 fn info_limited(path: &Path, limit_kib: u64) -> Output {
-    Command::new("bash")
-        .arg("-c")
-        .arg(format!("ulimit -v {limit_kib} && exec \"$0\" info \"$1\""))
-        .arg(env!("CARGO_BIN_EXE_iw"))
-        .arg(path)
-        .output()
-        .expect("running bash")
+    iw().run_limited(&[Path::new("info"), path], limit_kib)
 }
 
 #[test]
@@ -30,12 +29,7 @@ fn r18_hostile_inputs_exit_2_with_one_line_under_a_memory_limit() {
     let tiny = dir.path().join("tiny.nii");
     let v = iw_core::Volume::new(ndarray::Array3::<u8>::zeros((2, 2, 2)), iw_core::Geometry::default());
     iw_io::write_volume(&tiny, &v).unwrap();
-    let grid_gib = [0.125, 0.25, 0.5, 1.0, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0, 8.0, 12.0, 16.0, 32.0];
-    let Some(base) =
-        grid_gib.iter().map(|g| (g * 1024.0 * 1024.0) as u64).find(|&kib| info_limited(&tiny, kib).status.success())
-    else {
-        panic!("iw info does not run on a tiny volume even with 32 GiB of address space");
-    };
+    let base = iw().smallest_limit_kib(&[Path::new("info"), &tiny]);
     // 512 MiB of headroom: far below the gigabytes the inputs declare.
     let limit = base + 512 * 1024;
     let mut n = 0;
@@ -59,7 +53,7 @@ fn r18_hostile_inputs_exit_2_with_one_line_under_a_memory_limit() {
 // See: issue 18, "'No such file or directory' printed twice".
 #[test]
 fn r18_missing_file_is_said_once() {
-    let o = Command::new(env!("CARGO_BIN_EXE_iw")).args(["info", "/nonexistent/r18.nii"]).output().unwrap();
+    let o = iw().run(&["info", "/nonexistent/r18.nii"]);
     let stderr = String::from_utf8_lossy(&o.stderr).to_ascii_lowercase();
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(stderr.matches("no such file").count(), 1, "{stderr}");

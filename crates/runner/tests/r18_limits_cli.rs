@@ -3,31 +3,17 @@
 //! and `iw prepare` at a case boundary with exit 130 and a rerun finishes the same bytes, a
 //! MetaImage output never overwrites an input's data file, `iw synth` never writes into a
 //! foreign folder, and a missing folder is said once.
+use iw_test_support::cli::{stderr, Iw};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn iw() -> &'static str {
-    env!("CARGO_BIN_EXE_iw")
+fn iw() -> Iw {
+    Iw::new(env!("CARGO_BIN_EXE_iw"))
 }
 
 fn run<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
-    Command::new(iw()).args(args).output().expect("running iw")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// `iw ARGS` under `ulimit -v limit_kib`.
-fn run_limited(args: &[&str], limit_kib: u64) -> Output {
-    Command::new("bash")
-        .arg("-c")
-        .arg(format!("ulimit -v {limit_kib} && exec \"$0\" \"$@\""))
-        .arg(iw())
-        .args(args)
-        .output()
-        .expect("running bash")
+    iw().run(args)
 }
 
 /// The smallest address-space limit (on a coarse grid) under which iw starts and reads a tiny
@@ -40,17 +26,11 @@ fn limit_kib(headroom_mib: u64) -> u64 {
     limit_kib_for(&["info", tiny.to_str().unwrap()], headroom_mib)
 }
 
-/// The smallest address-space limit (on a coarse grid) under which `iw PROBE...` succeeds, plus
-/// `headroom_mib` (`iw` itself needs little; `iw-torch`, which `iw` hands training to, maps
-/// libtorch).
+/// The smallest address-space limit (on a coarse grid, 256 MiB at least) under which
+/// `iw PROBE...` succeeds, plus `headroom_mib` (`iw` itself needs little; `iw-torch`, which `iw`
+/// hands training to, maps libtorch).
 fn limit_kib_for(probe: &[&str], headroom_mib: u64) -> u64 {
-    let grid_gib = [0.25, 0.5, 1.0, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0, 8.0, 12.0, 16.0, 32.0];
-    let base = grid_gib
-        .iter()
-        .map(|g| (g * 1024.0 * 1024.0) as u64)
-        .find(|&kib| run_limited(probe, kib).status.success())
-        .unwrap_or_else(|| panic!("iw {probe:?} runs with 32 GiB of address space"));
-    base + headroom_mib * 1024
+    iw().smallest_limit_kib(probe).max(256 * 1024) + headroom_mib * 1024
 }
 
 fn assert_one_line_exit_2(o: &Output, needles: &[&str]) {
@@ -71,7 +51,7 @@ fn r18_synth_shapes_nifti_cannot_store_or_memory_cannot_hold_are_refused() {
     assert_one_line_exit_2(&o, &["--shape 100000,100000,100000", "32767"]);
     // 2000 x 2000 x 1000 fits NIfTI but not memory: refused with the estimate, under a limit that
     // makes the test independent of this machine's RAM.
-    let o = run_limited(
+    let o = iw().run_limited(
         &["synth", "lits", "--out", out.to_str().unwrap(), "--shape", "2000,2000,1000", "--threads", "1"],
         limit_kib(1024),
     );
@@ -88,7 +68,8 @@ fn r18_a_training_patch_that_cannot_fit_is_refused_with_the_estimate() {
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path().join("work");
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let o = Command::new(iw())
+    let o = iw()
+        .command()
         .current_dir(&repo)
         .args(["reproduce", "lits", "--scale", "smoke", "--data-only", "--work", work.to_str().unwrap()])
         .output()
@@ -112,7 +93,7 @@ fn r18_a_training_patch_that_cannot_fit_is_refused_with_the_estimate() {
     ];
     // `model summary` loads libtorch in iw-torch, as training does.
     let probe = ["model", "summary", "--width", "0.25", "--depth", "2", "--patch", "8,8,8"];
-    let o = run_limited(&args, limit_kib_for(&probe, 2048));
+    let o = iw().run_limited(&args, limit_kib_for(&probe, 2048));
     assert_one_line_exit_2(&o, &["training.patch [512, 512, 512] x training.batch 2", "needs about", "GiB"]);
     let ck: Vec<PathBuf> =
         walk(&out).into_iter().filter(|p| p.extension().is_some_and(|e| e == "safetensors")).collect();
@@ -142,7 +123,7 @@ fn contents(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 /// Starts `iw ARGS`, waits until `ready` holds (or the process ends), sends SIGINT to its PID
 /// and returns its output.
 fn interrupt_when<S: AsRef<std::ffi::OsStr>>(args: &[S], ready: impl Fn() -> bool) -> Output {
-    let child = Command::new(iw()).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let child = iw().command().args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let t0 = Instant::now();
     while !ready() && t0.elapsed() < Duration::from_secs(120) {
         std::thread::sleep(Duration::from_millis(10));

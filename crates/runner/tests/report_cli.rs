@@ -2,34 +2,21 @@
 //! TensorBoard event files read back with the tensorboard package (also across a resume), the
 //! binary prediction NIfTI checked with nibabel, and one small-lesion threshold for `iw report`
 //! and `iw reproduce`.
-use iw_test_support::{announce, python};
-use std::path::{Path, PathBuf};
+use iw_test_support::cli::{ok, Iw};
+use iw_test_support::{announce, python, repo_root};
+use std::path::Path;
 use std::process::{Command, Output};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
-}
-
 fn iw(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_iw")).current_dir(repo()).args(args).output().expect("running iw")
-}
-
-fn ok(o: Output) -> String {
-    assert!(
-        o.status.success(),
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
+    Iw::new(env!("CARGO_BIN_EXE_iw")).in_repo().run(args)
 }
 
 fn py(script: &str, args: &[&str]) -> Output {
-    Command::new(python()).current_dir(repo()).arg(script).args(args).output().expect("running python")
+    Command::new(python()).current_dir(repo_root()).arg(script).args(args).output().expect("running python")
 }
 
 fn tfevents_match_csvs(run: &Path) -> serde_json::Value {
-    let s = ok(py("scripts/report/check_tfevents.py", &[run.to_str().unwrap()]));
+    let s = ok(&py("scripts/report/check_tfevents.py", &[run.to_str().unwrap()]));
     serde_json::from_str(s.trim()).unwrap_or_else(|e| panic!("{e}: {s}"))
 }
 
@@ -42,7 +29,7 @@ fn smoke_reproduction_html_report_tensorboard_and_viewer_files() {
     let dir = tempfile::tempdir().unwrap();
     let (work, out) = (dir.path().join("work"), dir.path().join("results"));
     let (w, o) = (work.to_str().unwrap(), out.to_str().unwrap());
-    ok(iw(&["reproduce", "lits", "--scale", "smoke", "--only", "dl,iwdl", "--work", w, "--out", o]));
+    ok(&iw(&["reproduce", "lits", "--scale", "smoke", "--only", "dl,iwdl", "--work", w, "--out", o]));
     let runs = work.join("runs-smoke/lits");
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
@@ -87,7 +74,7 @@ print(int(pb.sum()))
 
     // `iw report --html` stratifies as the reproduction did (the dataset's threshold).
     let rep = dir.path().join("rep");
-    let s = ok(iw(&["report", runs.parent().unwrap().to_str().unwrap(), "--html", "--out", rep.to_str().unwrap()]));
+    let s = ok(&iw(&["report", runs.parent().unwrap().to_str().unwrap(), "--html", "--out", rep.to_str().unwrap()]));
     let t = report["small_below_voxels"].as_f64().unwrap();
     assert!(t < 12.0, "the smoke phantom's equivalent, not the paper's 12 voxels: {t}");
     assert!(s.contains(&format!("(< {t:.2})")), "iw report uses the reproduction's threshold {t:.2}:\n{s}");
@@ -138,7 +125,7 @@ print(int(pb.sum()))
 fn tensorboard_scalars_survive_a_resume() {
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path().join("work");
-    ok(iw(&["reproduce", "lits", "--scale", "smoke", "--data-only", "--work", work.to_str().unwrap()]));
+    ok(&iw(&["reproduce", "lits", "--scale", "smoke", "--data-only", "--work", work.to_str().unwrap()]));
     // The smoke split has no validation case: validate on the training case.
     let prepared = dir.path().join("prepared");
     let src = work.join("lits-synth-smoke/prepared");
@@ -152,7 +139,7 @@ fn tensorboard_scalars_survive_a_resume() {
     .unwrap();
     let runs = dir.path().join("runs");
     let train = |epochs: &str| {
-        ok(iw(&[
+        ok(&iw(&[
             "train",
             "experiments/lits/dl.yaml",
             "--overlay",

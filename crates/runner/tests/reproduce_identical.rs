@@ -35,7 +35,8 @@ fn smoke_reproduction_is_byte_identical_to_the_recorded_outputs() {
     let mut checked = 0;
     let mut wrong = Vec::new();
     for line in golden.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
-        let (want, rel) = line.split_once("  ").unwrap_or_else(|| panic!("{}: bad line {line:?}", golden_path.display()));
+        let (want, rel) =
+            line.split_once("  ").unwrap_or_else(|| panic!("{}: bad line {line:?}", golden_path.display()));
         let (root, rel) = rel.split_once('/').unwrap();
         let path = match root {
             "out" => out.join(rel),

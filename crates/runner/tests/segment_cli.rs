@@ -7,34 +7,13 @@
 //! case with its liver gives exactly `iw predict`'s probabilities of the prepared case, and for a
 //! LUNA16 run makes the lung mask and box of `iw prepare luna16`; a run without an
 //! intensity window needs `--scaling`; CUDA gives the CPU's probabilities where there is a GPU.
+use iw_test_support::cli::{ok, p, text, Iw};
+use iw_test_support::pyradiomics_scan;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn scan(name: &str) -> PathBuf {
-    let p = repo().join("test-data/pyradiomics-3.1.0").join(format!("{name}.nrrd"));
-    assert!(p.is_file(), "{} is missing: run `make setup` (or scripts/fetch_pyradiomics.sh)", p.display());
-    p
-}
+use std::process::Output;
 
 fn iw(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_iw")).current_dir(repo()).args(args).output().expect("running iw")
-}
-
-fn out_text(o: &Output) -> String {
-    format!("{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
-fn ok(o: &Output) -> String {
-    assert!(o.status.success(), "{}", out_text(o));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
+    Iw::new(env!("CARGO_BIN_EXE_iw")).in_repo().run(args)
 }
 
 fn reference(args: &[&str]) -> serde_json::Value {
@@ -148,7 +127,7 @@ fn segment_real_ct_and_mr_with_a_smoke_trained_run() {
     let dir = tempfile::tempdir().unwrap();
     let (run, data) = smoke_run(dir.path());
     let names = ["lung1_image", "brain1_image", "breast1_image"];
-    let scans: Vec<PathBuf> = names.iter().map(|n| scan(n)).collect();
+    let scans: Vec<PathBuf> = names.iter().map(|n| pyradiomics_scan(n)).collect();
     // A broken scan among them: one line, exit 2, the others written.
     let bad = dir.path().join("broken.nrrd");
     let head = std::fs::read(&scans[2]).unwrap();
@@ -156,7 +135,7 @@ fn segment_real_ct_and_mr_with_a_smoke_trained_run() {
     let out = dir.path().join("seg");
     let mut args = vec!["segment", p(&run), p(&scans[0]), p(&scans[1]), p(&bad), p(&scans[2]), "--out", p(&out)];
     let o = iw(&args);
-    assert_eq!(o.status.code(), Some(2), "{}", out_text(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let stderr = String::from_utf8_lossy(&o.stderr);
     let bad_lines: Vec<&str> = stderr.lines().filter(|l| l.contains("broken.nrrd")).collect();
     assert_eq!(bad_lines.len(), 1, "one line for the bad scan: {stderr}");
@@ -165,7 +144,7 @@ fn segment_real_ct_and_mr_with_a_smoke_trained_run() {
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("region of interest: whole scan") && stdout.contains("window [-300, 300]"), "{stdout}");
     for n in names {
-        check_outputs(&scan(n), &out, n);
+        check_outputs(&pyradiomics_scan(n), &out, n);
     }
     assert!(!out.join("broken_prob.nrrd").exists() && !out.join("broken_lesions.csv").exists());
     let summary = std::fs::read_to_string(out.join("segment_summary.csv")).unwrap();
@@ -215,11 +194,11 @@ fn segment_real_ct_and_mr_with_a_smoke_trained_run() {
     // --scaling is refused for a run with a window; a checkpoint with its config above works.
     let o = iw(&["segment", p(&run), p(&scans[0]), "--out", p(&out2), "--scaling", "zscore"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("drop --scaling"), "{}", out_text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("drop --scaling"), "{}", text(&o));
 
     // --roi: the scan cropped to the label's bounding box + 5 voxels; 0 outside it.
     let roi_out = dir.path().join("seg-roi");
-    let label = scan("breast1_label");
+    let label = pyradiomics_scan("breast1_label");
     let s = ok(&iw(&["segment", p(&run), p(&scans[2]), "--out", p(&roi_out), "--roi", p(&label)]));
     assert!(s.contains("region of interest: --roi") && s.contains("bounding box + 5 voxels"), "{s}");
     check_outputs(&scans[2], &roi_out, "breast1_image");
@@ -258,7 +237,7 @@ fn segment_real_ct_and_mr_with_a_smoke_trained_run() {
     let mr_out = dir.path().join("seg-mr");
     let o = iw(&["segment", p(&ck), p(&scans[1]), "--config", p(&cfg), "--out", p(&mr_out)]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("give --scaling"), "{}", out_text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("give --scaling"), "{}", text(&o));
     let s =
         ok(&iw(&["segment", p(&ck), p(&scans[1]), "--config", p(&cfg), "--out", p(&mr_out), "--scaling", "zscore"]));
     assert!(s.contains("intensities: scaling ZScore"), "{s}");

@@ -6,13 +6,11 @@
 //! queued elsewhere) unless `--wait`, which returns 0 once the array and its report job are done;
 //! `iw grid status` shows each run's array task state (squeue). Without SLURM installed
 //! (`make slurm-setup`) it says `skipped: no SLURM` on stderr, uncaptured.
+use iw_test_support::cli::{ok, read, text, Iw};
+use iw_test_support::repo_root;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
-}
 
 /// A cluster started for one test, stopped (jobs cancelled, its daemons ended) when dropped.
 struct Cluster {
@@ -26,7 +24,7 @@ impl Cluster {
         // (The two tests run at once, each with its own cluster.)
         let offset: u16 = if what.contains("requeue") { 20000 } else { 0 };
         let base = 20000 + (std::process::id() % 10000) as u16 * 2 + offset;
-        let o = Command::new(repo().join("scripts/slurm/start.sh"))
+        let o = Command::new(repo_root().join("scripts/slurm/start.sh"))
             .arg(dir)
             .env("IW_SLURMCTLD_PORT", base.to_string())
             .env("IW_SLURMD_PORT", (base + 1).to_string())
@@ -44,8 +42,9 @@ impl Cluster {
     }
 
     fn iw(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_iw"))
-            .current_dir(repo())
+        Iw::new(env!("CARGO_BIN_EXE_iw"))
+            .in_repo()
+            .command()
             .env("SLURM_CONF", &self.conf)
             .args(args)
             .output()
@@ -72,21 +71,8 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        let _ = Command::new(repo().join("scripts/slurm/stop.sh")).arg(&self.dir).output();
+        let _ = Command::new(repo_root().join("scripts/slurm/stop.sh")).arg(&self.dir).output();
     }
-}
-
-fn text(o: &Output) -> String {
-    format!("stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
-fn ok(o: Output) -> String {
-    assert!(o.status.success(), "{}", text(&o));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn read(p: &Path) -> String {
-    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
 /// The stdout of a submission, which exits 4: its runs are queued in SLURM, not done.
@@ -131,22 +117,22 @@ fn slurm_grid_gives_the_local_report_and_a_cancelled_task_is_resubmitted() {
     let dir = tempfile::tempdir().unwrap();
     let Some(c) = Cluster::start(&dir.path().join("slurm"), "slurm_grid") else { return };
     let work = dir.path().join("work");
-    ok(c.iw(&["reproduce", "lits", "--scale", "smoke", "--data-only", "--work", work.to_str().unwrap()]));
+    ok(&c.iw(&["reproduce", "lits", "--scale", "smoke", "--data-only", "--work", work.to_str().unwrap()]));
     let prepared = format!("dataset.prepared={}", work.join("lits-synth-smoke/prepared").display());
     let (local, remote) = (dir.path().join("local"), dir.path().join("remote"));
     let (ls, rs) = (local.to_str().unwrap(), remote.to_str().unwrap());
-    ok(c.iw(&grid_args(&prepared, ls, &[])));
-    ok(c.iw(&["report", ls, "--out", local.join("report").to_str().unwrap()]));
+    ok(&c.iw(&grid_args(&prepared, ls, &[])));
+    ok(&c.iw(&["report", ls, "--out", local.join("report").to_str().unwrap()]));
 
     // One task at a time; the last one cancelled while it waits.
     let s = submitted(c.iw(&grid_args(&prepared, rs, &["--executor", "slurm", "--max-parallel", "1"])));
     assert!(s.contains("submitted 4 run(s) of 4"), "{s}");
     let (array, report) = job_ids(&s);
-    ok(c.cmd("scancel", &[&format!("{array}_3")]));
+    ok(&c.cmd("scancel", &[&format!("{array}_3")]));
     // Status shows each run's array task and its state from squeue. A task cancelled before it
     // started leaves no record in SLURM (this cluster keeps no accounting): ENDED.
-    let v: serde_json::Value = serde_json::from_str(&ok(c.iw(&["grid", "status", rs, "--json"]))).unwrap();
-    iw_test_support::check_json_schema(&repo().join("crates/runner/grid-status.schema.json"), &v);
+    let v: serde_json::Value = serde_json::from_str(&ok(&c.iw(&["grid", "status", rs, "--json"]))).unwrap();
+    iw_test_support::check_json_schema(&repo_root().join("crates/runner/grid-status.schema.json"), &v);
     for (i, r) in v["runs"].as_array().unwrap().iter().enumerate() {
         assert_eq!(r["slurm"]["id"], format!("{array}_{i}"), "{r:#}");
         let st = r["slurm"]["state"].as_str().unwrap();
@@ -164,7 +150,7 @@ fn slurm_grid_gives_the_local_report_and_a_cancelled_task_is_resubmitted() {
     assert!(summary.contains("4 runs: 3 done, 0 running, 0 failed, 1 pending"), "{summary}");
     assert!(summary.contains("pending  lits/iwdl/experiment_1"), "{summary}");
     assert!(read(&remote.join("lits/dl/experiment_0/grid.log")).contains("=== slurm job"));
-    let status = ok(c.iw(&["grid", "status", rs]));
+    let status = ok(&c.iw(&["grid", "status", rs]));
     assert!(
         status.contains(&format!("SLURM {array}_0 COMPLETED")) && status.contains(&format!("SLURM {array}_3 ENDED")),
         "{status}"
@@ -172,13 +158,13 @@ fn slurm_grid_gives_the_local_report_and_a_cancelled_task_is_resubmitted() {
 
     // The same command again submits only the cancelled run; --wait returns 0 once it is done
     // and the report job has ended.
-    let s = ok(c.iw(&grid_args(&prepared, rs, &["--executor", "slurm", "--max-parallel", "1", "--wait"])));
+    let s = ok(&c.iw(&grid_args(&prepared, rs, &["--executor", "slurm", "--max-parallel", "1", "--wait"])));
     assert!(s.contains("submitted 1 run(s) of 4"), "{s}");
     assert!(read(&remote.join("slurm/array.sbatch")).contains("#SBATCH --array=3%1"));
     let (array2, report) = job_ids(&s);
     let queued = c.cmd("squeue", &["-h", "-o", "%A", "-j", &report]);
     assert!(String::from_utf8_lossy(&queued.stdout).trim().is_empty(), "the report job still queued after --wait");
-    let status = ok(c.iw(&["grid", "status", rs]));
+    let status = ok(&c.iw(&["grid", "status", rs]));
     assert!(status.contains("4 runs: 4 done") && status.contains(&format!("SLURM {array2}_3 COMPLETED")), "{status}");
     for m in ["dl", "iwdl"] {
         for k in 0..2 {
@@ -188,7 +174,7 @@ fn slurm_grid_gives_the_local_report_and_a_cancelled_task_is_resubmitted() {
     }
     assert_eq!(read(&local.join("report/table.csv")), read(&remote.join("report/table.csv")));
     // Nothing left to do: nothing submitted.
-    let s = ok(c.iw(&grid_args(&prepared, rs, &["--executor", "slurm"])));
+    let s = ok(&c.iw(&grid_args(&prepared, rs, &["--executor", "slurm"])));
     assert!(s.contains("nothing to submit"), "{s}");
 }
 
@@ -197,7 +183,7 @@ fn a_task_warned_before_its_time_limit_checkpoints_requeues_and_finishes_the_sam
     let dir = tempfile::tempdir().unwrap();
     let Some(c) = Cluster::start(&dir.path().join("slurm"), "slurm_requeue") else { return };
     let work = dir.path().join("work");
-    ok(c.iw(&["reproduce", "lits", "--scale", "smoke", "--data-only", "--work", work.to_str().unwrap()]));
+    ok(&c.iw(&["reproduce", "lits", "--scale", "smoke", "--data-only", "--work", work.to_str().unwrap()]));
     let prepared = format!("dataset.prepared={}", work.join("lits-synth-smoke/prepared").display());
     let (local, remote) = (dir.path().join("local"), dir.path().join("remote"));
     let args = |out: &Path, extra: &[&str]| -> Vec<String> {
@@ -223,7 +209,7 @@ fn a_task_warned_before_its_time_limit_checkpoints_requeues_and_finishes_the_sam
         .collect()
     };
     let run = |a: Vec<String>| c.iw(&a.iter().map(String::as_str).collect::<Vec<_>>());
-    ok(run(args(&local, &[])));
+    ok(&run(args(&local, &[])));
     let s = submitted(run(args(&remote, &["--executor", "slurm"])));
     let (array, report) = job_ids(&s);
     // After the first checkpoint, SLURM's warning signal (what --signal=B:USR1@S sends).
@@ -233,7 +219,7 @@ fn a_task_warned_before_its_time_limit_checkpoints_requeues_and_finishes_the_sam
         assert!(t0.elapsed() < Duration::from_secs(120), "no checkpoint after 2 min");
         std::thread::sleep(Duration::from_millis(100));
     }
-    ok(c.cmd("scancel", &["--signal=USR1", "--batch", &format!("{array}_0")]));
+    ok(&c.cmd("scancel", &["--signal=USR1", "--batch", &format!("{array}_0")]));
     c.wait(&report);
     let log = read(&run_dir.join("grid.log"));
     assert!(log.contains("requeueing SLURM job") && log.contains("(restart 1)"), "{log}");

@@ -2,30 +2,18 @@
 //! behaviour end to end: `pin_memory`, `prefetch` and `cudnn_benchmark` leave CPU training
 //! exactly as it was (the same losses, step for step), `channels_last` changes only rounding.
 use iw_runner::experiment::Experiment;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
-}
+use iw_test_support::cli::{ok, Iw};
+use iw_test_support::repo_root;
+use std::path::Path;
+use std::process::Output;
 
 fn iw(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_iw")).current_dir(repo()).args(args).output().expect("running iw")
-}
-
-fn ok(o: Output) -> String {
-    assert!(
-        o.status.success(),
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
+    Iw::new(env!("CARGO_BIN_EXE_iw")).in_repo().run(args)
 }
 
 #[test]
 fn defaults_and_validation() {
-    let e = Experiment::load(&repo().join("experiments/lits/iwdl.yaml"), &[]).unwrap();
+    let e = Experiment::load(&repo_root().join("experiments/lits/iwdl.yaml"), &[]).unwrap();
     let t = &e.training;
     assert_eq!(
         (t.channels_last, t.cudnn_benchmark, t.pin_memory, t.prefetch, t.cuda_graphs),
@@ -33,7 +21,7 @@ fn defaults_and_validation() {
     );
     let sets = |s: &[&str]| s.iter().map(|v| v.to_string()).collect::<Vec<_>>();
     let e = Experiment::load(
-        &repo().join("experiments/lits/iwdl.yaml"),
+        &repo_root().join("experiments/lits/iwdl.yaml"),
         &sets(&[
             "training.channels_last=true",
             "training.prefetch=4",
@@ -62,7 +50,7 @@ fn defaults_and_validation() {
 /// `iw doctor` says whether NVRTC (which compiles iw's CUDA kernels) is there, and where.
 #[test]
 fn doctor_reports_nvrtc() {
-    let out = ok(iw(&["doctor"]));
+    let out = ok(&iw(&["doctor"]));
     let line = out.lines().find(|l| l.starts_with("nvrtc")).unwrap_or_else(|| panic!("no nvrtc line:\n{out}"));
     assert!(line.contains("libnvrtc") || line.contains("not found"), "{line}");
 }
@@ -77,7 +65,7 @@ fn losses(runs: &Path) -> Vec<f64> {
 fn cpu_behaviour_of_the_speed_options() {
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path().join("work");
-    ok(iw(&["reproduce", "lits", "--scale", "smoke", "--data-only", "--work", work.to_str().unwrap()]));
+    ok(&iw(&["reproduce", "lits", "--scale", "smoke", "--data-only", "--work", work.to_str().unwrap()]));
     let prepared = format!("dataset.prepared={}", work.join("lits-synth-smoke/prepared").display());
     let train = |name: &str, extra: &[&str]| {
         let runs = dir.path().join(name);
@@ -100,7 +88,7 @@ fn cpu_behaviour_of_the_speed_options() {
         for s in extra {
             args.extend(["--set", s]);
         }
-        ok(iw(&args));
+        ok(&iw(&args));
         losses(&runs)
     };
     let base = train("base", &[]);

@@ -3,27 +3,14 @@
 //! recomputation from `iw predict`'s saved prediction, TensorBoard equal to the CSV, the rows of
 //! an interrupted run kept byte for byte by its resume, and a bad `training.validate_every`
 //! refused in one line.
-use iw_test_support::python;
+use iw_test_support::cli::{ok, Iw};
+use iw_test_support::{python, repo_root};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
-}
-
 fn iw(args: &[String]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_iw")).current_dir(repo()).args(args).output().expect("running iw")
-}
-
-fn ok(o: Output) -> String {
-    assert!(
-        o.status.success(),
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
+    Iw::new(env!("CARGO_BIN_EXE_iw")).in_repo().run(args)
 }
 
 fn strings(v: &[&str]) -> Vec<String> {
@@ -36,7 +23,7 @@ const HEADER: &str = "epoch,step,loss,dice,volume_dice,fp_per_case,volume_ratio"
 /// instead.
 fn prepared(dir: &Path) -> PathBuf {
     let work = dir.join("work");
-    ok(iw(&strings(&["reproduce", "lits", "--scale", "smoke", "--data-only", "--work", work.to_str().unwrap()])));
+    ok(&iw(&strings(&["reproduce", "lits", "--scale", "smoke", "--data-only", "--work", work.to_str().unwrap()])));
     let prepared = dir.join("prepared");
     let st = Command::new("cp").arg("-r").arg(work.join("lits-synth-smoke/prepared")).arg(&prepared).status().unwrap();
     assert!(st.success());
@@ -102,7 +89,7 @@ fn whole_volume_columns_on_the_configured_epochs_equal_scipy_on_the_saved_predic
     let runs = dir.path().join("runs");
     // 4 epochs, every 3: the whole volumes after the third and (the last) the fourth.
     let sets = ["training.epochs=4", "training.iterations=15", "training.validate_every=3"];
-    ok(iw(&stage("train", &prepared, &runs, &sets)));
+    ok(&iw(&stage("train", &prepared, &runs, &sets)));
     let run = runs.join("lits/dl/experiment_0");
     let log = rows(&std::fs::read_to_string(run.join("validation_log.csv")).unwrap());
     assert_eq!(log.len(), 4, "{log:?}");
@@ -115,7 +102,7 @@ fn whole_volume_columns_on_the_configured_epochs_equal_scipy_on_the_saved_predic
     // The last row scored the final weights: scipy on the prediction `iw predict` makes with
     // them of the same case.
     case_0_validates(&prepared, false);
-    ok(iw(&stage("predict", &prepared, &runs, &sets)));
+    ok(&iw(&stage("predict", &prepared, &runs, &sets)));
     let o = Command::new(python())
         .args(["-c", SCORES])
         .arg(run.join("test_predictions/0_prob.nii.gz"))
@@ -131,8 +118,8 @@ fn whole_volume_columns_on_the_configured_epochs_equal_scipy_on_the_saved_predic
     }
     assert!(want["truth"].as_u64().unwrap() > 0, "the validation case has a lesion: {want}");
     // TensorBoard holds the same values at the same steps.
-    let o = Command::new(python()).current_dir(repo()).arg("scripts/report/check_tfevents.py").arg(&run).output();
-    let counts: serde_json::Value = serde_json::from_str(ok(o.unwrap()).trim()).unwrap();
+    let o = Command::new(python()).current_dir(repo_root()).arg("scripts/report/check_tfevents.py").arg(&run).output();
+    let counts: serde_json::Value = serde_json::from_str(ok(&o.unwrap()).trim()).unwrap();
     for tag in ["validation/volume_dice", "validation/fp_per_case", "validation/volume_ratio"] {
         assert_eq!(counts[tag], 2, "{tag}: {counts}");
     }
@@ -144,7 +131,7 @@ fn whole_volume_columns_on_the_configured_epochs_equal_scipy_on_the_saved_predic
     // validate_every = 0: no whole-volume pass, the columns stay and are empty.
     case_0_validates(&prepared, true);
     let off = dir.path().join("runs-off");
-    ok(iw(&stage(
+    ok(&iw(&stage(
         "train",
         &prepared,
         &off,
@@ -172,14 +159,14 @@ fn an_interrupted_run_resumes_with_its_validation_rows_byte_for_byte() {
     let prepared = prepared(dir.path());
     let sets = ["training.epochs=4", "training.iterations=60", "training.validate_every=1"];
     let (a, b) = (dir.path().join("runs-a"), dir.path().join("runs-b"));
-    ok(iw(&stage("train", &prepared, &a, &sets)));
+    ok(&iw(&stage("train", &prepared, &a, &sets)));
     let whole = std::fs::read_to_string(a.join("lits/dl/experiment_0/validation_log.csv")).unwrap();
     assert_eq!(rows(&whole).len(), 4);
 
     // Ctrl-C (SIGINT to the process `iw` became) once the first whole-volume row is written.
     let log = b.join("lits/dl/experiment_0/validation_log.csv");
     let child = Command::new(env!("CARGO_BIN_EXE_iw"))
-        .current_dir(repo())
+        .current_dir(repo_root())
         .args(stage("train", &prepared, &b, &sets))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -209,7 +196,7 @@ fn an_interrupted_run_resumes_with_its_validation_rows_byte_for_byte() {
 
     // A row past the checkpoint (a log written, then killed before its checkpoint) is dropped.
     std::fs::write(&log, format!("{before}3,{},0.5,0.5,0.5,0,1\n", at + 1)).unwrap();
-    let s = ok(iw(&stage("train", &prepared, &b, &sets)));
+    let s = ok(&iw(&stage("train", &prepared, &b, &sets)));
     assert!(s.contains("resuming from") && s.contains(&format!("at step {at}")), "{s}");
     let after = std::fs::read_to_string(&log).unwrap();
     assert!(after.starts_with(&before), "the rows before the checkpoint, byte for byte:\n{before}\nthen:\n{after}");

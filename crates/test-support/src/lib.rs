@@ -4,7 +4,11 @@
 //!   independent references live (numpy, scipy, cc3d, nibabel, pydicom, SimpleITK, PyTorch).
 //! * [`python_with`], [`check_json_schema`]: a Python that has a module; a JSON document
 //!   checked against a JSON Schema file by Python's `jsonschema`.
-//! * [`repo_root`], [`shared`]: the repository and `../shared` beside it (as CI has it).
+//! * [`repo_root`], [`shared`]: the repository and `../shared` beside it (as CI has it);
+//!   [`pyradiomics_scan`]: the real scans `make setup` fetches.
+//! * [`cli`]: the `iw` binary under test ([`cli::Iw`], also under a `ulimit -v` address-space
+//!   limit, and the smallest such limit it starts under) and the checks of its output
+//!   ([`cli::ok`], [`cli::err`], [`cli::text`]).
 //! * [`devices`] / [`torch_devices!`]: every device a test body should run on, the CPU and
 //!   `cuda:0` where there is one; without CUDA it says so on the test's stderr, uncaptured, so
 //!   `make test` shows every `skipped: no CUDA`. (No libtorch here: the macro expands in the
@@ -14,14 +18,23 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The repository root.
+/// The repository root (canonical: no `..` in it).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("the repository root exists")
 }
 
 /// `../shared` beside the repository (the specification, the paper's records).
 pub fn shared() -> PathBuf {
     repo_root().join("../shared")
+}
+
+/// A scan of pyradiomics 3.1.0's test data (`<name>.nrrd`: brain1_image, lung1_label, ...),
+/// fetched by `make setup` (scripts/fetch_pyradiomics.sh) into test-data/; a missing one fails
+/// the test, naming the fix.
+pub fn pyradiomics_scan(name: &str) -> PathBuf {
+    let p = repo_root().join("test-data/pyradiomics-3.1.0").join(format!("{name}.nrrd"));
+    assert!(p.is_file(), "{} is missing: run `make setup` (or scripts/fetch_pyradiomics.sh)", p.display());
+    p
 }
 
 /// The Python of the project's venv (`make setup` creates it); `IW_PYTHON` overrides it.
@@ -181,5 +194,129 @@ pub mod bench {
                 list.join(", ")
             )
         }
+    }
+}
+
+/// The `iw` binary end to end: running it (from the repository root, in a folder, under an
+/// address-space limit) and reading its output. `CARGO_BIN_EXE_iw` is known only to the tests of
+/// the crate that builds `iw`, so they name it: `Iw::new(env!("CARGO_BIN_EXE_iw"))`.
+pub mod cli {
+    use std::ffi::OsStr;
+    use std::path::{Path, PathBuf};
+    use std::process::{Command, Output};
+
+    /// The `iw` binary and the folder it runs in.
+    #[derive(Debug, Clone)]
+    pub struct Iw {
+        exe: PathBuf,
+        dir: Option<PathBuf>,
+    }
+
+    /// Address-space limits tried by [`Iw::smallest_limit_kib`], GiB (coarse: a probe is a
+    /// process start).
+    const LIMIT_LADDER_GIB: [f64; 15] =
+        [0.125, 0.25, 0.5, 1.0, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0, 8.0, 12.0, 16.0, 32.0];
+
+    impl Iw {
+        /// The binary at `exe`, run in the test's own working folder (its crate's folder).
+        pub fn new(exe: impl Into<PathBuf>) -> Iw {
+            Iw { exe: exe.into(), dir: None }
+        }
+
+        /// Run from the repository root ([`crate::repo_root`]), where `experiments/` resolves.
+        pub fn in_repo(self) -> Iw {
+            self.in_dir(crate::repo_root())
+        }
+
+        /// Run from `dir`.
+        pub fn in_dir(self, dir: impl Into<PathBuf>) -> Iw {
+            Iw { dir: Some(dir.into()), ..self }
+        }
+
+        /// The binary's path.
+        pub fn exe(&self) -> &Path {
+            &self.exe
+        }
+
+        /// A command of the binary in its folder, to add arguments, environment or pipes to.
+        pub fn command(&self) -> Command {
+            let mut c = Command::new(&self.exe);
+            if let Some(d) = &self.dir {
+                c.current_dir(d);
+            }
+            c
+        }
+
+        /// `iw ARGS`, its output once it has ended.
+        pub fn run<S: AsRef<OsStr>>(&self, args: &[S]) -> Output {
+            self.command().args(args).output().expect("running iw")
+        }
+
+        /// `iw ARGS` under `ulimit -v limit_kib` (bash's, then `exec`: the same process).
+        pub fn run_limited<S: AsRef<OsStr>>(&self, args: &[S], limit_kib: u64) -> Output {
+            let mut c = Command::new("bash");
+            if let Some(d) = &self.dir {
+                c.current_dir(d);
+            }
+            c.arg("-c")
+                .arg(format!("ulimit -v {limit_kib} && exec \"$0\" \"$@\""))
+                .arg(&self.exe)
+                .args(args)
+                .output()
+                .expect("running bash")
+        }
+
+        /// The smallest address-space limit, KiB, on a coarse ladder (1/8 GiB to 32 GiB) under
+        /// which `iw PROBE...` succeeds; panics when none does.
+        pub fn smallest_limit_kib<S: AsRef<OsStr> + std::fmt::Debug>(&self, probe: &[S]) -> u64 {
+            LIMIT_LADDER_GIB
+                .iter()
+                .map(|g| (g * 1024.0 * 1024.0) as u64)
+                .find(|&kib| self.run_limited(probe, kib).status.success())
+                .unwrap_or_else(|| panic!("iw {probe:?} does not run even with 32 GiB of address space"))
+        }
+    }
+
+    /// The process's stdout, lossily decoded.
+    pub fn stdout(o: &Output) -> String {
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// The process's stderr, lossily decoded.
+    pub fn stderr(o: &Output) -> String {
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    }
+
+    /// Both streams, labelled, for a failure message.
+    pub fn text(o: &Output) -> String {
+        format!("stdout:\n{}\nstderr:\n{}", stdout(o), stderr(o))
+    }
+
+    /// The stdout of a process that succeeded; panics with both streams otherwise.
+    pub fn ok(o: &Output) -> String {
+        assert!(o.status.success(), "{}", text(o));
+        stdout(o)
+    }
+
+    /// The stderr of a process that failed with exit code 2 (bad input); panics otherwise.
+    pub fn err(o: &Output) -> String {
+        assert!(!o.status.success(), "expected a failure: {}", stdout(o));
+        assert_eq!(o.status.code(), Some(2));
+        stderr(o)
+    }
+
+    /// A path as the `&str` argument of a command (test paths are UTF-8).
+    pub fn p(path: &Path) -> &str {
+        path.to_str().expect("a UTF-8 path")
+    }
+
+    /// A text file's contents; panics naming the file.
+    pub fn read(path: &Path) -> String {
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    /// A JSON file, parsed; panics naming the file.
+    pub fn json(path: &Path) -> serde_json::Value {
+        serde_json::from_str(&read(path)).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
     }
 }
