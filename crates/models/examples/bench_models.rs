@@ -33,9 +33,11 @@ fn host_batch(p: [i64; 3], step: i64, with_labels: bool) -> (Tensor, Tensor, Opt
         let mut all = Vec::with_capacity(2 * per);
         let mut max = 0i64;
         for b in 0..2 {
-            let m =
-                ndarray::ArrayView3::from_shape((p[0] as usize, p[1] as usize, p[2] as usize), &mask[b * per..(b + 1) * per])
-                    .expect("shape");
+            let m = ndarray::ArrayView3::from_shape(
+                (p[0] as usize, p[1] as usize, p[2] as usize),
+                &mask[b * per..(b + 1) * per],
+            )
+            .expect("shape");
             let c = iw_core::label(m, iw_core::Connectivity::C26);
             max = max.max(c.count() as i64);
             all.extend(c.labels.iter().map(|&l| l as i64));
