@@ -434,7 +434,7 @@ pub fn prepare_case(
     sources.extend(xml.iter().take(1).map(|p| p.display().to_string()));
     // The sampler draws scans by their annotations.csv rows (the authors' `n_tumors`).
     let weight = Some(annotations.len() as f64);
-    let meta =
-        write_case_channels(cases_dir, &scan.uid, std::slice::from_ref(&img), &t, start, shape, sources, weight)?;
+    let crop = crate::prepared::CropOrigin { start_zyx: start, source_shape_zyx: shape };
+    let meta = write_case_channels(cases_dir, &scan.uid, std::slice::from_ref(&img), &t, crop, sources, weight)?;
     Ok(Ok((meta, consensus)))
 }

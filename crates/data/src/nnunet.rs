@@ -308,7 +308,15 @@ pub fn prepare_case(cases_dir: &Path, case: &NnCase, opts: &NnOptions) -> Result
         cropped.push(crop(image, start, end));
     }
     let m = mask.slice(ndarray::s![start[0]..end[0], start[1]..end[1], start[2]..end[2]]).to_owned();
-    Ok(Ok(write_case_channels(cases_dir, &case.id, &cropped, &m, start, shape, sources, None)?))
+    Ok(Ok(write_case_channels(
+        cases_dir,
+        &case.id,
+        &cropped,
+        &m,
+        crate::prepared::CropOrigin { start_zyx: start, source_shape_zyx: shape },
+        sources,
+        None,
+    )?))
 }
 
 #[cfg(test)]

@@ -157,31 +157,32 @@ pub fn write_case(
     source_shape_zyx: [usize; 3],
     sources: Vec<String>,
 ) -> Result<CaseMeta> {
-    write_case_channels(
-        cases_dir,
-        id,
-        std::slice::from_ref(image),
-        mask,
-        crop_start_zyx,
-        source_shape_zyx,
-        sources,
-        None,
-    )
+    let crop = CropOrigin { start_zyx: crop_start_zyx, source_shape_zyx };
+    write_case_channels(cases_dir, id, std::slice::from_ref(image), mask, crop, sources, None)
+}
+
+/// Where a prepared case was cut from: the crop's first voxel and the shape of the source volume
+/// (z, y, x), as [`CaseMeta`] records them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CropOrigin {
+    /// The crop's first voxel in the source volume.
+    pub start_zyx: [usize; 3],
+    /// The source volume's shape.
+    pub source_shape_zyx: [usize; 3],
 }
 
 /// [`write_case`] for an image of several channels (one volume each, one grid), with an optional
 /// sampling weight ([`CaseMeta::sampling_weight`]).
-#[allow(clippy::too_many_arguments)]
 pub fn write_case_channels(
     cases_dir: &Path,
     id: &str,
     channels: &[Volume<f32>],
     mask: &Array3<u8>,
-    crop_start_zyx: [usize; 3],
-    source_shape_zyx: [usize; 3],
+    crop: CropOrigin,
     sources: Vec<String>,
     sampling_weight: Option<f64>,
 ) -> Result<CaseMeta> {
+    let CropOrigin { start_zyx: crop_start_zyx, source_shape_zyx } = crop;
     let invalid = |m: String| Error::InvalidArgument(format!("case {id}: {m}"));
     let Some(image) = channels.first() else { return Err(invalid("an image needs at least one channel".into())) };
     let shape = image.shape_zyx();
@@ -647,15 +648,14 @@ mod tests {
             "c",
             &[img, other],
             &Array3::zeros((2, 3, 4)),
-            [0; 3],
-            [2, 3, 4],
+            CropOrigin { start_zyx: [0; 3], source_shape_zyx: [2, 3, 4] },
             vec![],
             None,
         )
         .unwrap_err();
         assert!(e.to_string().contains("channels of shapes"), "{e}");
-        let e = write_case_channels(dir.path(), "c", &[], &Array3::zeros((2, 3, 4)), [0; 3], [2, 3, 4], vec![], None)
-            .unwrap_err();
+        let crop = CropOrigin { start_zyx: [0; 3], source_shape_zyx: [2, 3, 4] };
+        let e = write_case_channels(dir.path(), "c", &[], &Array3::zeros((2, 3, 4)), crop, vec![], None).unwrap_err();
         assert!(e.to_string().contains("at least one channel"), "{e}");
     }
 

@@ -239,7 +239,8 @@ fn r12_patches_match_deep_pipe_crop_to_box() {
     let mask = Array3::from_shape_fn((d, h, w), |(z, y, x)| u8::from((z / 3 + y / 4 + x / 3) % 3 == 0));
     let cases = dir.path().join("cases");
     std::fs::create_dir_all(&cases).unwrap();
-    iw_data::prepared::write_case_channels(&cases, "c", &channels, &mask, [0; 3], [d, h, w], vec![], None).unwrap();
+    let crop = iw_data::prepared::CropOrigin { start_zyx: [0; 3], source_shape_zyx: [d, h, w] };
+    iw_data::prepared::write_case_channels(&cases, "c", &channels, &mask, crop, vec![], None).unwrap();
     let case = PreparedCase::open(&cases, "c").unwrap();
     let patch = [8usize, 6, 16];
     let centers: Vec<[usize; 3]> = vec![[0, 0, 0], [11, 14, 9], [6, 7, 5], [3, 14, 0], [9, 2, 8]];

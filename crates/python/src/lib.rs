@@ -435,22 +435,20 @@ pub fn evaluate_records(records_json: &str, dataset: &str, opts: &EvalOptions) -
     Ok(obj.to_string())
 }
 
-/// `evaluate_records` for Python (the Python `evaluate` serialises the records dict first).
+/// `evaluate_records` for Python (the Python `evaluate` serialises the records dict first and
+/// passes the bootstrap's draws as one `(samples, fraction, seed)` tuple).
 #[pyfunction]
-// The Python signature mirrors the paper's options one by one.
-#[allow(clippy::too_many_arguments)]
-#[pyo3(signature = (records_json, dataset = "", small_below = None, bootstrap = "paper", samples = 50, fraction = 0.8, seed = 42, rule = "overlap"))]
+#[pyo3(signature = (records_json, dataset = "", small_below = None, bootstrap = "paper", draws = (50, 0.8, 42), rule = "overlap"))]
 pub fn evaluate_json(
     py: Python<'_>,
     records_json: &str,
     dataset: &str,
     small_below: Option<f64>,
     bootstrap: &str,
-    samples: usize,
-    fraction: f64,
-    seed: u32,
+    draws: (usize, f64, u32),
     rule: &str,
 ) -> PyResult<String> {
+    let (samples, fraction, seed) = draws;
     let opts = eval_options(small_below, bootstrap, samples, fraction, seed, rule)?;
     py.detach(|| evaluate_records(records_json, dataset, &opts)).map_err(metrics_error)
 }

@@ -155,7 +155,7 @@ def evaluate(records_by_case, small_below=None, dataset="", bootstrap="paper", s
 
 
 def _evaluate_one(text_records, dataset, small_below, bootstrap, samples, fraction, seed, match):
-    text = _native.evaluate_json(text_records, dataset, small_below, bootstrap, samples, float(fraction), seed,
+    text = _native.evaluate_json(text_records, dataset, small_below, bootstrap, (samples, float(fraction), seed),
                                  str(match))
     return _json.loads(text)
 
