@@ -9,9 +9,10 @@
 //! SLURM's signals and Ctrl-C reach the training process unchanged. `iw-torch` (crate
 //! `iw-train`) parses the same [`Cli`] and runs those commands; it runs the others through
 //! [`run`] too, so it is a complete `iw`.
-use crate::{data_cmds, evaluation, experiment, grid, luna16_cmds, nnunet_cmds, reproduce, run, volume_tools};
+use crate::{data_cmds, evaluation, grid, luna16_cmds, nnunet_cmds, reproduce, volume_tools};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use iw_run::experiment;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -625,7 +626,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report { dir, json, out, small_below, bootstrap_fix, html, rules } => {
             evaluation::report(&dir, json, out.as_deref(), small_below, bootstrap_fix, html, &rules)
         }
-        Command::Evaluate(a) => with_experiment(&a, run::evaluate),
+        Command::Evaluate(a) => with_experiment(&a, iw_run::evaluate),
         Command::Reproduce(cmd) => {
             let (dataset, raw, a) = match cmd {
                 ReproduceCommand::Lits { lits_dir, args } => (reproduce::Dataset::Lits, lits_dir, args),
@@ -712,7 +713,7 @@ pub fn grid_cmd(a: GridArgs) -> anyhow::Result<()> {
             if watch {
                 grid::status::watch(&g, interval, json)?;
                 if write_summary {
-                    g.write_summary()?;
+                    grid::write_summary(&g)?;
                 }
                 let all: Vec<usize> = (0..g.runs.len()).collect();
                 return grid::Completion::of(&g, &all, &grid::slurm::Tasks::of(&g)).check(&g);
@@ -721,10 +722,10 @@ pub fn grid_cmd(a: GridArgs) -> anyhow::Result<()> {
                 let s = grid::status::Status::collect(&g, &mut Default::default());
                 println!("{}", serde_json::to_string_pretty(&s)?);
                 if write_summary {
-                    g.write_summary()?;
+                    grid::write_summary(&g)?;
                 }
             } else {
-                print!("{}", if write_summary { g.write_summary()? } else { g.status_table() });
+                print!("{}", if write_summary { grid::write_summary(&g)? } else { grid::status_table(&g) });
             }
             Ok(())
         }
@@ -743,14 +744,11 @@ pub fn grid_cmd(a: GridArgs) -> anyhow::Result<()> {
 
 /// Loads the experiment of `a` (overlays, --set), removes its run folder on --restart, and runs
 /// `stage` in that folder.
-pub fn with_experiment(
-    a: &RunArgs,
-    stage: fn(&experiment::Experiment, &std::path::Path) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
+pub fn with_experiment(a: &RunArgs, stage: iw_run::Stages) -> anyhow::Result<()> {
     let exp = experiment::Experiment::load_with(&a.experiment, &a.overlays, &a.sets)?;
-    let dir = run::run_dir(&a.out, &exp, a.experiment_index);
+    let dir = iw_run::RunDir::of(&a.out, &exp.dataset.name, &exp.method(), a.experiment_index);
     if a.restart {
-        run::restart(&dir)?;
+        iw_run::restart(&dir)?;
     }
     stage(&exp, &dir)
 }
@@ -809,7 +807,7 @@ fn exec(exe: &Path) -> anyhow::Result<()> {
 pub fn exit_code(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) if crate::interrupt::is_interrupted(&e) => {
+        Err(e) if iw_run::interrupt::is_interrupted(&e) => {
             eprintln!("iw: {e:#}");
             ExitCode::from(130)
         }

@@ -290,7 +290,7 @@ pub fn reproduce(
                 return Completion::of(&grid, &indices, &crate::grid::slurm::Tasks::of(&grid)).check(&grid);
             }
             Executed::Local(o) => {
-                print!("{}", grid.write_summary()?);
+                print!("{}", crate::grid::write_summary(&grid)?);
                 if o.interrupted {
                     return Err(crate::grid::interrupted(&grid));
                 }
@@ -337,7 +337,7 @@ pub fn reproduce(
         let o = EvalOptions { rule: t.rule, ..opts.clone() };
         let per_seed = iw_metrics::comparison::per_seed(&all, &o)?;
         let a = Analysis {
-            summary: iw_report::OperatingSummary::new(&all, small_t, t.rule)?,
+            summary: iw_report::OperatingSummary::new(&all, small_t, t.rule, &crate::evaluation::dice_of)?,
             science: iw_metrics::comparison::iw_vs_base_table(&per_seed),
             seeds_table: iw_metrics::comparison::per_seed_table(&per_seed),
         };
@@ -419,7 +419,7 @@ pub fn reproduce(
     for m in &all {
         for f in &m.files {
             if let Some(run) = f.parent().and_then(|p| p.parent()) {
-                if let Some(r) = crate::run::RunRecord::read_in(run)? {
+                if let Some(r) = iw_run::RunRecord::read_in(run)? {
                     compute_s += r.stages.values().map(|s| s.wall_s).sum::<f64>();
                     for s in r.stages.values() {
                         first = first.min(s.finished_unix as f64 - s.wall_s);
@@ -556,7 +556,7 @@ fn finished_records(grid: &Grid, states: &[RunState]) -> anyhow::Result<Vec<Meth
         exps.sort();
         let mut rec = MethodRecords { dataset, method, files: Vec::new(), cases: Default::default() };
         for e in &exps {
-            let f = e.join("test_metrics").join("prc_records.json");
+            let f = iw_run::RunDir::new(e).records();
             for (case, recs) in iw_metrics::read_records(&f)? {
                 let id = if exps.len() > 1 { format!("{}:{case}", name(Some(e))) } else { case };
                 rec.cases.insert(id, recs);

@@ -26,7 +26,7 @@ use iw_io::{read_volume, write_file_atomically, write_volume};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::experiment::Experiment;
+use iw_run::experiment::Experiment;
 
 /// `iw segment MODEL SCAN... --out DIR`.
 #[derive(clap::Args, Debug, Clone)]
@@ -486,11 +486,11 @@ pub fn segment(
             None => "whole scan (no --roi)".into(),
         }
     );
-    let pb = crate::progress::bar(scans.len() as u64, "segment");
+    let pb = iw_run::progress::bar(scans.len() as u64, "segment");
     let mut rows = Vec::new();
     let mut failed = Vec::new();
     for scan in &scans {
-        crate::interrupt::check(|| {
+        iw_run::interrupt::check(|| {
             format!(
                 "{} of {} scans segmented into {}; rerun the same command to resume",
                 rows.len(),

@@ -17,8 +17,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             model_cmd::summary(experiment.as_deref(), width, depth, patch)
         }
         Command::Grid(GridArgs { command: Some(GridCommand::RunOne { grid, index, sets }), .. }) => {
-            iw_runner::grid::install_requeue_signal();
-            iw_runner::grid::run_one(&grid, index, &sets, stages::run_all)
+            iw_run::install_requeue_signal();
+            iw_run::run_one(&grid, index, &sets, stages::run_all)
         }
         command => iw_runner::cli::run(Cli { command }),
     }
@@ -27,8 +27,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 fn main() -> ExitCode {
     // Every command here runs libtorch: its per-step buffers stay mapped (BENCHMARKS.md,
     // "Training step on the CPU"). Set before any thread starts.
-    iw_runner::resources::keep_freed_memory();
+    iw_run::resources::keep_freed_memory();
     let cli = Cli::parse();
-    iw_runner::interrupt::install_handler();
+    iw_run::interrupt::install_handler();
     exit_code(run(cli))
 }
