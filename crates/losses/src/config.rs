@@ -83,8 +83,7 @@ impl Compute for LossConfig {
                     inputs.target,
                     labels,
                     weight.as_ref(),
-                    alpha,
-                    beta,
+                    (alpha, beta),
                     self.base.is_voxelwise(),
                     base,
                 )

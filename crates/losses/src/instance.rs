@@ -74,16 +74,15 @@ where
     }
 }
 
-/// Blob loss around `base(logits, target, weight)`; `voxelwise` says whether `base` is a mean
-/// over voxels (BCE, WCE, focal) rather than a region loss.
-#[allow(clippy::too_many_arguments)]
+/// Blob loss around `base(logits, target, weight)`, weighted `alpha * global + beta * blobs`;
+/// `voxelwise` says whether `base` is a mean over voxels (BCE, WCE, focal) rather than a region
+/// loss.
 pub fn blob<F>(
     logits: &Tensor,
     target: &Tensor,
     labels: &Tensor,
     weight: Option<&Tensor>,
-    alpha: f64,
-    beta: f64,
+    (alpha, beta): (f64, f64),
     voxelwise: bool,
     base: F,
 ) -> Result<Tensor>

@@ -14,7 +14,10 @@ stages that train and predict).
   evaluate stage ([`evaluate()`], with the records' metadata [`RecordsMeta`]).
 * [`Grid`] (`grid.json`), a run's [`RunState`], its [`lock`], and [`run_one`] (`iw grid
   run-one`, SLURM's requeue).
-* [`interrupt`] (Ctrl-C), [`progress`] bars, [`resources`] (memory checks).
+* [`cli`]: the arguments of the commands `iw` hands to `iw-torch` (one definition, parsed by
+  both binaries), and the exit code both end with.
+* [`interrupt`] (Ctrl-C), [`progress`] bars, [`resources`] (memory checks), [`outputs`] (every
+  output path checked against the inputs).
 
 ```
 use iw_run::{Experiment, RunDir};
@@ -27,12 +30,14 @@ assert_eq!(exp.loss_config().name(), "dl");
 */
 #![deny(missing_docs)]
 
+pub mod cli;
 mod dir;
 mod evaluate;
 pub mod experiment;
 mod grid;
 pub mod interrupt;
 pub mod lock;
+pub mod outputs;
 pub mod progress;
 mod record;
 pub mod resources;

@@ -95,7 +95,7 @@ pub fn for_each_case(
 /// of older versions), refused otherwise, so that a mistyped `--out` never mixes phantoms (and
 /// a `synthetic.json` that marks the folder synthetic) into a real dataset.
 pub fn synth_folder(out: &Path, command: &str) -> anyhow::Result<PathBuf> {
-    let dir = crate::outputs::output_path(out, &[], None)?;
+    let dir = iw_run::outputs::output_path(out, &[], None)?;
     if dir.exists() && !dir.is_dir() {
         bail!("{}: not a folder (--out names the dataset folder to write)", out.display());
     }
@@ -206,7 +206,7 @@ pub fn synth_lits(
 
 /// `iw prepare lits`.
 pub fn prepare_lits(raw: &Path, out: &Path, manifest_path: Option<&Path>) -> anyhow::Result<()> {
-    crate::outputs::output_path(out, &[raw], None)?;
+    iw_run::outputs::output_path(out, &[raw], None)?;
     let (manifest, manifest_text) = match manifest_path {
         Some(p) => (Manifest::read(p)?, std::fs::read_to_string(p)?),
         None if raw.join("manifest.yaml").is_file() => {

@@ -65,9 +65,9 @@ pub fn records(
     append: bool,
 ) -> anyhow::Result<()> {
     let inputs: Vec<&Path> = [Some(gt), Some(prob), logit].into_iter().flatten().collect();
-    crate::outputs::output_path(out, &inputs, None)?;
+    iw_run::outputs::output_path(out, &inputs, None)?;
     let g = read_volume(gt)?;
-    crate::volume_tools::check_finite_mask(&g, gt)?;
+    iw_run::outputs::check_finite_mask(&g, gt)?;
     let p = read_volume(prob)?;
     check_same_grid(&g, &p, gt, prob)?;
     let l = match logit {
@@ -288,7 +288,7 @@ pub fn report(
         }
     }
     if let Some(out) = out {
-        crate::outputs::output_path(out, &[], None)?;
+        iw_run::outputs::output_path(out, &[], None)?;
         if out.is_file() {
             bail!("{}: --out is a file, not a folder", out.display());
         }

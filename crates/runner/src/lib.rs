@@ -9,9 +9,6 @@
 //!   `iw grid status`.
 //! * [`reproduce`]: `iw reproduce lits|luna16|mets`.
 //! * [`data_cmds`], [`luna16_cmds`], [`nnunet_cmds`]: `iw synth ...` and `iw prepare ...`.
-//! * [`outputs`]: every output path of the CLI resolved and checked against the inputs.
-//! * [`segment`]: `iw segment` without the network (scans, preprocessing, outputs, lesion
-//!   tables); iw-torch runs it with the network.
 //! * [`evaluation`], [`volume_tools`]: the other commands.
 #![deny(missing_docs)]
 
@@ -22,8 +19,6 @@ pub mod evaluation;
 pub mod grid;
 pub mod luna16_cmds;
 pub mod nnunet_cmds;
-pub mod outputs;
 pub mod python_data;
 pub mod reproduce;
-pub mod segment;
 pub mod volume_tools;

@@ -19,6 +19,7 @@
 use anyhow::Context;
 use std::path::{Path, PathBuf};
 
+pub use iw_run::cli::{unfinished_code, Unfinished, EXIT_ELSEWHERE, EXIT_FAILED};
 pub use iw_run::{state_of, Grid, GridRun, RunState};
 
 pub mod local;
@@ -118,35 +119,6 @@ pub fn execute(
 /// The error of a grid stopped by Ctrl-C (exit code 130).
 pub fn interrupted(grid: &Grid) -> anyhow::Error {
     iw_run::interrupt::Interrupted(format!("rerun the same command to continue ({})", grid.root.display())).into()
-}
-
-/// Exit code: some runs failed, or did not run and nothing is running them (rerun the command).
-pub const EXIT_FAILED: u8 = 3;
-/// Exit code: no run failed, but some are still running (or queued) elsewhere: another process,
-/// a SLURM array (`--wait` waits for them).
-pub const EXIT_ELSEWHERE: u8 = 4;
-
-/// The error of a command whose grid is not done: its message names the runs, its exit code is
-/// [`EXIT_FAILED`] or [`EXIT_ELSEWHERE`].
-#[derive(Debug)]
-pub struct Unfinished {
-    /// The exit code.
-    pub code: u8,
-    /// One line naming the runs and what to do.
-    pub message: String,
-}
-
-impl std::fmt::Display for Unfinished {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for Unfinished {}
-
-/// The exit code an error asks for: [`Unfinished`]'s own, `None` for any other.
-pub fn unfinished_code(e: &anyhow::Error) -> Option<u8> {
-    e.chain().find_map(|c| c.downcast_ref::<Unfinished>()).map(|u| u.code)
 }
 
 /// Where the runs of a command stand once it has done what it does.
