@@ -151,7 +151,7 @@ pub struct TrainingCfg {
     pub amp_bf16: bool,
     /// Epochs between whole-volume validations (each validation case predicted whole with the
     /// test-time sliding window: voxel Dice, false positives per case, predicted / true
-    /// volume; `iw_runner::validation`), and always after the last epoch; 0: none. The patch
+    /// volume; [`crate::validation`]), and always after the last epoch; 0: none. The patch
     /// validation runs every epoch regardless.
     pub validate_every: usize,
     /// Seed (paper: 0xBadCafe).

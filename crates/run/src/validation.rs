@@ -1,6 +1,6 @@
 //! Validation during training: the rows of `validation_log.csv`, their reading (for a resume)
-//! and writing (the csv crate), and the whole-volume scores. The passes themselves need the network and live
-//! in `iw-train`.
+//! and writing (the csv crate), and the whole-volume scores. The passes themselves need the
+//! network and live in `iw-train`.
 //!
 //! Two validations run at the end of an epoch, the network in eval mode:
 //!

@@ -1,11 +1,13 @@
-//! The experiment grid: a list of runs (experiment file, overlays, `--set`, seed index, run
-//! folder), their state, and the executors that run them.
+//! The experiment grid's executors: a list of runs (experiment file, overlays, `--set`, seed
+//! index, run folder) run on this machine or submitted to SLURM, and where they stand.
 //!
-//! * `<root>/grid.json` lists the runs ([`Grid`]); `iw grid` and `iw reproduce` write it, and
-//!   every executor's tasks read it (`iw grid run-one <root>/grid.json --index I`).
-//! * A run's state ([`RunState`]) is read from its folder, never kept elsewhere: `done` when
-//!   run.json has the `evaluate` stage and the records exist, `running` while a live process holds
-//!   `<run>/.iw-lock` ([`lock`]), `failed` when run.json carries an error, else `pending`.
+//! * `<root>/grid.json` lists the runs ([`Grid`], iw-run); `iw grid` and `iw reproduce` write it,
+//!   and every executor's tasks read it (`iw grid run-one <root>/grid.json --index I`, which
+//!   `iw-torch` runs: `iw_run::run_one`).
+//! * A run's state ([`RunState`], iw-run) is read from its folder, never kept elsewhere: `done`
+//!   when run.json has the `evaluate` stage and the records exist, `running` while a live process
+//!   holds the run's lock (`iw_run::lock`), `failed` when run.json carries an error, else
+//!   `pending`.
 //! * [`local`] runs them as child processes of this binary (`--jobs`, `--devices`, `--threads`);
 //!   [`slurm`] writes and submits a SLURM job array.
 //!
