@@ -23,7 +23,7 @@ fn main() {
         Some("report") => {
             let dir = std::path::PathBuf::from(&args[2]);
             time(1, reps, || {
-                let methods = load_records_dir(&dir).expect("records");
+                let methods = load_records_dir(&dir, "test_metrics/prc_records.json".as_ref()).expect("records");
                 methods
                     .iter()
                     .map(|m| evaluate_method(m, &EvalOptions::default()).expect("evaluating").all.cases)

@@ -1,8 +1,8 @@
 //! The paper's comparison table from records folders: per dataset and method, object Dice,
 //! average recall and CPM with the bootstrap's mean ± std, for all, small and large lesions.
 //!
-//! Layout read: `DIR/<dataset>/<method>/experiment_*/test_metrics/prc_records.json` (the paper's
-//! and our runner's). Several `experiment_*` folders of one method (seeds) are pooled as more
+//! Layout read: `DIR/<dataset>/<method>/experiment_*/<records_in_run>` (the paper's and iw's;
+//! the records file's place inside a run folder is the caller's: `iw_run::RunDir::records_in_run`). Several `experiment_*` folders of one method (seeds) are pooled as more
 //! cases: their case ids are prefixed with the folder name.
 //!
 //! Paper-compatible bootstrap ([`BootstrapMode::Paper`], the default): case ids are the sorted
@@ -96,13 +96,12 @@ fn name(p: &Path) -> String {
     p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
-/// Reads every `<dataset>/<method>/experiment_*/test_metrics/prc_records.json` under `dir`.
-pub fn load_records_dir(dir: &Path) -> Result<Vec<MethodRecords>> {
+/// Reads every `<dataset>/<method>/experiment_*/<records_in_run>` under `dir` (`records_in_run`:
+/// the records file's path inside a run folder).
+pub fn load_records_dir(dir: &Path, records_in_run: &Path) -> Result<Vec<MethodRecords>> {
+    let layout = format!("<dataset>/<method>/experiment_*/{}", records_in_run.display());
     if !dir.is_dir() {
-        return Err(Error::records(
-            dir,
-            "not a folder (expected <dataset>/<method>/experiment_*/test_metrics/prc_records.json under it)",
-        ));
+        return Err(Error::records(dir, format!("not a folder (expected {layout} under it)")));
     }
     let mut out = Vec::new();
     for ds in sorted_dirs(dir)? {
@@ -115,9 +114,12 @@ pub fn load_records_dir(dir: &Path) -> Result<Vec<MethodRecords>> {
             let mut rec =
                 MethodRecords { dataset: name(&ds), method: name(&m), files: Vec::new(), cases: CaseRecords::new() };
             for e in &exps {
-                let f = e.join("test_metrics").join("prc_records.json");
+                let f = e.join(records_in_run);
                 if !f.is_file() {
-                    return Err(Error::records(e, "no test_metrics/prc_records.json in this experiment folder"));
+                    return Err(Error::records(
+                        e,
+                        format!("no {} in this experiment folder", records_in_run.display()),
+                    ));
                 }
                 let cases = read_records(&f)?;
                 for (case, recs) in cases {
@@ -130,10 +132,7 @@ pub fn load_records_dir(dir: &Path) -> Result<Vec<MethodRecords>> {
         }
     }
     if out.is_empty() {
-        return Err(Error::records(
-            dir,
-            "no <dataset>/<method>/experiment_*/test_metrics/prc_records.json under this folder",
-        ));
+        return Err(Error::records(dir, format!("no {layout} under this folder")));
     }
     Ok(out)
 }

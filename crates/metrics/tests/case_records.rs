@@ -212,17 +212,20 @@ fn bad_records_name_the_file() {
     }
 }
 
+/// Where iw keeps a run's records (`iw_run::RunDir::records_in_run`; iw-metrics takes it as an argument).
+const RECORDS_IN_RUN: &str = "test_metrics/prc_records.json";
+
 #[test]
 fn bad_folders_name_the_folder() {
     let dir = tempfile::tempdir().unwrap();
-    let e = iw_metrics::load_records_dir(dir.path()).unwrap_err().to_string();
+    let e = iw_metrics::load_records_dir(dir.path(), RECORDS_IN_RUN.as_ref()).unwrap_err().to_string();
     assert!(e.contains("no <dataset>/<method>/experiment_*"), "{e}");
     std::fs::create_dir_all(dir.path().join("lits/dl")).unwrap();
-    let e = iw_metrics::load_records_dir(dir.path()).unwrap_err().to_string();
+    let e = iw_metrics::load_records_dir(dir.path(), RECORDS_IN_RUN.as_ref()).unwrap_err().to_string();
     assert!(e.contains("lits/dl") && e.contains("without an experiment_* folder"), "{e}");
     std::fs::create_dir_all(dir.path().join("lits/dl/experiment_0")).unwrap();
-    let e = iw_metrics::load_records_dir(dir.path()).unwrap_err().to_string();
+    let e = iw_metrics::load_records_dir(dir.path(), RECORDS_IN_RUN.as_ref()).unwrap_err().to_string();
     assert!(e.contains("experiment_0") && e.contains("no test_metrics/prc_records.json"), "{e}");
-    let e = iw_metrics::load_records_dir(&dir.path().join("nope")).unwrap_err().to_string();
+    let e = iw_metrics::load_records_dir(&dir.path().join("nope"), RECORDS_IN_RUN.as_ref()).unwrap_err().to_string();
     assert!(e.contains("nope") && e.contains("not a folder"), "{e}");
 }

@@ -44,7 +44,8 @@ fn pm(v: (f64, f64)) -> String {
 fn reproduces_expected_md() {
     let expected = expected_rows();
     assert_eq!(expected.len(), 19, "EXPECTED.md rows");
-    let methods = load_records_dir(&common::shared().join("paper-records")).unwrap();
+    let methods =
+        load_records_dir(&common::shared().join("paper-records"), "test_metrics/prc_records.json".as_ref()).unwrap();
     assert_eq!(methods.len(), 19);
     let opts = EvalOptions::default();
     for e in &expected {

@@ -465,7 +465,9 @@ pub fn report(
 ) -> PyResult<String> {
     let opts = eval_options(small_below, bootstrap, 50, 0.8, 42, rule)?;
     py.detach(|| -> iw_metrics::Result<String> {
-        let methods = iw_metrics::load_records_dir(&dir)?;
+        // iw's run layout (iw_run::RunDir::records_in_run; not a dependency here: it would bring
+        // the figures' plotters into the wheel).
+        let methods = iw_metrics::load_records_dir(&dir, "test_metrics/prc_records.json".as_ref())?;
         let rows = methods.iter().map(|m| iw_metrics::evaluate_method(m, &opts)).collect::<Result<Vec<_>, _>>()?;
         Ok(serde_json::to_string_pretty(&iw_metrics::to_json(&rows)).expect("JSON values serialise"))
     })

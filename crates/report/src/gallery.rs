@@ -24,8 +24,13 @@ use std::path::{Path, PathBuf};
 pub struct GalleryRun {
     /// Configuration (method) name.
     pub method: String,
-    /// Its run folder (`.../experiment_<k>`), holding `test_predictions/` and `test_metrics/`.
+    /// Its run folder (`.../experiment_<k>`): a label in the gallery's data.
     pub dir: PathBuf,
+    /// Its lesion records (prc_records.json of `iw evaluate`).
+    pub records: PathBuf,
+    /// Its probability volume of each case (`iw predict`'s float32 probabilities), by case id;
+    /// a case without one is drawn without this run's prediction.
+    pub probabilities: BTreeMap<String, PathBuf>,
 }
 
 /// What the gallery is cut from.
@@ -302,15 +307,14 @@ fn load_case(src: &GallerySource, id: &str) -> Result<CaseVolumes> {
     let gt = label(mask, Connectivity::C26);
     let mut pred = Vec::new();
     for run in &src.runs {
-        let p = run.dir.join("test_predictions").join(format!("{id}_prob.nii.gz"));
-        if !p.is_file() {
+        let Some(p) = run.probabilities.get(id).filter(|p| p.is_file()) else {
             pred.push(None);
             continue;
-        }
-        let v = iw_io::read_volume(&p)?.to_f32();
+        };
+        let v = iw_io::read_volume(p)?.to_f32();
         if v.data.dim() != (d, h, w) {
             return Err(Error::format(
-                &p,
+                p,
                 format!("shape {:?} is not the prepared case's {:?} [z, y, x]", v.data.dim(), (d, h, w)),
             ));
         }
@@ -328,8 +332,7 @@ fn record_of<'a>(recs: &'a [LesionRecord], obj: &str) -> Option<&'a LesionRecord
 pub fn build(src: &GallerySource) -> Result<Gallery> {
     let mut records = Vec::new();
     for run in &src.runs {
-        let p = run.dir.join("test_metrics/prc_records.json");
-        records.push(read_records(&p)?);
+        records.push(read_records(&run.records)?);
     }
     let mut cases: Vec<String> = records.iter().flat_map(|r| r.keys().cloned()).collect();
     cases.sort();
@@ -349,10 +352,10 @@ pub fn build(src: &GallerySource) -> Result<Gallery> {
         for (k, recs) in records.iter().enumerate() {
             let Some(recs) = recs.get(id) else { continue };
             let n_tum = recs.iter().filter(|r| r.is_tum).count();
-            let file = src.runs[k].dir.join("test_metrics/prc_records.json");
+            let file = &src.runs[k].records;
             if n_tum != cv.gt.count() {
                 return Err(Error::format(
-                    &file,
+                    file,
                     format!("case {id}: {n_tum} lesion records but the prepared mask has {} lesions", cv.gt.count()),
                 ));
             }
@@ -360,7 +363,7 @@ pub fn build(src: &GallerySource) -> Result<Gallery> {
                 let n_pred = recs.iter().filter(|r| !r.is_tum).count();
                 if n_pred != pc.count() {
                     return Err(Error::format(
-                        &file,
+                        file,
                         format!("case {id}: {n_pred} predicted-component records but the probability map has {} components at p > 0.5", pc.count()),
                     ));
                 }

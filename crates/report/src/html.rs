@@ -19,8 +19,13 @@ const STYLE: &str = include_str!("../templates/report.css");
 pub struct RunCurves {
     /// Configuration.
     pub method: String,
-    /// Run folder (`train_log.csv`, `validation_log.csv`).
+    /// Its run folder: its name labels the chart.
     pub dir: PathBuf,
+    /// Its training log (train_log.csv: columns `step`, `loss`).
+    pub train_log: PathBuf,
+    /// Its validation log (validation_log.csv: `step`, `loss`, `dice`, `volume_dice`; may be
+    /// absent).
+    pub validation_log: PathBuf,
 }
 
 /// What the report shows.
@@ -356,7 +361,7 @@ fn column(h: &[String], rows: &[Vec<f64>], name: &str) -> Vec<f64> {
 /// at up to 200 points), the per-epoch validation loss and Dice on patches, and the Dice on the
 /// whole validation volumes where it was computed.
 fn curve_chart(run: &RunCurves) -> Option<Chart> {
-    let (h, rows) = read_csv(&run.dir.join("train_log.csv"))?;
+    let (h, rows) = read_csv(&run.train_log)?;
     let (step, loss) = (column(&h, &rows, "step"), column(&h, &rows, "loss"));
     let k = (loss.len() / 50).max(1);
     let smooth: Vec<(f64, f64)> = (0..loss.len())
@@ -367,7 +372,7 @@ fn curve_chart(run: &RunCurves) -> Option<Chart> {
         })
         .collect();
     // Empty cells (a validation that did not run in that epoch) read as NaN: not drawn.
-    let (vsteps, vloss, vdice, vvol) = match read_csv(&run.dir.join("validation_log.csv")) {
+    let (vsteps, vloss, vdice, vvol) = match read_csv(&run.validation_log) {
         Some((vh, vr)) => (
             column(&vh, &vr, "step"),
             column(&vh, &vr, "loss"),

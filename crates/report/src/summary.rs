@@ -6,17 +6,17 @@ use iw_metrics::operating::{paired_difference, points, Difference, Points, Unit}
 use iw_metrics::{MatchRule, MethodRecords};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// The per-case voxel Dice of `test_metrics/dice.json`; a corrupt file is an error naming it.
-pub fn read_case_dice(metrics_dir: &Path) -> Result<BTreeMap<String, f64>> {
+/// The per-case voxel Dice of a run's dice.json (`iw evaluate`) at `p`; a corrupt file is an
+/// error naming it.
+pub fn read_case_dice(p: &Path) -> Result<BTreeMap<String, f64>> {
     #[derive(serde::Deserialize)]
     struct DiceFile {
         cases: BTreeMap<String, f64>,
     }
-    let p = metrics_dir.join("dice.json");
-    let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
-    let d: DiceFile = serde_json::from_str(&text).map_err(|e| Error::format(&p, format!("not a dice.json: {e}")))?;
+    let text = std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?;
+    let d: DiceFile = serde_json::from_str(&text).map_err(|e| Error::format(p, format!("not a dice.json: {e}")))?;
     Ok(d.cases)
 }
 
@@ -37,20 +37,26 @@ pub struct OperatingSummary {
 }
 
 impl OperatingSummary {
-    /// The summary of `methods` under `rule`, lesions split at `small_below` voxels. A missing
+    /// The summary of `methods` under `rule`, lesions split at `small_below` voxels; `dice_of`
+    /// names the dice.json of a records file (the run's layout is the caller's). A missing
     /// dice.json counts the voxel Dice as undefined.
-    pub fn new(methods: &[MethodRecords], small_below: f64, rule: MatchRule) -> Result<Self> {
+    pub fn new(
+        methods: &[MethodRecords],
+        small_below: f64,
+        rule: MatchRule,
+        dice_of: &dyn Fn(&Path) -> Option<PathBuf>,
+    ) -> Result<Self> {
         let mut units: BTreeMap<String, Vec<(String, Vec<Unit>)>> = BTreeMap::new();
         for m in methods {
             let mut seeds = Vec::new();
             for f in &m.files {
+                // The experiment folder's name: <experiment_k>/<metrics folder>/<records file>.
                 let metrics_dir = f.parent().unwrap_or(Path::new("."));
                 let exp = metrics_dir.parent().and_then(|e| e.file_name()).map(|n| n.to_string_lossy().into_owned());
                 let exp = exp.unwrap_or_default();
-                let dice = if metrics_dir.join("dice.json").is_file() {
-                    read_case_dice(metrics_dir)?
-                } else {
-                    BTreeMap::new()
+                let dice = match dice_of(f).filter(|p| p.is_file()) {
+                    Some(p) => read_case_dice(&p)?,
+                    None => BTreeMap::new(),
                 };
                 let recs = iw_metrics::read_records(f)?;
                 let recs = iw_metrics::match_cases(&recs, rule).map_err(|e| Error::format(f, e.to_string()))?;
@@ -111,6 +117,11 @@ impl OperatingSummary {
 }
 
 /// [`OperatingSummary::to_json`] of `methods` under `rule`.
-pub fn operating_summary(methods: &[MethodRecords], small_below: f64, rule: MatchRule) -> Result<Value> {
-    Ok(OperatingSummary::new(methods, small_below, rule)?.to_json())
+pub fn operating_summary(
+    methods: &[MethodRecords],
+    small_below: f64,
+    rule: MatchRule,
+    dice_of: &dyn Fn(&Path) -> Option<PathBuf>,
+) -> Result<Value> {
+    Ok(OperatingSummary::new(methods, small_below, rule, dice_of)?.to_json())
 }

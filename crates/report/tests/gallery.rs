@@ -17,6 +17,16 @@ fn write_run(dir: &Path, mask: &Array3<u8>, prob: &Array3<f32>) {
     iw_metrics::write_records(&dir.join("test_metrics/prc_records.json"), &recs).unwrap();
 }
 
+/// The gallery's view of a run folder written by [`write_run`].
+fn gallery_run(method: &str, dir: &Path) -> GalleryRun {
+    GalleryRun {
+        method: method.into(),
+        dir: dir.to_path_buf(),
+        records: dir.join("test_metrics/prc_records.json"),
+        probabilities: [("c1".to_string(), dir.join("test_predictions/c1_prob.nii.gz"))].into_iter().collect(),
+    }
+}
+
 #[test]
 fn tiles_follow_the_records() {
     let d = tempfile::tempdir().unwrap();
@@ -47,10 +57,7 @@ fn tiles_follow_the_records() {
     let src = GallerySource {
         prepared: d.path().join("prepared"),
         window: Some([0.0, 100.0]),
-        runs: vec![
-            GalleryRun { method: "base".into(), dir: rb.clone() },
-            GalleryRun { method: "iwbase".into(), dir: ri.clone() },
-        ],
+        runs: vec![gallery_run("base", &rb), gallery_run("iwbase", &ri)],
         small_below: 3.0,
         max_lesions: 100,
         max_false_positives: 5,

@@ -7,13 +7,15 @@
 //! `predict`, `segment`, `model`, `doctor` and the grid's hidden `run-one`) to `iw-torch` beside it, by
 //! `exec`: same process id, arguments, environment, signals and exit code, so a grid's lock,
 //! SLURM's signals and Ctrl-C reach the training process unchanged. `iw-torch` (crate
-//! `iw-train`) parses the same [`Cli`] and runs those commands; it runs the others through
-//! [`run`] too, so it is a complete `iw`.
-use crate::{data_cmds, evaluation, experiment, grid, luna16_cmds, nnunet_cmds, reproduce, run, volume_tools};
+//! `iw-train`, beside this one) parses only those commands; their arguments are defined once,
+//! in `iw_run::cli`, for both binaries.
+use crate::{data_cmds, evaluation, grid, luna16_cmds, nnunet_cmds, reproduce, volume_tools};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+pub use iw_run::cli::{
+    exit_code, parse_connectivity, parse_xyz, with_experiment, ModelCommand, RunArgs, RunOneArgs, SegmentArgs,
+};
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 /// Lesion segmentation with inverse-size loss reweighting (Shirokikh et al., MICCAI 2020).
 ///
@@ -144,7 +146,7 @@ pub enum Command {
     /// (<scan>_lesions.csv: volume, diameter, world centroid, bounding box, probabilities),
     /// plus segment_summary.csv. Scans whose outputs exist are skipped; a bad scan is reported
     /// and the others go on (exit 2 at the end).
-    Segment(crate::segment::SegmentArgs),
+    Segment(SegmentArgs),
     /// Model tools.
     #[command(subcommand)]
     Model(ModelCommand),
@@ -173,29 +175,6 @@ pub enum Command {
 pub const GRID_EXIT_CODES: &str = "Exit codes: 0 every run is done; 3 some runs failed or did not run (rerun the same command); \
 4 none failed but some are still running elsewhere (another iw process, or queued or running in SLURM; --wait waits for them); \
 130 interrupted (Ctrl-C; rerun to resume); 2 any other error.";
-
-/// Arguments shared by run, train, predict and evaluate.
-#[derive(clap::Args, Debug)]
-pub struct RunArgs {
-    /// Experiment file (YAML).
-    pub experiment: PathBuf,
-    /// Override a value: --set training.epochs=2 (repeatable).
-    #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
-    pub sets: Vec<String>,
-    /// Overlay files merged over the experiment before --set (e.g. experiments/scales/cpu.yaml).
-    #[arg(long = "overlay")]
-    pub overlays: Vec<PathBuf>,
-    /// Root of the run folders.
-    #[arg(long, default_value = "runs")]
-    pub out: PathBuf,
-    /// Experiment index: the run folder is experiment_<K>.
-    #[arg(long, default_value_t = 0)]
-    pub experiment_index: usize,
-    /// Delete this run folder's outputs and start afresh (needed when the settings differ from
-    /// those that made the outputs on disk: a resumed stage refuses them).
-    #[arg(long)]
-    pub restart: bool,
-}
 
 /// `iw grid EXPERIMENT.yaml... [--seeds N]`, or `iw grid status DIR`.
 #[derive(clap::Args, Debug)]
@@ -252,16 +231,7 @@ pub enum GridCommand {
     },
     /// One run of a grid in this process (what the executors start).
     #[command(hide = true)]
-    RunOne {
-        /// grid.json.
-        grid: PathBuf,
-        /// The run's index in it.
-        #[arg(long)]
-        index: usize,
-        /// Executor overrides (threads, device), after the run's own.
-        #[arg(long = "set")]
-        sets: Vec<String>,
-    },
+    RunOne(RunOneArgs),
 }
 
 /// How a grid's runs are executed (`iw grid`, `iw reproduce`).
@@ -344,24 +314,6 @@ impl ExecArgs {
             }),
         })
     }
-}
-
-#[derive(Subcommand, Debug)]
-pub enum ModelCommand {
-    /// Layers, output shapes, parameters and activation memory (like torchinfo).
-    Summary {
-        /// Take the model and patch from an experiment file.
-        experiment: Option<PathBuf>,
-        /// Channel multiplier.
-        #[arg(long)]
-        width: Option<f64>,
-        /// Encoder levels.
-        #[arg(long)]
-        depth: Option<usize>,
-        /// Patch D,H,W.
-        #[arg(long, value_parser = parse_xyz)]
-        patch: Option<[usize; 3]>,
-    },
 }
 
 /// What every `iw reproduce` takes.
@@ -565,16 +517,6 @@ pub enum PrepareCommand {
     },
 }
 
-/// `X,Y,Z` sizes.
-pub fn parse_xyz(s: &str) -> Result<[usize; 3], String> {
-    let v: Vec<usize> = s
-        .split(',')
-        .map(|p| p.trim().parse::<usize>())
-        .collect::<Result<_, _>>()
-        .map_err(|_| format!("expected X,Y,Z, got {s:?}"))?;
-    <[usize; 3]>::try_from(v).map_err(|_| format!("expected three sizes X,Y,Z, got {s:?}"))
-}
-
 /// `LO,HI` with 0 <= LO < HI.
 pub fn parse_range(s: &str) -> Result<[f64; 2], String> {
     let v: Vec<f64> = s
@@ -593,14 +535,6 @@ pub fn parse_interval(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() && v >= 0.2 => Ok(v),
         _ => Err(format!("expected seconds (at least 0.2), got {s:?}")),
-    }
-}
-
-/// 6, 18 or 26.
-pub fn parse_connectivity(s: &str) -> Result<u32, String> {
-    match s.parse::<u32>() {
-        Ok(n @ (6 | 18 | 26)) => Ok(n),
-        _ => Err(format!("connectivity must be 6, 18 or 26, not {s:?}")),
     }
 }
 
@@ -625,7 +559,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report { dir, json, out, small_below, bootstrap_fix, html, rules } => {
             evaluation::report(&dir, json, out.as_deref(), small_below, bootstrap_fix, html, &rules)
         }
-        Command::Evaluate(a) => with_experiment(&a, run::evaluate),
+        Command::Evaluate(a) => with_experiment(&a, iw_run::evaluate),
         Command::Reproduce(cmd) => {
             let (dataset, raw, args) = match cmd {
                 ReproduceCommand::Lits { lits_dir, args } => (reproduce::Dataset::Lits, lits_dir, args),
@@ -695,7 +629,7 @@ pub fn grid_cmd(a: GridArgs) -> anyhow::Result<()> {
             if watch {
                 grid::status::watch(&g, interval, json)?;
                 if write_summary {
-                    g.write_summary()?;
+                    grid::write_summary(&g)?;
                 }
                 let all: Vec<usize> = (0..g.runs.len()).collect();
                 return grid::Completion::of(&g, &all, &grid::slurm::Tasks::of(&g)).check(&g);
@@ -704,14 +638,14 @@ pub fn grid_cmd(a: GridArgs) -> anyhow::Result<()> {
                 let s = grid::status::Status::collect(&g, &mut Default::default());
                 println!("{}", serde_json::to_string_pretty(&s)?);
                 if write_summary {
-                    g.write_summary()?;
+                    grid::write_summary(&g)?;
                 }
             } else {
-                print!("{}", if write_summary { g.write_summary()? } else { g.status_table() });
+                print!("{}", if write_summary { grid::write_summary(&g)? } else { grid::status_table(&g) });
             }
             Ok(())
         }
-        Some(GridCommand::RunOne { .. }) => hand_to_torch(),
+        Some(GridCommand::RunOne(_)) => hand_to_torch(),
         None => {
             let executor = a.exec.executor()?;
             let planned = grid::Grid::plan(&a.experiments, &a.overlays, &a.sets, a.seeds, &a.out)?;
@@ -722,20 +656,6 @@ pub fn grid_cmd(a: GridArgs) -> anyhow::Result<()> {
             grid::execute(&g, &file, &indices, &executor, a.exec.wait, &report)
         }
     }
-}
-
-/// Loads the experiment of `a` (overlays, --set), removes its run folder on --restart, and runs
-/// `stage` in that folder.
-pub fn with_experiment(
-    a: &RunArgs,
-    stage: fn(&experiment::Experiment, &std::path::Path) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
-    let exp = experiment::Experiment::load_with(&a.experiment, &a.overlays, &a.sets)?;
-    let dir = run::run_dir(&a.out, &exp, a.experiment_index);
-    if a.restart {
-        run::restart(&dir)?;
-    }
-    stage(&exp, &dir)
 }
 
 /// Set in the environment of `iw-torch` when `iw` hands it a command, so that a command
@@ -784,27 +704,6 @@ fn exec(exe: &Path) -> anyhow::Result<()> {
         .status()
         .with_context(|| format!("starting {}", exe.display()))?;
     std::process::exit(status.code().unwrap_or(2));
-}
-
-/// The exit of both binaries: 0; 130 after Ctrl-C (the message says how to resume); 3 or 4
-/// for a grid that is not done ([`grid::Unfinished`]: runs failed or not run, or still running
-/// elsewhere); else the error chain on one line and 2.
-pub fn exit_code(result: anyhow::Result<()>) -> ExitCode {
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) if crate::interrupt::is_interrupted(&e) => {
-            eprintln!("iw: {e:#}");
-            ExitCode::from(130)
-        }
-        Err(e) if grid::unfinished_code(&e).is_some() => {
-            eprintln!("iw: {e:#}");
-            ExitCode::from(grid::unfinished_code(&e).expect("checked"))
-        }
-        Err(e) => {
-            eprintln!("iw: error: {e:#}");
-            ExitCode::from(2)
-        }
-    }
 }
 
 /// `--match RULE` (clap's value parser: the message names the value).

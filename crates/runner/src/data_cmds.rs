@@ -1,10 +1,10 @@
 //! `iw synth lits` and `iw prepare lits`.
-use crate::progress::bar;
 use anyhow::{bail, Context};
 use iw_data::lits::{find_cases, prepare_case, Skip};
 use iw_data::manifest::{Manifest, LITS};
 use iw_data::prepared::{case_done, write_dataset_files, DatasetFiles, SyntheticInfo};
 use iw_io::write_volume;
+use iw_run::progress::bar;
 use iw_synth::lits::{lits_phantom, PhantomOptions, TumourStats};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -59,7 +59,7 @@ pub fn for_each_case(
     std::thread::scope(|s| {
         for _ in 0..threads.max(1) {
             s.spawn(|| loop {
-                if crate::interrupt::requested() || failure.lock().expect("lock").is_some() {
+                if iw_run::interrupt::requested() || failure.lock().expect("lock").is_some() {
                     break;
                 }
                 let i = next.fetch_add(1, Ordering::Relaxed);
@@ -82,7 +82,7 @@ pub fn for_each_case(
     let done = done.into_inner();
     if done < cases {
         // Only Ctrl-C stops the workers early without an error.
-        return Err(crate::interrupt::Interrupted(format!(
+        return Err(iw_run::interrupt::Interrupted(format!(
             "{label}: {done} of {cases} cases written (each complete); rerun the same command to resume"
         ))
         .into());
@@ -95,7 +95,7 @@ pub fn for_each_case(
 /// of older versions), refused otherwise, so that a mistyped `--out` never mixes phantoms (and
 /// a `synthetic.json` that marks the folder synthetic) into a real dataset.
 pub fn synth_folder(out: &Path, command: &str) -> anyhow::Result<PathBuf> {
-    let dir = crate::outputs::output_path(out, &[], None)?;
+    let dir = iw_run::outputs::output_path(out, &[], None)?;
     if dir.exists() && !dir.is_dir() {
         bail!("{}: not a folder (--out names the dataset folder to write)", out.display());
     }
@@ -123,7 +123,7 @@ pub fn check_synth_shape(shape_xyz: [usize; 3], threads: usize, bytes_per_voxel:
         bail!("--shape {x},{y},{z}: {s} voxels on one axis; NIfTI-1 stores at most 32767");
     }
     let voxels: f64 = shape_xyz.iter().map(|&s| s as f64).product();
-    crate::resources::check_fits(
+    iw_run::resources::check_fits(
         &format!("--shape {x},{y},{z} with {} case(s) at once", threads.max(1)),
         voxels * bytes_per_voxel * threads.max(1) as f64,
         "use a smaller --shape or fewer --threads",
@@ -206,7 +206,7 @@ pub fn synth_lits(
 
 /// `iw prepare lits`.
 pub fn prepare_lits(raw: &Path, out: &Path, manifest_path: Option<&Path>) -> anyhow::Result<()> {
-    crate::outputs::output_path(out, &[raw], None)?;
+    iw_run::outputs::output_path(out, &[raw], None)?;
     let (manifest, manifest_text) = match manifest_path {
         Some(p) => (Manifest::read(p)?, std::fs::read_to_string(p)?),
         None if raw.join("manifest.yaml").is_file() => {
@@ -284,7 +284,7 @@ pub fn prepare_all(
     let mut skipped: Vec<(String, String)> = Vec::new();
     let mut failed = Vec::new();
     for id in todo {
-        crate::interrupt::check(|| {
+        iw_run::interrupt::check(|| {
             format!(
                 "{} of {} cases prepared into {} (each complete); rerun the same command to resume",
                 prepared.len(),

@@ -1,5 +1,4 @@
 //! `iw records` and `iw report`: lesion-wise evaluation over `iw-metrics`.
-use crate::experiment::Experiment;
 use anyhow::{bail, Context};
 use iw_core::DynVolume;
 use iw_io::read_volume;
@@ -7,6 +6,7 @@ use iw_metrics::{
     evaluate_case, evaluate_method, format_csv, format_table, load_records_dir, read_records, to_json,
     write_froc_figures, write_records, BootstrapMode, CaseRecords, EvalOptions, MatchRule, MethodRecords, Row,
 };
+use iw_run::{Experiment, RunDir};
 use std::path::{Path, PathBuf};
 
 /// The trailing number of a file name (`segmentation-12.nii.gz` -> `12`), else its stem.
@@ -65,9 +65,9 @@ pub fn records(
     append: bool,
 ) -> anyhow::Result<()> {
     let inputs: Vec<&Path> = [Some(gt), Some(prob), logit].into_iter().flatten().collect();
-    crate::outputs::output_path(out, &inputs, None)?;
+    iw_run::outputs::output_path(out, &inputs, None)?;
     let g = read_volume(gt)?;
-    crate::volume_tools::check_finite_mask(&g, gt)?;
+    iw_run::outputs::check_finite_mask(&g, gt)?;
     let p = read_volume(prob)?;
     check_same_grid(&g, &p, gt, prob)?;
     let l = match logit {
@@ -96,26 +96,35 @@ pub fn records(
     Ok(())
 }
 
-/// The run folder of a records file (`<run>/test_metrics/prc_records.json`).
-fn run_of(records: &Path) -> Option<&Path> {
-    records.parent().and_then(|p| p.parent())
-}
-
-/// The experiment a run was made with (its resolved `config.yaml`).
-fn run_experiment(run: &Path) -> anyhow::Result<Experiment> {
-    Experiment::load_with(&run.join("config.yaml"), &[], &[])
-}
-
-/// The dataset's own small-lesion threshold for the runs of `methods`: the prepared data's
-/// `synthetic.json` (`small_below_equivalent`: the paper's threshold at a phantom's resolution),
-/// as `iw reproduce` stratifies; `None`: the dataset's default (`iw_core::datasets`).
+/// The dataset's own small-lesion threshold for the runs of `methods` ([`iw_run::RecordsMeta`]:
+/// the prepared data's `synthetic.json` `small_below_equivalent`, as `iw reproduce` stratifies);
+/// `None`: the dataset's default (`iw_core::datasets`).
 pub fn dataset_small_below(methods: &[MethodRecords]) -> anyhow::Result<Option<f64>> {
-    let Some(run) = methods.iter().flat_map(|m| m.files.iter()).find_map(|f| run_of(f)) else { return Ok(None) };
-    if !run.join("config.yaml").is_file() {
-        return Ok(None);
-    }
-    let exp = run_experiment(run)?;
-    Ok(iw_data::prepared::SyntheticInfo::read_in(&exp.dataset.prepared)?.and_then(|s| s.small_below_equivalent))
+    let files: Vec<std::path::PathBuf> = methods.iter().flat_map(|m| m.files.iter().cloned()).collect();
+    iw_run::dataset_small_below(&files)
+}
+
+/// The gallery's view of a run: its records and the probabilities of their cases.
+fn gallery_run(method: &str, dir: &RunDir) -> anyhow::Result<iw_report::gallery::GalleryRun> {
+    let records = dir.records();
+    let probabilities = read_records(&records)?
+        .into_keys()
+        .map(|id| {
+            let p = dir.prediction(&id, iw_run::Prediction::Prob);
+            (id, p)
+        })
+        .collect();
+    Ok(iw_report::gallery::GalleryRun {
+        method: method.to_string(),
+        dir: dir.path().to_path_buf(),
+        records,
+        probabilities,
+    })
+}
+
+/// The dice.json beside a records file ([`iw_report::OperatingSummary::new`]).
+pub fn dice_of(records: &Path) -> Option<PathBuf> {
+    RunDir::of_records(records).map(|d| d.dice())
 }
 
 /// The tables of one matching rule: the paper's table and report.json's entry of the rule.
@@ -143,7 +152,7 @@ pub fn rule_tables(
             let o = EvalOptions { rule, ..opts.clone() };
             let rows = methods.iter().map(|m| evaluate_method(m, &o)).collect::<Result<Vec<_>, _>>()?;
             let small = rows.first().map_or(f64::NAN, |r| r.small_below);
-            let summary = iw_report::OperatingSummary::new(methods, small, rule)?.to_json();
+            let summary = iw_report::OperatingSummary::new(methods, small, rule, &dice_of)?.to_json();
             Ok(RuleTables { rule, rows, summary })
         })
         .collect()
@@ -168,18 +177,25 @@ pub struct HtmlPage<'a> {
 pub fn write_html(out: &Path, page: &HtmlPage<'_>) -> anyhow::Result<PathBuf> {
     let mut runs = Vec::new();
     let mut gallery_runs = Vec::new();
+    let mut gallery_dirs = Vec::new();
     for m in page.methods {
-        let mut dirs: Vec<&Path> = m.files.iter().filter_map(|f| run_of(f)).collect();
+        let mut dirs: Vec<RunDir> = m.files.iter().filter_map(|f| RunDir::of_records(f)).collect();
         dirs.sort();
         for d in &dirs {
-            runs.push(iw_report::RunCurves { method: m.method.clone(), dir: d.to_path_buf() });
+            runs.push(iw_report::RunCurves {
+                method: m.method.clone(),
+                dir: d.path().to_path_buf(),
+                train_log: d.train_log(),
+                validation_log: d.validation_log(),
+            });
         }
         if let Some(d) = dirs.first() {
-            gallery_runs.push(iw_report::gallery::GalleryRun { method: m.method.clone(), dir: d.to_path_buf() });
+            gallery_dirs.push(d.clone());
+            gallery_runs.push(gallery_run(&m.method, d)?);
         }
     }
     let (mut gallery, mut gallery_note) = (None, None);
-    match gallery_runs.first().map(|r| r.dir.join("config.yaml")).filter(|c| c.is_file()) {
+    match gallery_dirs.first().map(|d| d.config()).filter(|c| c.is_file()) {
         Some(cfg) => {
             let exp = Experiment::load_with(&cfg, &[], &[])?;
             if exp.dataset.prepared.join("cases").is_dir() {
@@ -245,7 +261,7 @@ pub fn report(
             bail!("--small-below must be a positive number of voxels, not {s}");
         }
     }
-    let methods = load_records_dir(dir)?;
+    let methods = load_records_dir(dir, &RunDir::records_in_run())?;
     // One definition of small: the dataset's (as `iw reproduce` reads it) unless given.
     let small_below = match small_below {
         Some(s) => Some(s),
@@ -272,7 +288,7 @@ pub fn report(
         }
     }
     if let Some(out) = out {
-        crate::outputs::output_path(out, &[], None)?;
+        iw_run::outputs::output_path(out, &[], None)?;
         if out.is_file() {
             bail!("{}: --out is a file, not a folder", out.display());
         }

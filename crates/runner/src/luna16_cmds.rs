@@ -134,7 +134,7 @@ pub fn synth_luna16(
 
 /// `iw prepare luna16`.
 pub fn prepare_luna16(raw: &Path, out: &Path, rules_path: Option<&Path>) -> anyhow::Result<()> {
-    crate::outputs::output_path(out, &[raw], None)?;
+    iw_run::outputs::output_path(out, &[raw], None)?;
     let rules = match rules_path {
         Some(p) => Luna16Rules::parse(
             &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,

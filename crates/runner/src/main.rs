@@ -7,6 +7,6 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    iw_runner::interrupt::install_handler();
+    iw_run::interrupt::install_handler();
     exit_code(run(cli))
 }

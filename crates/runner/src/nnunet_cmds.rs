@@ -118,7 +118,7 @@ pub struct NnunetArgs<'a> {
 
 /// `iw prepare nnunet`.
 pub fn prepare_nnunet(a: &NnunetArgs) -> anyhow::Result<()> {
-    crate::outputs::output_path(a.out, &[a.raw], None)?;
+    iw_run::outputs::output_path(a.out, &[a.raw], None)?;
     let ds = find_nnunet(a.raw)?;
     if ds.cases.is_empty() {
         bail!("{}: no labelled case (imagesTr/<case>_0000.* with labelsTr/<case>.*)", a.raw.display());

@@ -334,7 +334,7 @@ impl ReproducePlan {
             // The report job writes the results (with --wait: it has).
             Executed::Submitted(_) => Ok(Ran::Submitted(grid, indices)),
             Executed::Local(o) => {
-                print!("{}", grid.write_summary()?);
+                print!("{}", crate::grid::write_summary(&grid)?);
                 if o.interrupted {
                     return Err(crate::grid::interrupted(&grid));
                 }
@@ -528,7 +528,12 @@ impl Results {
                 let o = EvalOptions { rule: t.rule, ..self.opts.clone() };
                 let per_seed = iw_metrics::comparison::per_seed(&self.all, &o)?;
                 Ok(Analysis {
-                    summary: iw_report::OperatingSummary::new(&self.all, self.small_below(), t.rule)?,
+                    summary: iw_report::OperatingSummary::new(
+                        &self.all,
+                        self.small_below(),
+                        t.rule,
+                        &crate::evaluation::dice_of,
+                    )?,
                     science: iw_metrics::comparison::iw_vs_base_table(&per_seed),
                     seeds_table: iw_metrics::comparison::per_seed_table(&per_seed),
                 })
@@ -571,7 +576,7 @@ impl Results {
         for m in &self.all {
             for f in &m.files {
                 if let Some(run) = f.parent().and_then(|p| p.parent()) {
-                    if let Some(r) = crate::run::RunRecord::read_in(run)? {
+                    if let Some(r) = iw_run::RunRecord::read_in(run)? {
                         compute_s += r.stages.values().map(|s| s.wall_s).sum::<f64>();
                         for s in r.stages.values() {
                             first = first.min(s.finished_unix as f64 - s.wall_s);
@@ -780,7 +785,7 @@ fn finished_records(grid: &Grid, states: &[RunState]) -> anyhow::Result<Vec<Meth
         exps.sort();
         let mut rec = MethodRecords { dataset, method, files: Vec::new(), cases: Default::default() };
         for e in &exps {
-            let f = e.join("test_metrics").join("prc_records.json");
+            let f = iw_run::RunDir::new(e).records();
             for (case, recs) in iw_metrics::read_records(&f)? {
                 let id = if exps.len() > 1 { format!("{}:{case}", name(Some(e))) } else { case };
                 rec.cases.insert(id, recs);

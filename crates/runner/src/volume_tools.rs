@@ -2,22 +2,11 @@
 use anyhow::{bail, Context};
 use iw_core::{inverse_weights, label as cc_label, Components, Connectivity, DynVolume, Volume, WeightBounds};
 use iw_io::{read_volume, write_volume, Format};
+use iw_run::outputs::check_finite_mask;
 use std::path::Path;
 
 fn read(path: &Path) -> anyhow::Result<DynVolume> {
     Ok(read_volume(path)?)
-}
-
-/// The mask rule (README, Conventions): a mask voxel is lesion when it is non-zero; a NaN or
-/// infinite voxel in a mask is an error naming the file (it is neither lesion nor background).
-pub fn check_finite_mask(v: &DynVolume, path: &Path) -> anyhow::Result<()> {
-    if v.dtype().is_float() {
-        let bad = v.to_f64().data.iter().filter(|x| !x.is_finite()).count();
-        if bad > 0 {
-            bail!("{}: {bad} non-finite (NaN or infinite) voxel(s) in a mask", path.display());
-        }
-    }
-    Ok(())
 }
 
 fn components_of(v: &DynVolume, connectivity: u32) -> anyhow::Result<(Volume<u8>, Components)> {
@@ -117,7 +106,7 @@ fn check_output(input: &Path, output: &Path) -> anyhow::Result<()> {
     if matches!(Format::from_path(output)?, Format::Dicom) {
         bail!("{}: iw does not write DICOM; use .nii.gz, .nii, .nrrd, .nhdr, .mhd or .mha", output.display());
     }
-    crate::outputs::output_path(output, &[input], None)?;
+    iw_run::outputs::output_path(output, &[input], None)?;
     Ok(())
 }
 

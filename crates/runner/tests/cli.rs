@@ -39,7 +39,7 @@ fn doctor_reports_torch_and_cuda() {
     assert!(s.contains("libtorch      2.13.0"), "{s}");
     assert!(s.contains("cpu threads"), "{s}");
     // iw-torch asks libtorch; the test asks the driver's device nodes (no libtorch here).
-    let cuda = iw_runner::resources::nvidia_devices() > 0;
+    let cuda = iw_run::resources::nvidia_devices() > 0;
     assert!(s.contains(if cuda { "cuda          available" } else { "cuda          not available" }), "{s}");
     if !cuda {
         iw_test_support::announce(

@@ -1,6 +1,6 @@
 //! Experiment files through the library, no subprocess: `extends` merging (mappings merge,
 //! everything else replaces), overlays, `--set`, validation, and the typed run record.
-use iw_runner::experiment::Experiment;
+use iw_run::Experiment;
 use std::path::Path;
 
 fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
@@ -61,9 +61,9 @@ fn validation_errors_say_what_is_wrong() {
 #[test]
 fn a_corrupt_run_record_is_an_error_naming_it() {
     let dir = tempfile::tempdir().unwrap();
-    assert!(iw_runner::run::RunRecord::read_in(dir.path()).unwrap().is_none());
+    assert!(iw_run::RunRecord::read_in(dir.path()).unwrap().is_none());
     std::fs::write(dir.path().join("run.json"), "{\"stages\": 3}").unwrap();
-    let e = format!("{:#}", iw_runner::run::RunRecord::read_in(dir.path()).unwrap_err());
+    let e = format!("{:#}", iw_run::RunRecord::read_in(dir.path()).unwrap_err());
     assert!(e.contains("run.json") && e.contains("not a run record"), "{e}");
 }
 

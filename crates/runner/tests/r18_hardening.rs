@@ -1,7 +1,7 @@
 //! Issue 18 (hostile input, stale results): experiment validation, path-part names, `--set`
 //! errors, the resume check against the settings on disk, and stale temporaries.
-use iw_runner::experiment::Experiment;
-use iw_runner::run::{check_settings, config_hash, Stage};
+use iw_run::Experiment;
+use iw_run::{check_settings, config_hash, RunDir, Stage};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -112,23 +112,23 @@ fn r18_a_stage_refuses_outputs_made_with_other_settings() {
     let run = dir.path().join("run");
     let old = exp_with(dir.path(), &[]);
     // No outputs: anything goes.
-    check_settings(&run, &exp_with(dir.path(), &["training.lr=0.5"]), Stage::Train).unwrap();
+    check_settings(&RunDir::new(&run), &exp_with(dir.path(), &["training.lr=0.5"]), Stage::Train).unwrap();
     std::fs::create_dir_all(run.join("checkpoints")).unwrap();
     std::fs::write(run.join("checkpoints/final.safetensors"), b"x").unwrap();
     std::fs::write(run.join("config.yaml"), old.to_yaml()).unwrap();
-    check_settings(&run, &exp_with(dir.path(), &["training.threads=2"]), Stage::Evaluate).unwrap();
+    check_settings(&RunDir::new(&run), &exp_with(dir.path(), &["training.threads=2"]), Stage::Evaluate).unwrap();
     let new = exp_with(dir.path(), &["training.lr=0.5", "training.epochs=7"]);
-    let e = format!("{:#}", check_settings(&run, &new, Stage::Train).unwrap_err());
+    let e = format!("{:#}", check_settings(&RunDir::new(&run), &new, Stage::Train).unwrap_err());
     assert!(e.contains("training.lr: 0.01 -> 0.5") && e.contains("training.epochs: 100 -> 7"), "{e}");
     assert!(e.contains("--restart"), "{e}");
     // Inference keys: training may be reused, predictions may not.
     let inf = exp_with(dir.path(), &["inference.mirror=true"]);
-    check_settings(&run, &inf, Stage::Train).unwrap();
-    let e = format!("{:#}", check_settings(&run, &inf, Stage::Predict).unwrap_err());
+    check_settings(&RunDir::new(&run), &inf, Stage::Train).unwrap();
+    let e = format!("{:#}", check_settings(&RunDir::new(&run), &inf, Stage::Predict).unwrap_err());
     assert!(e.contains("inference.mirror: false -> true"), "{e}");
     // Outputs without a readable config.yaml are not reused either.
     std::fs::remove_file(run.join("config.yaml")).unwrap();
-    let e = format!("{:#}", check_settings(&run, &old, Stage::Train).unwrap_err());
+    let e = format!("{:#}", check_settings(&RunDir::new(&run), &old, Stage::Train).unwrap_err());
     assert!(e.contains("config.yaml") && e.contains("--restart"), "{e}");
 }
 

@@ -55,7 +55,7 @@ fn smoke_run(dir: &Path) -> (PathBuf, PathBuf) {
 fn read_csv(path: &Path) -> Vec<Vec<f64>> {
     let text = std::fs::read_to_string(path).unwrap();
     let mut lines = text.lines();
-    assert_eq!(lines.next().unwrap(), iw_runner::segment::LESIONS_HEADER);
+    assert_eq!(lines.next().unwrap(), iw_run::cli::LESIONS_HEADER);
     lines.map(|l| l.split(',').map(|x| x.parse::<f64>().unwrap()).collect()).collect()
 }
 

@@ -1,7 +1,7 @@
 //! The speed options of issue 21 as experiment keys: defaults, validation, and their CPU
 //! behaviour end to end: `pin_memory`, `prefetch` and `cudnn_benchmark` leave CPU training
 //! exactly as it was (the same losses, step for step), `channels_last` changes only rounding.
-use iw_runner::experiment::Experiment;
+use iw_run::Experiment;
 use iw_test_support::cli::{ok, Iw};
 use iw_test_support::repo_root;
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! `iw model summary`.
 use iw_models::{parameter_count, ResUNet, UNetConfig};
-use iw_runner::experiment::Experiment;
-use iw_runner::resources::human;
+use iw_run::resources::human;
+use iw_run::Experiment;
 use std::path::Path;
 use tch::{nn, Device};
 

@@ -1,9 +1,10 @@
 //! `iw segment`: the network of a trained run over the user's scans. The scans, their
-//! preprocessing, the outputs and the lesion tables are `iw_runner::segment`; this module loads
+//! preprocessing, the outputs and the lesion tables are [`crate::segment`]; this module loads
 //! the checkpoint and runs the sliding window of `iw predict` on the run's device.
+use crate::segment::{resolve_model, segment, NetworkInput};
 use anyhow::{bail, Context};
-use iw_models::{parse_device, sliding_window, Trainer, UNetConfig};
-use iw_runner::segment::{resolve_model, segment, NetworkInput, SegmentArgs};
+use iw_models::{parse_device, sliding_window, DeviceSpecExt, Trainer, UNetConfig};
+use iw_run::cli::SegmentArgs;
 use std::path::Path;
 use tch::{Kind, Tensor};
 
@@ -36,7 +37,10 @@ pub fn run(a: &SegmentArgs) -> anyhow::Result<()> {
     if let Some(n) = t.threads {
         tch::set_num_threads(n);
     }
-    let device = parse_device(a.device.as_deref().unwrap_or(&t.device))?;
+    let device = match a.device.as_deref() {
+        Some(d) => parse_device(d)?,
+        None => exp.device().resolve()?,
+    };
     let mut trainer = Trainer::new(device, model, crate::stages::optimizer_config(&exp), t.seed as i64)?;
     trainer.load_checkpoint(&checkpoint)?;
     let icfg = exp.inference.config();

@@ -1,6 +1,6 @@
 //! The stages of a run that need libtorch: `iw train`, `iw predict` and `iw run` (train,
-//! predict, then iw-runner's `evaluate`). The run folder they write (layout, run.json, the
-//! settings check) is `iw_runner::run`.
+//! predict, then iw-run's `evaluate`). The run folder they write (layout, run.json, the
+//! settings check, the logs' rows) is `iw_run`'s [`RunDir`].
 use crate::validation::{predict_case, to_f32, PatchValidation, VolumeValidation};
 use anyhow::{bail, Context};
 use iw_core::{Connectivity, Volume};
@@ -8,13 +8,14 @@ use iw_data::prepared::{PreparedCase, PreparedDataset};
 use iw_data::sampler::{BatchStream, SamplerConfig};
 use iw_io::{read_volume, write_volume};
 use iw_losses::{Compute, LossInputs};
-use iw_models::{lr_at, parse_device, LrSchedule, OptimizerConfig, Trainer, UNetConfig};
-use iw_runner::experiment::Experiment;
-use iw_runner::progress::bar;
-use iw_runner::run::{
-    dataset_channels, evaluate, prepare_dir, record, split_ids, write_curve, Stage, ValidationRow, STOP,
+use iw_models::{lr_at, DeviceSpecExt, LrSchedule, OptimizerConfig, Trainer, UNetConfig};
+use iw_run::interrupt::STOP;
+use iw_run::progress::bar;
+use iw_run::train_log::{self, TrainLogRow};
+use iw_run::validation::{format_log, read_rows_before, volume_pass_due, ValidationRow};
+use iw_run::{
+    dataset_channels, evaluate, prepare_dir, record, split_ids, write_curve, Experiment, Prediction, RunDir, Stage,
 };
-use iw_runner::validation::{format_log, volume_pass_due};
 use serde_json::json;
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -26,7 +27,7 @@ fn device_of(exp: &Experiment) -> anyhow::Result<Device> {
     if let Some(t) = exp.training.threads {
         tch::set_num_threads(t);
     }
-    Ok(parse_device(&exp.training.device)?)
+    Ok(exp.device().resolve()?)
 }
 
 /// The host memory a training run needs, estimated before anything is allocated: 1 GiB for
@@ -64,7 +65,7 @@ fn check_training_memory(exp: &Experiment, device: Device) -> anyhow::Result<()>
     }
     let need = training_memory(exp, dataset_channels(exp)?)?;
     let t = &exp.training;
-    iw_runner::resources::check_fits(
+    iw_run::resources::check_fits(
         &format!("training.patch {:?} x training.batch {}", t.patch, t.batch),
         need,
         "use a smaller training.patch or training.batch (`iw model summary` lists the activations)",
@@ -139,21 +140,20 @@ impl BatchTensors {
 }
 
 /// `iw train`.
-pub fn train(exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
+pub fn train(exp: &Experiment, dir: &RunDir) -> anyhow::Result<()> {
     prepare_dir(dir, exp, Stage::Train)?;
-    let ck = dir.join("checkpoints");
-    let (last, fin) = (ck.join("last.safetensors"), ck.join("final.safetensors"));
+    let (last, fin) = (dir.last_checkpoint(), dir.final_checkpoint());
     if fin.is_file() {
         println!("train: {} exists, skipped", fin.display());
         return Ok(());
     }
     let t0 = Instant::now();
     let device = device_of(exp)?;
-    let loss_cfg = exp.loss_config()?;
+    let loss_cfg = *exp.loss_config();
     let ids = split_ids(exp, "train")?;
     let mut ds = PreparedDataset::open(&exp.dataset.prepared, &ids)?;
-    if exp.loss.connectivity != 26 {
-        let conn = Connectivity::from_number(exp.loss.connectivity)?;
+    if exp.connectivity() != Connectivity::C26 {
+        let conn = exp.connectivity();
         for c in &mut ds.cases {
             c.relabel_for_weights(conn)?;
         }
@@ -178,27 +178,15 @@ pub fn train(exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
         regions: loss_cfg.needs_regions(),
         background: exp.sampler.background,
     };
-    // The log keeps the rows of the steps before the checkpoint.
-    let log_path = dir.join("train_log.csv");
-    let mut rows: Vec<(u64, f64)> = Vec::new();
-    let mut log = String::from("step,epoch,lr,loss,seconds\n");
-    if let Ok(text) = std::fs::read_to_string(&log_path) {
-        for line in text.lines().skip(1) {
-            let f: Vec<&str> = line.split(',').collect();
-            if let (Some(s), Some(l)) =
-                (f.first().and_then(|v| v.parse::<u64>().ok()), f.get(3).and_then(|v| v.parse::<f64>().ok()))
-            {
-                if s < start {
-                    rows.push((s, l));
-                    log += line;
-                    log.push('\n');
-                }
-            }
-        }
-    }
+    // The log keeps the rows of the steps before the checkpoint (a bad line is an error naming
+    // the file and the line, not a row dropped).
+    let log_path = dir.train_log();
+    let mut log: Vec<TrainLogRow> = train_log::read(&log_path)?;
+    log.retain(|r| r.step < start);
+    let mut rows: Vec<(u64, f64)> = log.iter().map(|r| (r.step, r.loss)).collect();
     // Validation rows of the epochs before the checkpoint are kept, as the log's.
-    let val_path = dir.join("validation_log.csv");
-    let mut val_rows: Vec<ValidationRow> = iw_runner::validation::read_rows_before(&val_path, start)?;
+    let val_path = dir.validation_log();
+    let mut val_rows: Vec<ValidationRow> = read_rows_before(&val_path, start)?;
     let patches = PatchValidation::new(exp, &scfg)?;
     if patches.is_none() {
         println!("train: no validation case with a lesion in the split: no patch validation");
@@ -209,7 +197,7 @@ pub fn train(exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
     }
     let mut volume_seconds = 0.0;
     // TensorBoard scalars beside the CSVs, kept to the same steps on a resume.
-    let mut events = iw_report::tfevents::EventWriter::resume(dir, |tag, s| {
+    let mut events = iw_report::tfevents::EventWriter::resume(dir.path(), |tag, s| {
         if tag.starts_with("validation/") {
             s as u64 <= start
         } else {
@@ -240,12 +228,12 @@ pub fn train(exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
             })
             .map_err(|e| {
                 pb.abandon();
-                anyhow::anyhow!("{}: {e}", dir.display())
+                anyhow::anyhow!("{}: {e}", dir.path().display())
             })?;
         rows.push((step, loss));
         events.scalar("train/loss", step as i64, loss)?;
         events.scalar("train/lr", step as i64, lr)?;
-        log += &format!("{step},{epoch},{lr},{loss},{:.4}\n", ts.elapsed().as_secs_f64());
+        log.push(TrainLogRow { step, epoch, lr, loss, seconds: ts.elapsed().as_secs_f64() });
         pb.set_message(format!("loss {loss:.4} lr {lr:.1e}"));
         pb.inc(1);
         let end_of_epoch = (step + 1) % t.iterations as u64 == 0;
@@ -283,14 +271,14 @@ pub fn train(exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
             // previous checkpoint and drops the rows after it; the other way round it would
             // resume past rows it never wrote.
             events.flush()?;
-            iw_core::write_file_atomically(&log_path, log.as_bytes())?;
+            iw_core::write_file_atomically(&log_path, train_log::format(&log).as_bytes())?;
             iw_core::write_file_atomically(&val_path, format_log(&val_rows).as_bytes())?;
             write_curve(dir, &rows, &val_rows);
             save(&trainer, &last, step + 1)?;
         }
         if stop {
             pb.abandon();
-            return Err(iw_runner::interrupt::Interrupted(format!(
+            return Err(iw_run::interrupt::Interrupted(format!(
                 "checkpoint written at step {} ({}); rerun the same command to resume",
                 step + 1,
                 last.display()
@@ -320,19 +308,18 @@ pub fn train(exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
 }
 
 /// `iw predict`.
-pub fn predict(exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
+pub fn predict(exp: &Experiment, dir: &RunDir) -> anyhow::Result<()> {
     prepare_dir(dir, exp, Stage::Predict)?;
-    let fin = dir.join("checkpoints/final.safetensors");
+    let fin = dir.final_checkpoint();
     if !fin.is_file() {
         bail!("{}: no trained model (run `iw train` first)", fin.display());
     }
     let ids = split_ids(exp, "test")?;
-    let out = dir.join("test_predictions");
-    std::fs::create_dir_all(&out)?;
+    std::fs::create_dir_all(dir.predictions())?;
     // Viewer files: the binary prediction (p > 0.5) beside the probabilities, for runs that
     // predicted before it was written.
     for id in &ids {
-        let (prob, bin) = (out.join(format!("{id}_prob.nii.gz")), out.join(format!("{id}_pred.nii.gz")));
+        let (prob, bin) = (dir.prediction(id, Prediction::Prob), dir.prediction(id, Prediction::Mask));
         if prob.is_file() && !bin.is_file() {
             let p = read_volume(&prob)?.to_f32();
             write_volume(&bin, &Volume::new(p.data.mapv(|v| u8::from(v > 0.5)), p.geometry))?;
@@ -341,7 +328,7 @@ pub fn predict(exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
     let todo: Vec<&String> = ids
         .iter()
         .filter(|id| {
-            !(out.join(format!("{id}_prob.nii.gz")).is_file() && out.join(format!("{id}_logit.nii.gz")).is_file())
+            !(dir.prediction(id, Prediction::Prob).is_file() && dir.prediction(id, Prediction::Logit).is_file())
         })
         .collect();
     if todo.is_empty() {
@@ -359,15 +346,15 @@ pub fn predict(exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
         let [d, h, w] = case.meta.shape_zyx;
         let p = predict_case(&trainer, exp, &case, device)?;
         let g = case.meta.geometry();
-        for (name, t) in [("prob", &p.probs), ("logit", &p.logits)] {
+        for (kind, t) in [(Prediction::Prob, &p.probs), (Prediction::Logit, &p.logits)] {
             let arr = ndarray::Array3::from_shape_vec((d, h, w), to_f32(t)?)?;
-            if name == "prob" {
+            if kind == Prediction::Prob {
                 write_volume(
-                    out.join(format!("{id}_pred.nii.gz")),
+                    dir.prediction(id, Prediction::Mask),
                     &Volume::new(arr.mapv(|v| u8::from(v > 0.5)), g.clone()),
                 )?;
             }
-            write_volume(out.join(format!("{id}_{name}.nii.gz")), &Volume::new(arr, g.clone()))?;
+            write_volume(dir.prediction(id, kind), &Volume::new(arr, g.clone()))?;
         }
         pb.inc(1);
     }
@@ -376,7 +363,7 @@ pub fn predict(exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
 }
 
 /// `iw run`: train, predict, evaluate.
-pub fn run_all(exp: &Experiment, dir: &Path) -> anyhow::Result<()> {
+pub fn run_all(exp: &Experiment, dir: &RunDir) -> anyhow::Result<()> {
     train(exp, dir)?;
     predict(exp, dir)?;
     evaluate(exp, dir)

@@ -1,4 +1,4 @@
-//! The two validations of a training run (`iw_runner::validation` defines the scores and the
+//! The two validations of a training run (`iw_run::validation` defines the scores and the
 //! log): [`PatchValidation`], every epoch, on fixed patches the training sampler's rule draws
 //! from the validation cases, and [`VolumeValidation`], every `training.validate_every`
 //! epochs, on the whole validation cases with the test-time sliding window, as `iw predict`
@@ -8,9 +8,9 @@ use iw_data::prepared::{PreparedCase, PreparedDataset};
 use iw_data::sampler::{scaled_image, SamplerConfig};
 use iw_losses::Compute;
 use iw_models::{sliding_window, Prediction, Trainer};
-use iw_runner::experiment::Experiment;
-use iw_runner::run::split_ids;
-use iw_runner::validation::{CaseCounts, VolumeScores};
+use iw_run::split_ids;
+use iw_run::validation::{CaseCounts, VolumeScores};
+use iw_run::Experiment;
 use std::path::PathBuf;
 use tch::{Device, Kind, Tensor};
 

@@ -5,7 +5,7 @@
 //! value per further part. An accepted experiment must also survive what a run does with it:
 //! its config.yaml read back gives the same settings and hash (the resume check compares them).
 #![no_main]
-use iw_runner::experiment::Experiment;
+use iw_run::{Experiment, RawExperiment};
 use libfuzzer_sys::fuzz_target;
 use std::path::{Path, PathBuf};
 
@@ -27,12 +27,12 @@ fuzz_target!(|data: &[u8]| {
         let _ = e.method();
         let _ = e.loss_config();
         let yaml = e.to_yaml();
-        let back: Experiment = serde_norway::from_str(&yaml).expect("an accepted experiment's config.yaml reads back");
+        let back: RawExperiment = serde_norway::from_str(&yaml).expect("an accepted experiment's config.yaml reads back");
         assert_eq!(
-            iw_runner::run::settings(&back),
-            iw_runner::run::settings(&e),
+            iw_run::settings(&back),
+            iw_run::settings(&e),
             "config.yaml does not read back to the same settings:\n{yaml}"
         );
-        assert_eq!(iw_runner::run::config_hash(&back), iw_runner::run::config_hash(&e));
+        assert_eq!(iw_run::config_hash(&back), iw_run::config_hash(&e));
     }
 });

@@ -1,10 +1,11 @@
 //! The local executor: the grid's runs as child processes of this binary (`iw grid run-one`),
 //! `jobs` at a time, each on its own device slot, its stdout and stderr in `<run>/grid.log`.
 //! A crash of one run (even an abort inside libtorch) cannot take the others down.
-use super::{failure_now, log_path, set_failure, state_of, Grid, RunState};
-use crate::progress::bar;
-use crate::run::STOP;
+use super::{state_of, Grid, RunState};
 use anyhow::Context;
+use iw_run::interrupt::STOP;
+use iw_run::progress::bar;
+use iw_run::{set_failure, RunFailure};
 use std::io::Write as _;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -25,7 +26,7 @@ pub struct LocalOptions {
 /// The number of runs at once when `--jobs` is not given: one per `--devices` entry; else, when
 /// every run to do trains on the CPU, as many as the machine's cores hold at the runs' libtorch
 /// threads each (`--threads`, else the largest `training.threads`, all cores when unset); else (a GPU
-/// run without --devices) 1. `auto` counts as the CPU where [`crate::resources::nvidia_devices`]
+/// run without --devices) 1. `auto` counts as the CPU where [`iw_run::resources::nvidia_devices`]
 /// finds no GPU (this process has no libtorch to ask). Measured on 2 cores (BENCHMARKS.md): 2
 /// runs x 1 thread finish the CPU-scale LiTS grid 1.41x sooner than 1 run x 2 threads; small
 /// networks use threads poorly.
@@ -38,7 +39,7 @@ pub fn default_jobs(grid: &Grid, todo: &[usize], opts: &LocalOptions) -> anyhow:
     for &i in todo {
         let exp = grid.runs[i].load(&[])?;
         let device = exp.training.device.to_ascii_lowercase();
-        if !(device == "cpu" || device == "auto" && crate::resources::nvidia_devices() == 0) {
+        if !(device == "cpu" || device == "auto" && iw_run::resources::nvidia_devices() == 0) {
             return Ok(1);
         }
         if opts.threads.is_none() {
@@ -169,7 +170,7 @@ pub fn execute(
                     free.push(slot);
                     let msg = format!("{e:#}");
                     let dir = grid.dir_of(&grid.runs[index]);
-                    let _ = set_failure(&dir, Some(failure_now(msg.clone(), None)));
+                    let _ = set_failure(&dir, Some(RunFailure::now(msg.clone(), None)));
                     pb.println(format!("failed {}: {msg}", grid.runs[index].name));
                     out.failed.push((grid.runs[index].name.clone(), msg));
                     pb.inc(1);
@@ -235,13 +236,13 @@ pub fn execute(
                 RunState::Failed(e) => e,
                 _ => {
                     // It died without writing its error (killed, aborted): say how, and where the log is.
-                    let log = log_path(&dir);
+                    let log = dir.grid_log();
                     let last = std::fs::read_to_string(&log)
                         .ok()
                         .and_then(|t| t.lines().rev().find(|l| !l.trim().is_empty()).map(str::to_string))
                         .unwrap_or_default();
                     let msg = format!("the run's process ended with {status}; last line of {}: {last}", log.display());
-                    set_failure(&dir, Some(failure_now(msg.clone(), Some(log))))?;
+                    set_failure(&dir, Some(RunFailure::now(msg.clone(), Some(log))))?;
                     msg
                 }
             };
@@ -264,8 +265,8 @@ fn spawn(
     slot: usize,
 ) -> anyhow::Result<Child> {
     let dir = grid.dir_of(&grid.runs[index]);
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let log = log_path(&dir);
+    std::fs::create_dir_all(dir.path()).with_context(|| format!("creating {}", dir.path().display()))?;
+    let log = dir.grid_log();
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

@@ -333,7 +333,7 @@ impl Tasks {
 /// `--wait` after a submission: polls (every 2 s) until no run of `indices` is running or
 /// queued and the report job has ended; a progress bar counts the runs done.
 pub fn wait(grid: &Grid, indices: &[usize], _submission: &Submission) -> anyhow::Result<()> {
-    let pb = crate::progress::bar(indices.len() as u64, "grid (SLURM)");
+    let pb = iw_run::progress::bar(indices.len() as u64, "grid (SLURM)");
     loop {
         let tasks = Tasks::of(grid);
         if let Some(e) = &tasks.error {
@@ -347,9 +347,9 @@ pub fn wait(grid: &Grid, indices: &[usize], _submission: &Submission) -> anyhow:
             pb.finish_and_clear();
             return Ok(());
         }
-        if crate::interrupt::requested() {
+        if iw_run::interrupt::requested() {
             pb.abandon();
-            return Err(crate::interrupt::Interrupted(format!(
+            return Err(iw_run::interrupt::Interrupted(format!(
                 "stopped waiting; the SLURM jobs go on (`iw grid status {} --watch`)",
                 grid.root.display()
             ))

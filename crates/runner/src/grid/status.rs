@@ -256,7 +256,8 @@ impl Cache {
     /// (total steps, epochs, iterations per epoch) of run `i`, from its experiment.
     fn totals(&mut self, grid: &Grid, i: usize) -> Option<(u64, u64, u64)> {
         *self.totals.entry(i).or_insert_with(|| {
-            let t = grid.runs[i].load(&[]).ok()?.training;
+            let exp = grid.runs[i].load(&[]).ok()?;
+            let t = &exp.training;
             Some(((t.epochs * t.iterations) as u64, t.epochs as u64, t.iterations.max(1) as u64))
         })
     }
@@ -283,9 +284,9 @@ impl Status {
         for (i, run) in grid.runs.iter().enumerate() {
             let dir = grid.dir_of(run);
             let state = state_of(&dir);
-            let train = cache.train(&dir.join("train_log.csv"));
+            let train = cache.train(&dir.train_log());
             let totals = cache.totals(grid, i);
-            let record = crate::run::RunRecord::read_in(&dir).ok().flatten();
+            let record = iw_run::RunRecord::read(&dir).ok().flatten();
             if let Some(r) = &record {
                 if state == RunState::Done {
                     let post: f64 =
@@ -345,7 +346,7 @@ impl Status {
             runs.push(RunStatus {
                 index: i,
                 name: run.name.clone(),
-                dir: dir.display().to_string(),
+                dir: dir.path().display().to_string(),
                 state: state.word(),
                 step,
                 total_steps,
@@ -353,7 +354,7 @@ impl Status {
                 total_epochs,
                 train_loss: train.last.as_ref().and_then(|r| r.loss),
                 lr: train.last.as_ref().and_then(|r| r.lr),
-                validation: cache.validation(&dir.join("validation_log.csv")),
+                validation: cache.validation(&dir.validation_log()),
                 elapsed_s,
                 remaining_s,
                 eta_unix,
@@ -543,8 +544,8 @@ pub fn watch(grid: &Grid, interval: f64, json: bool) -> anyhow::Result<Status> {
         }
         let t0 = std::time::Instant::now();
         while t0.elapsed().as_secs_f64() < interval {
-            if crate::interrupt::requested() {
-                return Err(crate::interrupt::Interrupted("stopped watching; the grid goes on".into()).into());
+            if iw_run::interrupt::requested() {
+                return Err(iw_run::interrupt::Interrupted("stopped watching; the grid goes on".into()).into());
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
@@ -554,7 +555,7 @@ pub fn watch(grid: &Grid, interval: f64, json: bool) -> anyhow::Result<Status> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::grid::lock;
+    use iw_run::lock;
 
     #[test]
     fn the_grid_eta_fills_the_slot_that_frees_first() {
@@ -577,8 +578,8 @@ mod tests {
         assert_eq!(holder("garbage"), (None, None, None));
         // What RunLock writes.
         let dir = tempfile::tempdir().unwrap();
-        let _l = lock::RunLock::acquire(dir.path()).unwrap();
-        let text = lock::held_by(dir.path()).unwrap();
+        let _l = lock::RunLock::acquire(&iw_run::RunDir::new(dir.path())).unwrap();
+        let text = lock::held_by(&iw_run::RunDir::new(dir.path())).unwrap();
         let (pid, host, since) = holder(&text);
         assert_eq!(pid, Some(std::process::id()));
         assert_eq!(host, Some(lock::hostname()));

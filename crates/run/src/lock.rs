@@ -1,18 +1,19 @@
-//! One executor per run folder: `<run>/.iw-lock`, held with an advisory `flock` (std's
+//! One executor per run folder: `<run>/.iw-lock` ([`RunDir::lock`]), held with an advisory `flock` (std's
 //! `File::try_lock`) for as long as the run's process lives.
 //!
 //! The kernel drops the lock when its holder exits, however it exits (a crash, `kill -9`, a
 //! SLURM job cancelled or preempted), so a lock file left behind by a dead process is stale by
 //! construction: the next executor takes it over. The file's text (pid, host, since) only says
 //! who holds it, for messages and `iw grid status`; it is never trusted to decide.
+use crate::dir::RunDir;
 use anyhow::{bail, Context};
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 /// The lock file of a run folder.
-pub fn lock_path(run_dir: &Path) -> PathBuf {
-    run_dir.join(".iw-lock")
+pub fn lock_path(run_dir: &RunDir) -> PathBuf {
+    run_dir.lock()
 }
 
 /// A held run lock; released when dropped (or when the process dies).
@@ -24,9 +25,10 @@ pub struct RunLock {
 
 impl RunLock {
     /// Takes the lock of `run_dir` (created if needed), or fails naming its holder.
-    pub fn acquire(run_dir: &Path) -> anyhow::Result<Self> {
+    pub fn acquire(dir: &RunDir) -> anyhow::Result<Self> {
+        let run_dir = dir.path();
         std::fs::create_dir_all(run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
-        let path = lock_path(run_dir);
+        let path = lock_path(dir);
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -56,7 +58,7 @@ impl RunLock {
 }
 
 /// Whether some live process holds the lock of `run_dir`, and who (the lock file's text).
-pub fn held_by(run_dir: &Path) -> Option<String> {
+pub fn held_by(run_dir: &RunDir) -> Option<String> {
     let path = lock_path(run_dir);
     let file = File::open(&path).ok()?;
     match file.try_lock_shared() {
@@ -89,7 +91,7 @@ mod tests {
     #[test]
     fn a_second_holder_is_refused_and_a_dead_holders_file_is_taken_over() {
         let dir = tempfile::tempdir().unwrap();
-        let run = dir.path().join("run");
+        let run = RunDir::new(dir.path().join("run"));
         let a = RunLock::acquire(&run).unwrap();
         assert!(held_by(&run).unwrap().contains(&format!("pid {}", std::process::id())));
         // A second open file description conflicts even within one process.

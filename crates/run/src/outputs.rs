@@ -2,7 +2,7 @@
 //! (the nearest existing ancestor canonicalised, so `./m.nii`, `d/../m.nii`, absolute paths
 //! and symbolic links all name one file) and refuses one that is an input: the same canonical
 //! path, or the same file (device and inode: hard links). With a root, the output must also
-//! lie inside it.
+//! lie inside it. What the CLI reads as a mask is checked by [`check_finite_mask`].
 use anyhow::{anyhow, bail, Context};
 use std::path::{Component, Path, PathBuf};
 
@@ -85,6 +85,18 @@ pub fn output_path(out: &Path, inputs: &[&Path], root: Option<&Path>) -> anyhow:
         }
     }
     Ok(resolved)
+}
+
+/// The mask rule (README, Conventions): a mask voxel is lesion when it is non-zero; a NaN or
+/// infinite voxel in a mask is an error naming the file (it is neither lesion nor background).
+pub fn check_finite_mask(v: &iw_core::DynVolume, path: &Path) -> anyhow::Result<()> {
+    if v.dtype().is_float() {
+        let bad = v.to_f64().data.iter().filter(|x| !x.is_finite()).count();
+        if bad > 0 {
+            bail!("{}: {bad} non-finite (NaN or infinite) voxel(s) in a mask", path.display());
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -26,64 +26,19 @@ use iw_io::{read_volume, write_file_atomically, write_volume};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::experiment::Experiment;
-
-/// `iw segment MODEL SCAN... --out DIR`.
-#[derive(clap::Args, Debug, Clone)]
-pub struct SegmentArgs {
-    /// A run folder (its config.yaml and checkpoints/final.safetensors) or a checkpoint file
-    /// (.safetensors; its config.yaml is looked for beside it and in the folder above, or given
-    /// with --config).
-    pub model: PathBuf,
-    /// Scans: volume files (.nii, .nii.gz, .mhd, .mha, .nrrd, .nhdr, .dcm), DICOM series
-    /// folders, or folders of volume files (each file one scan).
-    #[arg(required = true)]
-    pub scans: Vec<PathBuf>,
-    /// Output folder (created).
-    #[arg(long, short)]
-    pub out: PathBuf,
-    /// The run's configuration, when MODEL is a checkpoint without one beside it.
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// Region of interest: a mask in the scan's grid (non-zero inside; e.g. the liver for a LiTS
-    /// run), or a folder holding one per scan named like the scan. The scan is cropped to the
-    /// mask's bounding box + 5 voxels (the LiTS preparation's rule) and predicted there;
-    /// outside it the probability is 0. For a LUNA16 run: the seg-lungs-LUNA16 label map, made
-    /// into the lung mask as `iw prepare luna16` does (CT at its minimum outside the lungs).
-    /// Default: the whole scan.
-    #[arg(long)]
-    pub roi: Option<PathBuf>,
-    /// Intensity scaling for runs without an intensity window (dataset.window: null, e.g. MR
-    /// prepared by `iw prepare nnunet`): none, zscore, percentile or percentile:LO,HI, what the
-    /// preparation applied. Runs with a window (CT) clip to it and min-max scale, as in
-    /// training; this option is then refused.
-    #[arg(long)]
-    pub scaling: Option<String>,
-    /// Device (cpu, cuda, cuda:N); default: the run's training.device.
-    #[arg(long)]
-    pub device: Option<String>,
-    /// Probability above which a voxel is lesion (the threshold of `iw predict` and of the
-    /// evaluation).
-    #[arg(long, default_value_t = 0.5)]
-    pub threshold: f64,
-    /// Connectivity of the lesion components.
-    #[arg(long, default_value_t = 26, value_parser = crate::cli::parse_connectivity)]
-    pub connectivity: u32,
-    /// Also write `<name>_overlay.png`: the axial slice through the middle of the top lesion
-    /// (the scan's middle slice when none was found), grey from its 1st to 99th percentile, with
-    /// the outlines of the mask in red. A look, not a measurement.
-    #[arg(long)]
-    pub overlay_png: bool,
-}
+use iw_run::cli::{SegmentArgs, LESIONS_HEADER};
+use iw_run::{Experiment, RunDir};
 
 /// The run's configuration and checkpoint named by `a.model` (and `a.config`).
 pub fn resolve_model(a: &SegmentArgs) -> anyhow::Result<(Experiment, PathBuf)> {
     let m = &a.model;
     let (checkpoint, near) = if m.is_dir() {
-        (m.join("checkpoints/final.safetensors"), vec![m.join("config.yaml")])
+        let run = RunDir::new(m);
+        (run.final_checkpoint(), vec![run.config()])
     } else if m.is_file() {
+        // A checkpoint in a run folder's checkpoints/, or beside a config.yaml.
         let dir = m.parent().unwrap_or(Path::new("."));
-        (m.clone(), vec![dir.join("config.yaml"), dir.join("../config.yaml")])
+        (m.clone(), vec![RunDir::new(dir).config(), RunDir::new(dir.join("..")).config()])
     } else {
         bail!("{}: no such run folder or checkpoint", m.display());
     };
@@ -332,11 +287,6 @@ pub fn lesions(mask: &Volume<u8>, prob: &Volume<f32>, connectivity: Connectivity
     out
 }
 
-/// The header of `<scan>_lesions.csv`.
-pub const LESIONS_HEADER: &str =
-    "id,voxels,volume_mm3,equivalent_diameter_mm,centroid_x_mm,centroid_y_mm,centroid_z_mm,\
-bbox_x_min,bbox_y_min,bbox_z_min,bbox_x_max,bbox_y_max,bbox_z_max,max_probability,mean_probability";
-
 /// The lesion table as CSV text.
 pub fn lesions_csv(lesions: &[Lesion]) -> String {
     let mut s = format!("{LESIONS_HEADER}\n");
@@ -392,7 +342,7 @@ fn roi_of(scan: &Scan, shape: [usize; 3], roi: Option<&Path>, n_scans: usize, lu
             b[0]
         );
     }
-    crate::volume_tools::check_finite_mask(&m, &path)?;
+    iw_run::outputs::check_finite_mask(&m, &path)?;
     if luna16 {
         let Some(lungs) = iw_data::luna16::lung_mask(&m.to_f32().data) else {
             bail!("{}: the lung mask is empty", path.display());
@@ -487,11 +437,11 @@ pub fn segment(
         }
     );
     let shared = Shared { a, luna16, n_scans: scans.len(), intensity, conn };
-    let pb = crate::progress::bar(scans.len() as u64, "segment");
+    let pb = iw_run::progress::bar(scans.len() as u64, "segment");
     let mut rows = Vec::new();
     let mut failed = Vec::new();
     for scan in &scans {
-        crate::interrupt::check(|| {
+        iw_run::interrupt::check(|| {
             format!(
                 "{} of {} scans segmented into {}; rerun the same command to resume",
                 rows.len(),
@@ -614,7 +564,7 @@ fn segment_one(
     let &Shared { a, luna16, n_scans, intensity, conn } = shared;
     let [prob_path, mask_path, csv_path] = scan.outputs(&a.out);
     for p in [&prob_path, &mask_path] {
-        crate::outputs::output_path(p, &[scan.path.as_path()], None)?;
+        iw_run::outputs::output_path(p, &[scan.path.as_path()], None)?;
     }
     let mut image = read_volume(&scan.path)?.to_f32();
     iw_data::require_finite(&image, &scan.path, "image")?;

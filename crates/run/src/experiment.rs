@@ -71,17 +71,31 @@ pub struct LossCfg {
 }
 
 impl Default for LossCfg {
+    /// `dl` with iw-config's parameters of the paper (`LossConfig::from_name` of `dl`, `fl`,
+    /// `asl`, `blob-dl`), so the two cannot drift apart.
     fn default() -> Self {
+        use iw_config::{BaseLoss, Instance, LossConfig};
+        let paper = |name: &str| LossConfig::from_name(name).expect("a configuration of the paper");
+        let dl = paper("dl");
+        let BaseLoss::Focal { gamma: focal_gamma, alpha: focal_alpha } = paper("fl").base else {
+            unreachable!("fl is a focal loss")
+        };
+        let BaseLoss::AsymmetricSimilarity { beta: asl_beta } = paper("asl").base else {
+            unreachable!("asl is an asymmetric similarity loss")
+        };
+        let Instance::Blob { alpha: blob_alpha, beta: blob_beta } = paper("blob-dl").instance else {
+            unreachable!("blob-dl is a blob loss")
+        };
         LossCfg {
-            name: "dl".into(),
-            w_min: 1.0,
-            w_max: 2e5,
-            focal_gamma: 2.0,
-            focal_alpha: 0.75,
-            asl_beta: 1.5,
-            blob_alpha: 2.0,
-            blob_beta: 1.0,
-            connectivity: 26,
+            name: dl.name(),
+            w_min: dl.w_min,
+            w_max: dl.w_max,
+            focal_gamma,
+            focal_alpha,
+            asl_beta,
+            blob_alpha,
+            blob_beta,
+            connectivity: iw_core::Connectivity::default().number(),
         }
     }
 }
@@ -137,7 +151,7 @@ pub struct TrainingCfg {
     pub amp_bf16: bool,
     /// Epochs between whole-volume validations (each validation case predicted whole with the
     /// test-time sliding window: voxel Dice, false positives per case, predicted / true
-    /// volume; `iw_runner::validation`), and always after the last epoch; 0: none. The patch
+    /// volume; [`crate::validation`]), and always after the last epoch; 0: none. The patch
     /// validation runs every epoch regardless.
     pub validate_every: usize,
     /// Seed (paper: 0xBadCafe).
@@ -213,14 +227,16 @@ pub struct InferenceCfg {
 }
 
 impl Default for InferenceCfg {
+    /// iw-config's [`iw_config::InferenceConfig`] defaults (the paper's tiling).
     fn default() -> Self {
+        let c = iw_config::InferenceConfig::default();
         InferenceCfg {
-            patch: [160; 3],
-            stride: [144; 3],
-            divisor: 8,
-            grid: iw_config::Grid::Paper,
-            gaussian: false,
-            mirror: false,
+            patch: c.patch_dhw,
+            stride: c.stride_dhw,
+            divisor: c.divisor,
+            grid: c.grid,
+            gaussian: c.gaussian,
+            mirror: c.mirror,
         }
     }
 }
@@ -248,10 +264,12 @@ pub struct EvaluationCfg {
     pub small_below: Option<f64>,
 }
 
-/// A whole experiment.
+/// A whole experiment as written (YAML): every key with its default, strings as spelled. What
+/// config.yaml holds and the settings hash covers; [`Experiment::check`] makes it an
+/// [`Experiment`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
-pub struct Experiment {
+pub struct RawExperiment {
     /// A parent file (resolved away after loading).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub extends: Option<String>,
@@ -362,7 +380,7 @@ fn load_value(path: &Path, depth: usize, read: ReadFile<'_>) -> anyhow::Result<V
     }
     let text = read(path).with_context(|| format!("reading {}", path.display()))?;
     // Each file alone must only use known keys (errors name the line).
-    let _: Experiment = serde_norway::from_str(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    let _: RawExperiment = serde_norway::from_str(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
     let mut v: Value = serde_norway::from_str(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
     if v.is_null() {
         v = Value::Mapping(Default::default());
@@ -388,9 +406,9 @@ fn apply_sets(v: &mut Value, sets: &[String]) -> anyhow::Result<()> {
         let parsed: Value =
             serde_norway::from_str(val).map_err(|e| anyhow!("--set {key}: cannot read value {val:?}: {e}"))?;
         // The value alone over the defaults: a wrong type or an unknown key names this --set.
-        let mut alone = serde_norway::to_value(Experiment::default()).expect("an experiment serialises");
+        let mut alone = serde_norway::to_value(RawExperiment::default()).expect("an experiment serialises");
         set_one(&mut alone, key, parsed.clone())?;
-        serde_norway::from_value::<Experiment>(alone).map_err(|e| anyhow!("--set {key}={val}: {e}"))?;
+        serde_norway::from_value::<RawExperiment>(alone).map_err(|e| anyhow!("--set {key}={val}: {e}"))?;
         set_one(v, key, parsed)?;
     }
     Ok(())
@@ -415,6 +433,34 @@ fn set_one(v: &mut Value, key: &str, parsed: Value) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A checked experiment: a [`RawExperiment`] whose values are in range, with the strings the
+/// stages act on parsed once: the loss ([`iw_config::LossConfig`]), the device
+/// ([`iw_config::DeviceSpec`]) and the components' connectivity. Read-only: its sections read
+/// through `Deref` (`exp.training.patch`); config.yaml and the settings hash are the raw
+/// experiment's ([`Experiment::raw`]), so they are what the user wrote, defaults filled in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Experiment {
+    raw: RawExperiment,
+    loss_config: iw_config::LossConfig,
+    device: iw_config::DeviceSpec,
+    connectivity: iw_core::Connectivity,
+}
+
+impl std::ops::Deref for Experiment {
+    type Target = RawExperiment;
+
+    fn deref(&self) -> &RawExperiment {
+        &self.raw
+    }
+}
+
+impl Default for Experiment {
+    /// The paper's experiment (every default).
+    fn default() -> Self {
+        Experiment::check(RawExperiment::default()).expect("the defaults are a valid experiment")
+    }
+}
+
 impl Experiment {
     /// Loads a file (with its `extends` chain) and applies `--set` overrides.
     pub fn load(path: &Path, sets: &[String]) -> anyhow::Result<Self> {
@@ -433,12 +479,50 @@ impl Experiment {
             merge(&mut v, load_value(o, 0, read)?);
         }
         apply_sets(&mut v, sets)?;
-        let e: Experiment =
+        let e: RawExperiment =
             serde_norway::from_value(v).map_err(|e| anyhow!("{} (after extends and --set): {e}", path.display()))?;
-        e.validate().with_context(|| path.display().to_string())?;
-        Ok(e)
+        Experiment::check(e).with_context(|| path.display().to_string())
     }
 
+    /// Checks a raw experiment ([`RawExperiment::validate`]) and parses its loss, device and
+    /// connectivity.
+    pub fn check(raw: RawExperiment) -> anyhow::Result<Self> {
+        raw.validate()?;
+        let loss_config = raw.loss_config()?;
+        // The spelling only: an experiment for a GPU validates on a machine without one.
+        let device = iw_config::DeviceSpec::parse(&raw.training.device).context("training.device")?;
+        let connectivity = iw_core::Connectivity::from_number(raw.loss.connectivity).context("loss.connectivity")?;
+        Ok(Experiment { raw, loss_config, device, connectivity })
+    }
+
+    /// The experiment as written (config.yaml, the settings hash).
+    pub fn raw(&self) -> &RawExperiment {
+        &self.raw
+    }
+
+    /// The loss (`loss.name` and its parameters).
+    pub fn loss_config(&self) -> &iw_config::LossConfig {
+        &self.loss_config
+    }
+
+    /// `training.device`.
+    pub fn device(&self) -> iw_config::DeviceSpec {
+        self.device
+    }
+
+    /// `loss.connectivity`: of the components the weights use.
+    pub fn connectivity(&self) -> iw_core::Connectivity {
+        self.connectivity
+    }
+
+    /// The experiment of seed index `k`: `training.seed + k` (a grid's `experiment_<k>`).
+    pub fn with_seed_index(mut self, k: usize) -> Self {
+        self.raw.training.seed += k as u64;
+        self
+    }
+}
+
+impl RawExperiment {
     /// The method name.
     pub fn method(&self) -> String {
         self.name.clone().unwrap_or_else(|| self.loss.name.clone())
@@ -498,7 +582,7 @@ impl Experiment {
         v
     }
 
-    /// Checks values that serde cannot: every numeric key against [`Experiment::numeric_keys`],
+    /// Checks values that serde cannot: every numeric key against [`RawExperiment::numeric_keys`],
     /// the names that become parts of paths, and the combinations.
     pub fn validate(&self) -> anyhow::Result<()> {
         for (key, value, range) in self.numeric_keys() {
@@ -537,8 +621,8 @@ impl Experiment {
         Ok(())
     }
 
-    /// The loss configuration.
-    pub fn loss_config(&self) -> anyhow::Result<iw_config::LossConfig> {
+    /// The loss configuration (parsed once by [`Experiment::check`]).
+    fn loss_config(&self) -> anyhow::Result<iw_config::LossConfig> {
         let mut c = iw_config::LossConfig::from_name(&self.loss.name)?;
         c.w_min = self.loss.w_min;
         c.w_max = self.loss.w_max;

@@ -1,6 +1,6 @@
 //! Validation during training: the rows of `validation_log.csv`, their reading (for a resume)
-//! and writing, and the whole-volume scores. The passes themselves need the network and live
-//! in `iw-train`.
+//! and writing (the csv crate), and the whole-volume scores. The passes themselves need the
+//! network and live in `iw-train`.
 //!
 //! Two validations run at the end of an epoch, the network in eval mode:
 //!
@@ -113,27 +113,54 @@ impl VolumeScores {
     }
 }
 
-fn cell(v: Option<f64>) -> String {
-    v.map(|v| v.to_string()).unwrap_or_default()
+/// A row as written: the columns of [`HEADER`], each cell in Rust's shortest round-trip
+/// formatting, empty where its validation did not run.
+#[derive(serde::Serialize)]
+struct LogLine {
+    epoch: usize,
+    step: u64,
+    #[serde(serialize_with = "cell")]
+    loss: Option<f64>,
+    #[serde(serialize_with = "cell")]
+    dice: Option<f64>,
+    #[serde(serialize_with = "cell")]
+    volume_dice: Option<f64>,
+    #[serde(serialize_with = "cell")]
+    fp_per_case: Option<f64>,
+    #[serde(serialize_with = "cell")]
+    volume_ratio: Option<f64>,
+}
+
+fn cell<S: serde::Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => crate::train_log::shortest(v, s),
+        None => s.serialize_str(""),
+    }
+}
+
+impl From<&ValidationRow> for LogLine {
+    fn from(r: &ValidationRow) -> Self {
+        let v = r.volume;
+        LogLine {
+            epoch: r.epoch,
+            step: r.step,
+            loss: r.loss,
+            dice: r.dice,
+            volume_dice: v.map(|v| v.dice),
+            fp_per_case: v.map(|v| v.fp_per_case),
+            volume_ratio: v.map(|v| v.volume_ratio),
+        }
+    }
 }
 
 /// `validation_log.csv` of `rows`: [`HEADER`], then one line per row.
 pub fn format_log(rows: &[ValidationRow]) -> String {
-    let mut out = format!("{HEADER}\n");
+    let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+    w.write_record(HEADER.split(',')).expect("writing to memory");
     for r in rows {
-        let v = r.volume;
-        out += &format!(
-            "{},{},{},{},{},{},{}\n",
-            r.epoch,
-            r.step,
-            cell(r.loss),
-            cell(r.dice),
-            cell(v.map(|v| v.dice)),
-            cell(v.map(|v| v.fp_per_case)),
-            cell(v.map(|v| v.volume_ratio)),
-        );
+        w.serialize(LogLine::from(r)).expect("a row serialises to memory");
     }
-    out
+    String::from_utf8(w.into_inner().expect("writing to memory")).expect("the rows are UTF-8")
 }
 
 /// Reads `validation_log.csv` (`text`, read from `path`): every row, in order. The header is
@@ -141,17 +168,24 @@ pub fn format_log(rows: &[ValidationRow]) -> String {
 /// that is not a number, or whole-volume cells only partly filled is an error naming the file
 /// and the line.
 pub fn parse_log(path: &Path, text: &str) -> anyhow::Result<Vec<ValidationRow>> {
-    let mut lines = text.lines().enumerate();
-    let columns = match lines.next() {
-        Some((_, h)) if h == HEADER => 7,
-        Some((_, h)) if h == OLD_HEADER => 4,
-        Some((_, h)) => bail!("{}:1: header {h:?}, expected {HEADER:?}", path.display()),
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
+    let mut records = reader.records();
+    let header = match records.next() {
         None => return Ok(Vec::new()),
+        Some(h) => h.map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+    };
+    let h = header.iter().collect::<Vec<_>>().join(",");
+    let columns = match h.as_str() {
+        HEADER => 7,
+        OLD_HEADER => 4,
+        _ => bail!("{}:1: header {h:?}, expected {HEADER:?}", path.display()),
     };
     let mut rows = Vec::new();
-    for (i, line) in lines {
-        let at = || format!("{}:{}", path.display(), i + 1);
-        let f: Vec<&str> = line.split(',').collect();
+    for (i, record) in records.enumerate() {
+        let f = record.map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let line_no = f.position().map_or(i as u64 + 2, |p| p.line());
+        let at = || format!("{}:{line_no}", path.display());
+        let line = f.iter().collect::<Vec<_>>().join(",");
         if f.len() != columns {
             bail!("{}: {} cells, expected {columns} ({line:?})", at(), f.len());
         }
@@ -159,9 +193,9 @@ pub fn parse_log(path: &Path, text: &str) -> anyhow::Result<Vec<ValidationRow>> 
             if f[k].is_empty() {
                 return Ok(None);
             }
-            f[k].parse::<f64>().map(Some).with_context(|| format!("{}: {:?} is not a number", at(), f[k]))
+            f[k].parse::<f64>().map(Some).with_context(|| format!("{}: {:?} is not a number", at(), &f[k]))
         };
-        let int = |k: usize| f[k].parse::<u64>().with_context(|| format!("{}: {:?} is not a count", at(), f[k]));
+        let int = |k: usize| f[k].parse::<u64>().with_context(|| format!("{}: {:?} is not a count", at(), &f[k]));
         let volume = if columns == 7 {
             match (num(4)?, num(5)?, num(6)?) {
                 (Some(dice), Some(fp_per_case), Some(volume_ratio)) => {
