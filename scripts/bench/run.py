@@ -312,7 +312,7 @@ def main():
     # The CPU scale's step (experiments/scales/cpu.yaml: width 0.25, depth 3, 2 x 16 x 32 x 32, one
     # thread, iwdl), channels-last as it trains and in the default layout; issue 27 asks >= 1.0x.
     # Both sides get glibc's allocator setting that iw-torch makes in-process before training
-    # (iw_runner's keep_freed_memory; BENCHMARKS.md "Training step on the CPU"), here from the
+    # (iw_run::resources::keep_freed_memory; BENCHMARKS.md "Training step on the CPU"), here from the
     # environment, and alternate three times (median of the three medians): the step is ~0.1 s and
     # the VM is noisy.
     glibc = dict(TORCH_ENV, MALLOC_MMAP_THRESHOLD_="1073741824", MALLOC_TRIM_THRESHOLD_="4294967296", MALLOC_TOP_PAD_="268435456")
