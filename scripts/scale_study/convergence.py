@@ -22,8 +22,12 @@ def rows(path):
 
 def verdict(run):
     v = rows(os.path.join(run, "validation_log.csv"))
-    with open(os.path.join(run, "train_log.csv"), newline="") as f:
-        total = max(int(r["step"]) for r in csv.DictReader(f)) + 1
+    # T: the run's planned steps (config.yaml's epochs x iterations), so that an unfinished run
+    # has no validation in its last 10 % instead of being judged on its first steps.
+    import yaml
+
+    t = yaml.safe_load(open(os.path.join(run, "config.yaml")))["training"]
+    total = int(t["epochs"]) * int(t["iterations"])
     last = [x for x in v if 0.95 * total < x[0] <= total]
     prev = [x for x in v if 0.90 * total < x[0] <= 0.95 * total]
     if not last or not prev:

@@ -31,7 +31,10 @@ def small_below(run):
     prepared = cfg["dataset"]["prepared"]
     if not os.path.isabs(prepared):
         prepared = os.path.join(os.path.dirname(os.path.dirname(HERE)), prepared)
-    return json.load(open(os.path.join(prepared, "synthetic.json")))["small_below_equivalent"]
+    path = os.path.join(prepared, "synthetic.json")
+    if not os.path.exists(path):
+        sys.exit(f"{path}: missing; write the synthetic data first (./target/release/iw reproduce lits --data-only)")
+    return json.load(open(path))["small_below_equivalent"]
 
 
 def run_numbers(run):
