@@ -16,7 +16,7 @@ SLOW_TESTS := --features iw-core/python-references,iw-metrics/python-references
 
 # (wheel, pytest-python: the iw-lesions Python package, crates/python)
 .PHONY: wheel pytest-python
-.PHONY: test-data setup build test test-fast check fmt lint bench fuzz reproduce-lits reproduce-luna16 reproduce-mets ablation report-screenshot clean-venv slurm-setup
+.PHONY: test-data setup build test test-fast check fmt lint bench fuzz reproduce-lits reproduce-luna16 reproduce-mets ablation ablations report-screenshot clean-venv slurm-setup
 
 setup: $(STAMP) build wheel test-data
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium) || echo "chromium: skipped: not installable here (the report's browser test will say 'skipped: no chromium')"
@@ -100,7 +100,7 @@ fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_RUNS=$(FUZZ_RUNS) scripts/fuzz.sh $(FUZZ_TARGETS)
 
 # make reproduce-lits [LITS_DIR=<raw LiTS>] [SCALE=paper|gpu|cpu|smoke] [SEEDS=N]
-# Without LITS_DIR: synthetic LiTS-format data at CPU scale (3 seeds) into results/lits; SCALE=gpu: one
+# Without LITS_DIR: synthetic LiTS-format data at CPU scale (2 seeds, 3600 steps a run) into results/lits; SCALE=gpu: one
 # H100/H200 (results/lits-gpu); SCALE=smoke checks the plumbing (work/results-smoke).
 SCALE ?=
 SEEDS ?=
@@ -128,6 +128,12 @@ ablation: setup
 		./target/release/iw reproduce lits --scale $(ABLATION_SCALE) --data-only; fi
 	./target/release/iw run $(EXP) $(if $(filter paper,$(ABLATION_SCALE)),,--overlay experiments/scales/$(ABLATION_SCALE).yaml) $(foreach s,$(SET),--set $(s)) --out runs-ablation
 	./target/release/iw report runs-ablation --out runs-ablation/report --html
+
+# make ablations: every ablation of experiments/ablations at the CPU scale, one seed, into
+# results/ablations (README.md: one table under both matching rules, each ablation beside its base
+# configuration's seed-0 run from `make reproduce-lits`). Resumable; WORK=, OUT=, SEEDS=, JOBS=.
+ablations: setup
+	scripts/ablations/run.sh
 
 # make report-screenshot [REPORT=results/lits/report.html]: screenshots beside it (headless Chromium):
 # the top of the page and the start of the lesion gallery.

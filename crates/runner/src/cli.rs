@@ -320,11 +320,12 @@ impl ExecArgs {
 #[derive(clap::Args, Debug)]
 pub struct ReproduceArgs {
     /// paper (real data, the paper's settings, a GPU), gpu (synthetic data sized for ten
-    /// configurations in about ten minutes on one H100/H200), cpu (a 2-core machine in under 45
-    /// minutes), smoke (tiny cases, plumbing only).
+    /// configurations in about ten minutes on one H100/H200), cpu (3600 steps a run, the scale
+    /// chosen by experiments/SCALE-STUDY.md; LiTS in at most 60 minutes on a 2-core machine),
+    /// smoke (tiny cases, plumbing only).
     #[arg(long)]
     pub scale: Option<String>,
-    /// Seeds per configuration.
+    /// Seeds per configuration (default: 2 at the cpu scale, 1 otherwise).
     #[arg(long)]
     pub seeds: Option<usize>,
     /// Results folder (default: results/<dataset> for the data's own scale, results/<dataset>-gpu

@@ -240,7 +240,7 @@ impl ReproducePlan {
             None => iw_config::PAPER_CONFIGURATIONS.iter().map(|s| s.to_string()).collect(),
         };
         Ok(ReproducePlan {
-            seeds: args.seeds.unwrap_or(if scale == "cpu" { 3 } else { 1 }),
+            seeds: args.seeds.unwrap_or(if scale == "cpu" { 2 } else { 1 }),
             out: args.out.unwrap_or_else(|| default_out(key, &scale, real, &args.work)),
             dataset,
             raw_dir,
