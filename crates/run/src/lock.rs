@@ -16,6 +16,19 @@ pub fn lock_path(run_dir: &RunDir) -> PathBuf {
     run_dir.lock()
 }
 
+/// Opens (creating it and its folder `dir` if needed, never truncating: its text may name a live
+/// holder) the lock file `path`, unlocked; the run lock and the grid's executor lock both start here.
+pub fn open_lock_file(dir: &Path, path: &Path) -> anyhow::Result<File> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))
+}
+
 /// A held run lock; released when dropped (or when the process dies).
 #[derive(Debug)]
 pub struct RunLock {
@@ -27,15 +40,8 @@ impl RunLock {
     /// Takes the lock of `run_dir` (created if needed), or fails naming its holder.
     pub fn acquire(dir: &RunDir) -> anyhow::Result<Self> {
         let run_dir = dir.path();
-        std::fs::create_dir_all(run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
         let path = lock_path(dir);
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .with_context(|| format!("opening {}", path.display()))?;
+        let mut file = open_lock_file(run_dir, &path)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {

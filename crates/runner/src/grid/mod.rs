@@ -211,15 +211,8 @@ impl ExecutorLock {
 
     /// Takes a shared hold of the grid's executor lock.
     pub fn acquire(root: &Path) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
         let path = Self::path(root);
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .with_context(|| format!("opening {}", path.display()))?;
+        let file = iw_run::lock::open_lock_file(root, &path)?;
         file.lock_shared().with_context(|| format!("locking {}", path.display()))?;
         Ok(ExecutorLock { _file: file })
     }
