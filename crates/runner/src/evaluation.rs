@@ -246,6 +246,13 @@ pub fn write_html(out: &Path, page: &HtmlPage<'_>) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
+/// `iw report --html`: the page's options.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Html {
+    /// The lesion gallery's thumbnail budget in bytes (None: every thumbnail).
+    pub gallery_max_bytes: Option<usize>,
+}
+
 /// `iw report DIR`.
 pub fn report(
     dir: &Path,
@@ -253,7 +260,7 @@ pub fn report(
     out: Option<&Path>,
     small_below: Option<f64>,
     bootstrap_fix: bool,
-    html: bool,
+    html: Option<Html>,
     rules: &[MatchRule],
 ) -> anyhow::Result<()> {
     if let Some(s) = small_below {
@@ -305,7 +312,7 @@ pub fn report(
             println!("wrote {} and {} figures to {}", ["table.md", "table.csv"].join(", "), figs.len(), out.display());
         }
     }
-    if html {
+    if let Some(html) = html {
         let out = out.unwrap_or(dir);
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
         let page_rules: Vec<MatchRule> = if rules.is_empty() {
@@ -326,7 +333,7 @@ pub fn report(
         for dataset in &datasets {
             let methods: Vec<MethodRecords> = methods.iter().filter(|m| m.dataset == *dataset).cloned().collect();
             let page_dir = if datasets.len() > 1 { out.join(format!("report-{dataset}")) } else { out.to_path_buf() };
-            html_page(dir, &page_dir, &methods, &opts, &page_rules)?;
+            html_page(dir, &page_dir, &methods, &opts, &page_rules, html)?;
         }
     }
     Ok(())
@@ -340,6 +347,7 @@ fn html_page(
     methods: &[MethodRecords],
     opts: &EvalOptions,
     rules: &[MatchRule],
+    html: Html,
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let tables = rule_tables(methods, opts, rules)?;
@@ -356,7 +364,7 @@ fn html_page(
         ],
         rules: &tables,
         methods,
-        gallery_max_bytes: None,
+        gallery_max_bytes: html.gallery_max_bytes,
     };
     write_html(out, &page)?;
     Ok(())

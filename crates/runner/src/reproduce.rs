@@ -759,7 +759,7 @@ impl Page<'_> {
                     .collect(),
                 rules: &self.results.tables,
                 methods: &self.results.all,
-                // results/<dataset>/report.html is committed: tiles up to ~1.5 MB, the smallest
+                // results/<dataset>/report.html is committed: tiles up to ~1 MB, the smallest
                 // lesions first (`iw report RUNS --html` writes every tile for local viewing).
                 gallery_max_bytes: Some(REPORT_GALLERY_BYTES),
             },
@@ -799,7 +799,7 @@ fn finished_records(grid: &Grid, states: &[RunState]) -> anyhow::Result<Vec<Meth
 
 /// The gallery bytes of `iw reproduce`'s report.html (a page committed under results/ stays
 /// under ~2 MB).
-const REPORT_GALLERY_BYTES: usize = 1_500_000;
+const REPORT_GALLERY_BYTES: usize = 1_000_000;
 
 /// One rule's operating points, paired comparisons and per-seed tables.
 struct Analysis {

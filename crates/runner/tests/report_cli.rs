@@ -69,8 +69,18 @@ print(int(pb.sum()))
     }
     let lesions = lesions_of(&runs.join("dl/experiment_0/test_metrics/prc_records.json"));
     assert!(lesions > 0);
-    let tiles = html.split("id=\"lesion-tiles\"").nth(1).unwrap().split("id=\"fp-tiles\"").next().unwrap();
-    assert_eq!(tiles.matches("class=\"tile\"").count(), lesions, "one tile per test lesion");
+    // The lesion gallery's tiles (before the false-positive section).
+    let count = |page: &str| {
+        page.split("id=\"lesion-tiles\"")
+            .nth(1)
+            .unwrap()
+            .split("id=\"fp-tiles\"")
+            .next()
+            .unwrap()
+            .matches("class=\"tile\"")
+            .count()
+    };
+    assert_eq!(count(&html), lesions, "one tile per test lesion");
 
     // `iw report --html` stratifies as the reproduction did (the dataset's threshold).
     let rep = dir.path().join("rep");
@@ -79,6 +89,19 @@ print(int(pb.sum()))
     assert!(t < 12.0, "the smoke phantom's equivalent, not the paper's 12 voxels: {t}");
     assert!(s.contains(&format!("(< {t:.2})")), "iw report uses the reproduction's threshold {t:.2}:\n{s}");
     assert!(rep.join("report.html").is_file());
+    let full = std::fs::read_to_string(rep.join("report.html")).unwrap();
+    assert_eq!(count(&full), lesions, "iw report --html: every tile by default");
+    // --gallery-max-bytes: a page to commit keeps the gallery within the budget (1 byte: no tile
+    // fits), the rest of the page written as before.
+    let small = dir.path().join("rep-small");
+    let runs_dir = runs.parent().unwrap().to_str().unwrap();
+    ok(&iw(&["report", runs_dir, "--html", "--gallery-max-bytes", "1", "--out", small.to_str().unwrap()]));
+    let page = std::fs::read_to_string(small.join("report.html")).unwrap();
+    assert_eq!(count(&page), 0, "no tile fits one byte");
+    assert!(page.contains("id=\"fp-tiles\""), "the gallery's sections are still there");
+    assert!(page.len() < full.len(), "a smaller page: {} vs {} bytes", page.len(), full.len());
+    let e = iw(&["report", runs_dir, "--gallery-max-bytes", "1"]);
+    assert_eq!(e.status.code(), Some(2), "--gallery-max-bytes without --html is a usage error");
 
     // In a real browser: no console error, no broken image, the tiles, report.json's numbers.
     if Command::new("chromium").arg("--version").output().is_err() {
