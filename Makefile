@@ -140,7 +140,7 @@ ablations: setup
 REPORT ?= results/lits/report.html
 report-screenshot:
 	scripts/report/screenshot_report.sh $(REPORT) $(dir $(REPORT))report.png
-	scripts/report/crop_screenshot.sh $(REPORT) $(dir $(REPORT))report-gallery.png 3150 4350
+	scripts/report/crop_screenshot.sh $(REPORT) $(dir $(REPORT))report-gallery.png 6010 7210
 
 clean-venv:
 	rm -rf $(VENV)
