@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A band of a report.html rendered tall in headless Chromium: rows Y0..Y1 of a 1400 x 16000 px
-# page (the lesion gallery of results/lits/report.html starts near y = 3150; headless Chromium
+# page (the lesion gallery of results/lits/report.html starts near y = 6010; headless Chromium
 # ignores a #fragment in --screenshot, so the band is cut from the tall page with Pillow).
 # usage: scripts/report/crop_screenshot.sh REPORT.html OUT.png Y0 Y1
 set -euo pipefail

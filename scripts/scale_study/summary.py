@@ -60,6 +60,7 @@ def run_numbers(run):
         }
     out["volume_ratio"] = res["overlap"]["operating"]["all"]["volume_ratio"]
     out["largest_over_true"] = res["overlap"]["operating"]["largest_over_true"]
+    out["fp_mm3_per_case"] = res["overlap"]["operating"]["fp_mm3_per_case"]
     return out
 
 
