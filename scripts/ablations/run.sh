@@ -22,12 +22,12 @@ mapfile -t files < <("$PY" scripts/ablations/summary.py --grid-files)
 start=$(date +%s)
 "$IW" grid "${files[@]}" --overlay experiments/scales/cpu.yaml --seeds "$SEEDS" \
   --jobs "$JOBS" --threads 1 --out "$WORK/runs"
-echo "ablations: grid wall $(( $(date +%s) - start )) s" | tee "$WORK/wall.txt"
+echo "ablations: grid wall $(( $(date +%s) - start )) s"
 tmp="$OUT.tmp.$$"
 rm -rf "$tmp"
 mkdir -p "$tmp"
-"$IW" report "$WORK/runs" --out "$tmp" --match overlap --match iou:0.1 --html --gallery-max-bytes 1000000 > "$tmp/table.txt"
-"$PY" scripts/ablations/summary.py "$WORK/runs" --wall "$WORK/wall.txt" > "$tmp/README.md"
+"$IW" report "$WORK/runs" --out "$tmp" --match overlap --match iou:0.1 --html --gallery-max-bytes 1000000 > /dev/null
+"$PY" scripts/ablations/summary.py "$WORK/runs" > "$tmp/README.md"
 rm -rf "$OUT"
 mv "$tmp" "$OUT"
 echo "ablations: wrote $OUT"

@@ -2,7 +2,7 @@
 matching rules, each configuration beside the base configuration it changes, on the 12 synthetic
 LiTS test cases.
 
-Usage: python scripts/ablations/summary.py RUNS [--base BASE_RUNS] [--wall WALL_TXT]
+Usage: python scripts/ablations/summary.py RUNS [--base BASE_RUNS] | --grid-files
   RUNS/lits/<name>/experiment_<seed>/ as `iw grid experiments/ablations/*.yaml` writes it;
   BASE_RUNS (default work/runs-cpu, what `make reproduce-lits` writes): the ten configurations at
   the same scale, whose seed-0 runs are the rows the ablations are read against.
@@ -12,6 +12,7 @@ prepared data's synthetic.json `small_below_equivalent`), recall and FP per case
 import argparse
 import glob
 import importlib.util
+import json
 import os
 import sys
 
@@ -69,7 +70,6 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("runs", nargs="?")
     ap.add_argument("--base", default=os.path.join(ROOT, "work", "runs-cpu"))
-    ap.add_argument("--wall")
     ap.add_argument("--grid-files", action="store_true", help="print the files to run and exit")
     a = ap.parse_args()
     if a.grid_files:
@@ -84,8 +84,14 @@ def main():
     print("cases; each row beside the seed-0 run of the configuration it changes, from `make reproduce-lits`")
     print("(the same scale, data and seed). One seed of 12 cases: a difference of a few hundredths is noise")
     print("(results/lits/README.md gives the spread between seeds).\n")
-    if a.wall and os.path.exists(a.wall):
-        print(f"Wall time: {open(a.wall).read().strip()} on the 2-core VM, two runs at a time.\n")
+    times = [json.load(open(p))["stages"] for p in glob.glob(os.path.join(a.runs, "lits", "*", "experiment_*", "run.json"))]
+    times = [t for t in times if all(k in t for k in ("train", "predict", "evaluate"))]
+    if times:
+        compute = sum(st["wall_s"] for t in times for st in t.values())
+        start = min(t["train"]["finished_unix"] - t["train"]["wall_s"] for t in times)
+        end = max(t["evaluate"]["finished_unix"] for t in times)
+        print(f"Time: {len(times)} runs, {compute / 60:.1f} min of compute (the sum of their run.json stages), "
+              f"{(end - start) / 60:.1f} min from the first run's start to the last one's end.\n")
     print("Each pair of numbers: the paper's rule (`overlap`) / one to one at IoU >= 0.1 (`iou:0.1`). Recall")
     print("and false positives per case at p > 0.5; object Dice of the matched lesions; average recall over")
     print("0-5 false positives per case. `pred/true`: predicted over true tumour volume; `largest/true`: the")
@@ -113,6 +119,11 @@ def main():
         print(row(name, run_numbers(run), what))
     if missing:
         print(f"\nNot finished: {', '.join(missing)}.")
+    # What the table shows, written by hand after reading it (as experiments/<dataset>/FINDINGS-cpu.md
+    # for `iw reproduce`).
+    findings = os.path.join(ROOT, "experiments", "ablations", "FINDINGS-cpu.md")
+    if os.path.exists(findings):
+        print("\n" + open(findings).read().rstrip())
 
 
 if __name__ == "__main__":
