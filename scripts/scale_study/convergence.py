@@ -20,14 +20,19 @@ def rows(path):
         return out
 
 
-def verdict(run):
-    v = rows(os.path.join(run, "validation_log.csv"))
-    # T: the run's planned steps (config.yaml's epochs x iterations), so that an unfinished run
-    # has no validation in its last 10 % instead of being judged on its first steps.
+def planned_steps(run):
+    """The run's planned steps: config.yaml's epochs x iterations."""
     import yaml
 
     t = yaml.safe_load(open(os.path.join(run, "config.yaml")))["training"]
-    total = int(t["epochs"]) * int(t["iterations"])
+    return int(t["epochs"]) * int(t["iterations"])
+
+
+def verdict(run):
+    v = rows(os.path.join(run, "validation_log.csv"))
+    # T: the run's planned steps, so that an unfinished run has no validation in its last 10 %
+    # instead of being judged on its first steps.
+    total = planned_steps(run)
     last = [x for x in v if 0.95 * total < x[0] <= total]
     prev = [x for x in v if 0.90 * total < x[0] <= 0.95 * total]
     if not last or not prev:

@@ -15,6 +15,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from convergence import planned_steps  # noqa: E402
+
 METHODS = ["dl", "iwdl", "bce", "iwbce", "fl", "iwfl", "asl", "iwasl", "wce", "gdl"]
 COLOURS = {"s900": "tab:blue", "s1800": "tab:orange", "s3600": "tab:green", "s7200": "tab:red"}
 
@@ -51,7 +54,7 @@ def main():
                 steps, dice, ratio = curve(os.path.join(run, "validation_log.csv"))
                 if not steps:
                     continue
-                total = int(s[1:])
+                total = planned_steps(run)
                 x = [t / total for t in steps]
                 style = "-" if seed == "0" else ":"
                 ax.plot(x, dice, style, color=COLOURS.get(s, "black"), lw=1.4,
