@@ -70,11 +70,12 @@ impl Unit {
         let take = |s: Stratum| stratify(&one, s).into_values().next().unwrap_or_default();
         let gt: f64 = records.iter().filter(|r| r.is_tum).map(voxels).sum();
         let largest = records.iter().filter(|r| !r.is_tum).map(voxels).fold(0.0, f64::max);
-        let fp_mm3 = records
-            .iter()
-            .filter(|r| !r.is_tum && r.hit_dice <= 0.0)
-            .map(|r| r.extent.as_ref().and_then(|e| e.voxel_mm3.map(|v| e.voxels as f64 * v)))
-            .sum::<Option<f64>>();
+        let fp_mm3 = sum_some(
+            records
+                .iter()
+                .filter(|r| !r.is_tum && r.hit_dice <= 0.0)
+                .map(|r| r.extent.as_ref().and_then(|e| e.voxel_mm3.map(|v| e.voxels as f64 * v))),
+        );
         Unit {
             id,
             strata: [take(Stratum::All), take(Stratum::Small(small_below)), take(Stratum::Large(small_below))],
@@ -83,6 +84,13 @@ impl Unit {
             fp_mm3,
         }
     }
+}
+
+/// The sum of `v`, `None` when one is `None`. It starts from +0.0, not from the -0.0 that
+/// `Sum for f64` starts from (so that a sum of -0.0s stays -0.0): a case without a false
+/// positive has 0 mm^3 of them, and tables and report.json should say `0.0`, not `-0.0`.
+fn sum_some(v: impl Iterator<Item = Option<f64>>) -> Option<f64> {
+    v.fold(Some(0.0), |a, x| Some(a? + x?))
 }
 
 /// The strata, in [`Unit`] order.
@@ -179,10 +187,10 @@ pub fn points_of(units: &[Unit], idx: &[usize], th: &[f64]) -> Points {
     let n = idx.len();
     let s = |k: usize| stratum_point(idx.iter().map(move |&i| units[i].strata[k].as_slice()), n, th);
     let largest: Vec<f64> = idx.iter().filter_map(|&i| units[i].largest_over_true).collect();
-    let fp_mm3 = idx.iter().map(|&i| units[i].fp_mm3).sum::<Option<f64>>();
+    let fp_mm3 = sum_some(idx.iter().map(|&i| units[i].fp_mm3));
     Points {
         units: n,
-        voxel_dice: idx.iter().map(|&i| units[i].voxel_dice).sum::<f64>() / n.max(1) as f64,
+        voxel_dice: idx.iter().fold(0.0, |a, &i| a + units[i].voxel_dice) / n.max(1) as f64,
         largest_over_true: if largest.is_empty() {
             f64::NAN
         } else {

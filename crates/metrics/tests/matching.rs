@@ -4,7 +4,7 @@
 //! records without them give a clear message under the one-to-one rule, and the paper's rule
 //! leaves the records untouched. panoptica's matcher on random masks is the independent
 //! reference (crates/python/tests/test_matching.py).
-use iw_metrics::operating::{points, Unit};
+use iw_metrics::operating::{points, points_of, Unit};
 use iw_metrics::{evaluate_case, format_records, match_case, parse_records, CaseRecords, LesionRecord, MatchRule};
 use ndarray::{s, Array3};
 use std::path::Path;
@@ -125,6 +125,16 @@ fn extents_round_trip_and_the_paper_rule_leaves_records_alone() {
     let p = points(&[Unit::new("7".into(), &recs, e.dice, 1e9)]);
     assert_eq!(p.fp_mm3_per_case, 4.0);
     assert!((p.largest_over_true - 63.0 / 54.0).abs() < 1e-12);
+    // A case without false positives has +0 mm^3 of them (an empty f64 sum is -0.0 in Rust,
+    // which the tables and report.json would print as "-0.0").
+    let gt_only = boxes(&[[2, 5, 2, 5, 2, 5]]);
+    let mut e = evaluate_case(gt_only.view(), gt_only.mapv(|v| if v > 0.5 { 0.9 } else { 0.1 }).view(), None).unwrap();
+    e.set_voxel_volume(0.5);
+    let p = points(&[Unit::new("8".into(), &match_case("8", &e.records, IOU).unwrap(), e.dice, 1e9)]);
+    assert!(p.fp_mm3_per_case == 0.0 && p.fp_mm3_per_case.is_sign_positive(), "{}", p.fp_mm3_per_case);
+    assert_eq!(serde_json::to_string(&p.fp_mm3_per_case).unwrap(), "0.0");
+    let none = points_of(&[Unit::new("9".into(), &[], 0.0, 1e9)], &[], &[]);
+    assert!(none.voxel_dice.is_sign_positive(), "{}", none.voxel_dice);
 }
 
 #[test]

@@ -79,7 +79,8 @@ fn text(s: impl Into<String>) -> Cell {
 
 fn num(v: f64, decimals: usize) -> Cell {
     if v.is_finite() {
-        Cell { text: format!("{v:.decimals$}"), v: Some(v) }
+        // + 0.0: -0.0 (an empty float sum in Rust) prints as 0.
+        Cell { text: format!("{:.decimals$}", v + 0.0), v: Some(v) }
     } else {
         Cell { text: "n/a".into(), v: None }
     }

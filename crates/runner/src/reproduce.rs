@@ -890,26 +890,24 @@ impl Analysis {
     }
 }
 
-fn f3(v: f64) -> String {
+/// `v` with `decimals` decimals, "n/a" when it is not finite; -0.0 (an empty float sum in
+/// Rust) prints as 0.
+fn fixed(v: f64, decimals: usize) -> String {
     if v.is_finite() {
-        format!("{v:.3}")
+        format!("{:.decimals$}", v + 0.0)
     } else {
         "n/a".into()
     }
 }
 
 fn f1(v: f64) -> String {
-    if v.is_finite() {
-        format!("{v:.1}")
-    } else {
-        "n/a".into()
-    }
+    fixed(v, 1)
 }
 
 fn f2(v: f64) -> String {
-    if v.is_finite() {
-        format!("{v:.2}")
-    } else {
-        "n/a".into()
-    }
+    fixed(v, 2)
+}
+
+fn f3(v: f64) -> String {
+    fixed(v, 3)
 }
