@@ -104,8 +104,10 @@ fuzz:
 # H100/H200 (results/lits-gpu); SCALE=smoke checks the plumbing (work/results-smoke).
 SCALE ?=
 SEEDS ?=
-# JOBS=N runs at once, THREADS=T libtorch threads each (iw reproduce --jobs/--threads).
-GRID_FLAGS = $(if $(JOBS),--jobs $(JOBS)) $(if $(THREADS),--threads $(THREADS))
+# JOBS=N runs at once, THREADS=T libtorch threads each (iw reproduce --jobs/--threads); ADD=1
+# adds this command's runs to the grid already in the runs folder (iw reproduce --add), e.g.
+# SEEDS=3 after a two-seed reproduction: the finished runs are kept, the new seeds trained.
+GRID_FLAGS = $(if $(JOBS),--jobs $(JOBS)) $(if $(THREADS),--threads $(THREADS)) $(if $(ADD),--add)
 reproduce-lits: setup
 	./target/release/iw reproduce lits $(if $(LITS_DIR),--lits-dir $(LITS_DIR)) $(if $(SCALE),--scale $(SCALE)) $(if $(SEEDS),--seeds $(SEEDS)) $(GRID_FLAGS)
 

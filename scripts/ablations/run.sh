@@ -26,7 +26,7 @@ echo "ablations: grid wall $(( $(date +%s) - start )) s"
 tmp="$OUT.tmp.$$"
 rm -rf "$tmp"
 mkdir -p "$tmp"
-"$IW" report "$WORK/runs" --out "$tmp" --match overlap --match iou:0.1 --html --gallery-max-bytes 1000000 > /dev/null
+"$IW" report "$WORK/runs" --out "$tmp" --match overlap --match iou:0.1 --html --html-max-bytes 2000000 > /dev/null
 "$PY" scripts/ablations/summary.py "$WORK/runs" > "$tmp/README.md"
 rm -rf "$OUT"
 mv "$tmp" "$OUT"

@@ -89,8 +89,8 @@ impl Unit {
 /// The sum of `v`, `None` when one is `None`. It starts from +0.0, not from the -0.0 that
 /// `Sum for f64` starts from (so that a sum of -0.0s stays -0.0): a case without a false
 /// positive has 0 mm^3 of them, and tables and report.json should say `0.0`, not `-0.0`.
-fn sum_some(v: impl Iterator<Item = Option<f64>>) -> Option<f64> {
-    v.fold(Some(0.0), |a, x| Some(a? + x?))
+fn sum_some(mut v: impl Iterator<Item = Option<f64>>) -> Option<f64> {
+    v.try_fold(0.0, |a, x| x.map(|x| a + x))
 }
 
 /// The strata, in [`Unit`] order.

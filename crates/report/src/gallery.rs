@@ -48,11 +48,24 @@ pub struct GallerySource {
     pub max_lesions: usize,
     /// At most this many false-positive tiles per configuration (largest first).
     pub max_false_positives: usize,
-    /// At most this many bytes of tiles (their images and outlines), lesions first: the tiles
-    /// are kept in order (lesions smallest first, then false positives largest first) while the
-    /// next one fits. `None`: no bound (a page for local viewing); a page committed to a
-    /// repository sets one so it stays small.
-    pub max_bytes: Option<usize>,
+}
+
+/// The first tiles of `lesions` and then of `false_positives` (lesions smallest first, false
+/// positives largest first) whose [`tile_bytes`] fit in `budget` together, in order: the tiles a
+/// page with a byte budget keeps.
+pub fn within(lesions: &[Tile], false_positives: &[Tile], budget: usize) -> (Vec<Tile>, Vec<Tile>) {
+    let mut used = 0usize;
+    let mut keep = |tiles: &[Tile]| -> Vec<Tile> {
+        tiles
+            .iter()
+            .take_while(|t| {
+                used += tile_bytes(t);
+                used <= budget
+            })
+            .cloned()
+            .collect()
+    };
+    (keep(lesions), keep(false_positives))
 }
 
 /// Bytes a tile adds to the page: its images and outlines, and about 600 of markup.
@@ -439,21 +452,8 @@ pub fn build(src: &GallerySource) -> Result<Gallery> {
         let views = tile_views(cv, centre, comp.bbox.shape_zyx())?;
         Ok(Tile { centre_xyz: [centre[2], centre[1], centre[0]], views, ..p.tile })
     };
-    let mut lesions = lesions.into_iter().map(&mut finish).collect::<Result<Vec<_>>>()?;
-    let mut false_positives = fps.into_iter().map(&mut finish).collect::<Result<Vec<_>>>()?;
-    if let Some(budget) = src.max_bytes {
-        let mut used = 0usize;
-        for tiles in [&mut lesions, &mut false_positives] {
-            let keep = tiles
-                .iter()
-                .take_while(|t| {
-                    used += tile_bytes(t);
-                    used <= budget
-                })
-                .count();
-            tiles.truncate(keep);
-        }
-    }
+    let lesions = lesions.into_iter().map(&mut finish).collect::<Result<Vec<_>>>()?;
+    let false_positives = fps.into_iter().map(&mut finish).collect::<Result<Vec<_>>>()?;
     Ok(Gallery {
         methods,
         runs: src.runs.iter().map(|r| r.dir.display().to_string()).collect(),

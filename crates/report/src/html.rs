@@ -45,6 +45,11 @@ pub struct ReportInput<'a> {
     pub gallery: Option<GallerySource>,
     /// Why there is no gallery.
     pub gallery_note: Option<String>,
+    /// At most this many bytes of report.html (a page committed to a repository): the gallery
+    /// keeps the tiles that fit, in order (lesions smallest first, then false positives largest
+    /// first); a page over it without any tile is written without tiles. `None`: every tile (a
+    /// page for local viewing).
+    pub max_bytes: Option<usize>,
 }
 
 /// The numbers of one matching rule.
@@ -497,7 +502,7 @@ pub fn render(input: &ReportInput<'_>) -> Result<(String, Written)> {
         }
     }
     let first_rows: &[Row] = input.rules.first().map_or(&[], |r| r.rows);
-    let page = Page {
+    let mut page = Page {
         title: &input.title,
         notes: &input.notes,
         synthetic: input.synthetic,
@@ -520,7 +525,29 @@ pub fn render(input: &ReportInput<'_>) -> Result<(String, Written)> {
     };
     let mut env = minijinja::Environment::new();
     env.add_template("report.html", TEMPLATE)?;
-    let html = env.get_template("report.html")?.render(&page)?;
+    let template = env.get_template("report.html")?;
+    let mut html = template.render(&page)?;
+    if let Some(max) = input.max_bytes.filter(|&m| html.len() > m && page.gallery.is_some()) {
+        // The tiles that fit beside the rest of the page: [`crate::gallery::tile_bytes`] is an
+        // estimate, so the page is rendered again with a budget smaller by what it overshot
+        // until it fits or no tile is left.
+        let (lesions, fps) = {
+            let g = page.gallery.as_mut().expect("the gallery is there");
+            (std::mem::take(&mut g.lesions), std::mem::take(&mut g.false_positives))
+        };
+        let bare = template.render(&page)?.len();
+        let mut budget = max.saturating_sub(bare);
+        loop {
+            let g = page.gallery.as_mut().expect("the gallery is there");
+            (g.lesions, g.false_positives) = crate::gallery::within(&lesions, &fps, budget);
+            let kept = g.lesions.len() + g.false_positives.len();
+            html = template.render(&page)?;
+            if html.len() <= max || kept == 0 {
+                break;
+            }
+            budget = budget.saturating_sub(html.len() - max);
+        }
+    }
     let written = Written {
         bytes: html.len(),
         lesion_tiles: page.gallery.as_ref().map_or(0, |g| g.lesions.len()),

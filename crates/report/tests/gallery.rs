@@ -2,7 +2,7 @@
 //! Found / missed and the false positive follow `iw_metrics::evaluate_case`'s records; records
 //! that do not match the volumes are an error naming the file.
 use iw_core::{Geometry, Volume};
-use iw_report::gallery::{build, GalleryRun, GallerySource};
+use iw_report::gallery::{build, tile_bytes, within, GalleryRun, GallerySource};
 use ndarray::Array3;
 use std::path::Path;
 
@@ -61,7 +61,6 @@ fn tiles_follow_the_records() {
         small_below: 3.0,
         max_lesions: 100,
         max_false_positives: 5,
-        max_bytes: None,
     };
     let g = build(&src).unwrap();
     assert_eq!(g.lesions.len(), 2);
@@ -93,10 +92,14 @@ fn tiles_follow_the_records() {
             .map(|v| 200 + v.png.len() + v.gt.len() + v.pred.iter().map(String::len).sum::<usize>())
             .sum::<usize>()
     };
-    let small_page = build(&GallerySource { max_bytes: Some(first + 10), ..src.clone() }).unwrap();
-    assert_eq!((small_page.lesions.len(), small_page.lesions_total), (1, 2));
-    assert!(small_page.lesions[0].small && small_page.false_positives.is_empty());
-    assert_eq!(build(&GallerySource { max_bytes: Some(100), ..src.clone() }).unwrap().lesions.len(), 0);
+    assert_eq!(tile_bytes(&g.lesions[0]), first);
+    let (l, fp) = within(&g.lesions, &g.false_positives, first + 10);
+    assert_eq!((l.len(), fp.len()), (1, 0));
+    assert!(l[0].small, "the smallest lesion first");
+    assert_eq!(within(&g.lesions, &g.false_positives, 100).0.len(), 0);
+    let all: usize = g.lesions.iter().chain(&g.false_positives).map(tile_bytes).sum();
+    let (l, fp) = within(&g.lesions, &g.false_positives, all);
+    assert_eq!((l.len(), fp.len()), (2, 1), "every tile when all fit");
     // Records that do not match the volumes: an error naming the records file.
     write_run(&rb, &Array3::zeros(shape), &base);
     let e = build(&src).unwrap_err().to_string();

@@ -176,7 +176,10 @@ pub fn evaluate(exp: &Experiment, dir: &RunDir) -> anyhow::Result<()> {
     iw_metrics::write_records(&rec_path, &records)?;
     RecordsMeta::of(exp)?.write(dir)?;
     let mean = dice.values().filter_map(|v| v.as_f64()).sum::<f64>() / dice.len().max(1) as f64;
-    std::fs::write(&dice_path, serde_json::to_string_pretty(&json!({"mean": mean, "cases": dice}))?)?;
+    iw_core::write_file_atomically(
+        &dice_path,
+        serde_json::to_string_pretty(&json!({"mean": mean, "cases": dice}))?.as_bytes(),
+    )?;
     println!("evaluate: {} test cases, mean voxel Dice {mean:.4}; {}", ids.len(), rec_path.display());
     crate::record::record(dir, "evaluate", "Cpu", t0.elapsed().as_secs_f64(), json!({"mean_dice": mean}))
 }

@@ -121,11 +121,11 @@ pub enum Command {
         /// file that opens offline (report-<dataset>/report.html each when DIR holds several).
         #[arg(long)]
         html: bool,
-        /// With --html: keep the lesion gallery's thumbnails within this many bytes, the smallest
-        /// lesions first, for a page that is committed (`iw reproduce` keeps 1000000). Default:
-        /// every thumbnail.
+        /// With --html: keep report.html within this many bytes, for a page that is committed
+        /// (`iw reproduce` keeps 2000000): the lesion gallery keeps the thumbnails that fit, the
+        /// smallest lesions first, then the largest false positives. Default: every thumbnail.
         #[arg(long, value_name = "BYTES", requires = "html")]
-        gallery_max_bytes: Option<usize>,
+        html_max_bytes: Option<usize>,
         /// Matching rule, repeatable: `overlap` (the paper's: a lesion is found by any predicted
         /// component that touches it) or `iou:<t>` (one to one at IoU >= t, greedy by IoU, every
         /// unmatched component a false positive; `iou` = iou:0.1). Default: the tables use
@@ -562,8 +562,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Records { gt, prob, logit, out, case_id, append } => {
             evaluation::records(&gt, &prob, logit.as_deref(), &out, case_id, append)
         }
-        Command::Report { dir, json, out, small_below, bootstrap_fix, html, gallery_max_bytes, rules } => {
-            let html = html.then_some(evaluation::Html { gallery_max_bytes });
+        Command::Report { dir, json, out, small_below, bootstrap_fix, html, html_max_bytes, rules } => {
+            let html = html.then_some(evaluation::Html { max_bytes: html_max_bytes });
             evaluation::report(&dir, json, out.as_deref(), small_below, bootstrap_fix, html, &rules)
         }
         Command::Evaluate(a) => with_experiment(&a, iw_run::evaluate),

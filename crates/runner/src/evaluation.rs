@@ -168,8 +168,9 @@ pub struct HtmlPage<'a> {
     pub rules: &'a [RuleTables],
     /// The records of every configuration (their run folders hold the curves and predictions).
     pub methods: &'a [MethodRecords],
-    /// A bound on the gallery's bytes (a page committed to a repository), `None`: every tile.
-    pub gallery_max_bytes: Option<usize>,
+    /// A bound on report.html's bytes (a page committed to a repository): the gallery keeps the
+    /// tiles that fit; `None`: every tile.
+    pub max_bytes: Option<usize>,
 }
 
 /// Writes `out/report.html`: the tables, FROC, forest plot, training curves and the lesion
@@ -206,7 +207,6 @@ pub fn write_html(out: &Path, page: &HtmlPage<'_>) -> anyhow::Result<PathBuf> {
                     small_below: page.rules.first().and_then(|r| r.rows.first()).map_or(f64::NAN, |r| r.small_below),
                     max_lesions: 400,
                     max_false_positives: 6,
-                    max_bytes: page.gallery_max_bytes,
                 });
             } else {
                 gallery_note = Some(format!(
@@ -233,9 +233,13 @@ pub fn write_html(out: &Path, page: &HtmlPage<'_>) -> anyhow::Result<PathBuf> {
         runs,
         gallery,
         gallery_note,
+        max_bytes: page.max_bytes,
     };
     let path = out.join("report.html");
     let w = iw_report::write_report(&path, &input)?;
+    if let Some(max) = page.max_bytes.filter(|&m| w.bytes > m) {
+        eprintln!("{}: {} bytes without any lesion tile, over the budget of {max}", path.display(), w.bytes);
+    }
     println!(
         "wrote {} ({:.1} MB, {} lesion tiles, {} false-positive tiles)",
         path.display(),
@@ -249,8 +253,9 @@ pub fn write_html(out: &Path, page: &HtmlPage<'_>) -> anyhow::Result<PathBuf> {
 /// `iw report --html`: the page's options.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Html {
-    /// The lesion gallery's thumbnail budget in bytes (None: every thumbnail).
-    pub gallery_max_bytes: Option<usize>,
+    /// report.html's budget in bytes: the gallery keeps the thumbnails that fit (None: every
+    /// thumbnail).
+    pub max_bytes: Option<usize>,
 }
 
 /// `iw report DIR`.
@@ -364,7 +369,7 @@ fn html_page(
         ],
         rules: &tables,
         methods,
-        gallery_max_bytes: html.gallery_max_bytes,
+        max_bytes: html.max_bytes,
     };
     write_html(out, &page)?;
     Ok(())

@@ -447,8 +447,9 @@ pub fn reproduce(plan: &ReproducePlan) -> anyhow::Result<()> {
         total_runs: grid.runs.len(),
         unfinished: &unfinished,
         results: &results,
+        runs_made: results.runs_made()?,
     };
-    std::fs::write(out.join("README.md"), page.readme(&analyses, &example_cfg)?)?;
+    iw_core::write_file_atomically(&out.join("README.md"), page.readme(&analyses, &example_cfg)?.as_bytes())?;
     page.write_html()?;
     println!(
         "wrote {} (table.md, table.csv, FROC figures, README.md, report.html) in {:.1} min",
@@ -512,8 +513,8 @@ impl Results {
     fn write_tables(&self, out: &Path) -> anyhow::Result<()> {
         let all_rows: Vec<iw_metrics::Row> = self.tables.iter().flat_map(|t| t.rows.iter().cloned()).collect();
         let table_md: Vec<String> = self.tables.iter().map(|t| format_table(&t.rows)).collect();
-        std::fs::write(out.join("table.md"), table_md.join("\n"))?;
-        std::fs::write(out.join("table.csv"), format_csv(&all_rows))?;
+        iw_core::write_file_atomically(&out.join("table.md"), table_md.join("\n").as_bytes())?;
+        iw_core::write_file_atomically(&out.join("table.csv"), format_csv(&all_rows).as_bytes())?;
         for t in &self.tables {
             write_froc_figures(&t.rows, out)?;
         }
@@ -567,16 +568,18 @@ impl Results {
         })
     }
 
-    /// Compute time of the runs in minutes, from their run.json (this call may have skipped
-    /// finished stages), and the span from the first stage's start to the last one's end (runs
-    /// may overlap), in words.
-    fn compute_time(&self) -> anyhow::Result<(f64, String)> {
+    /// What the runs' run.json say of how they were made: their compute time (this call may have
+    /// skipped finished stages), the span from the first stage's start to the last one's end
+    /// (runs may overlap), and the builds that made them.
+    fn runs_made(&self) -> anyhow::Result<RunsMade> {
         let mut compute_s = 0.0;
         let (mut first, mut last) = (f64::INFINITY, 0f64);
+        let mut revisions = std::collections::BTreeMap::<String, usize>::new();
         for m in &self.all {
             for f in &m.files {
                 if let Some(run) = f.parent().and_then(|p| p.parent()) {
                     if let Some(r) = iw_run::RunRecord::read_in(run)? {
+                        *revisions.entry(r.git_revision.clone()).or_default() += 1;
                         compute_s += r.stages.values().map(|s| s.wall_s).sum::<f64>();
                         for s in r.stages.values() {
                             first = first.min(s.finished_unix as f64 - s.wall_s);
@@ -591,7 +594,35 @@ impl Results {
         } else {
             String::new()
         };
-        Ok((compute_s / 60.0, span))
+        Ok(RunsMade {
+            compute_min: compute_s / 60.0,
+            span,
+            builds: revisions.iter().map(|(rev, n)| format!("git {rev} ({n} run(s))")).collect::<Vec<_>>().join(", "),
+        })
+    }
+}
+
+/// How the runs of a report were made (their run.json).
+struct RunsMade {
+    /// Compute time, the sum of the runs' stages, minutes.
+    compute_min: f64,
+    /// ", X min from the first run's start to the last one's end" (empty without times).
+    span: String,
+    /// The builds that made them, "git <rev> (<n> run(s)), ...", which may differ from the
+    /// report's own build.
+    builds: String,
+}
+
+impl RunsMade {
+    /// "iw <version> (this report: git <rev>, runs made by ...), libtorch <version>".
+    fn versions(&self) -> String {
+        let made_by = if self.builds.is_empty() { String::new() } else { format!(", runs made by {}", self.builds) };
+        format!(
+            "iw {} (this report: git {}{made_by}), libtorch {}",
+            env!("CARGO_PKG_VERSION"),
+            env!("IW_GIT_REVISION"),
+            env!("IW_TORCH_VERSION")
+        )
     }
 }
 
@@ -606,6 +637,7 @@ struct Page<'a> {
     total_runs: usize,
     unfinished: &'a [(String, RunState)],
     results: &'a Results,
+    runs_made: RunsMade,
 }
 
 impl Page<'_> {
@@ -665,14 +697,13 @@ impl Page<'_> {
                 String::new()
             }
         );
-        let (compute_min, span) = results.compute_time()?;
+        let made = &self.runs_made;
         let _ = writeln!(
             readme,
-            "- Versions: iw {} (git {}), libtorch {}; compute time of the runs {:.1} min (train + predict + evaluate, from their run.json){span}; command `{}`.",
-            env!("CARGO_PKG_VERSION"),
-            env!("IW_GIT_REVISION"),
-            env!("IW_TORCH_VERSION"),
-            compute_min,
+            "- Versions: {}; compute time of the runs {:.1} min (train + predict + evaluate, from their run.json){}; command `{}`.",
+            made.versions(),
+            made.compute_min,
+            made.span,
             plan.command_line()
         );
         let _ = writeln!(
@@ -748,20 +779,14 @@ impl Page<'_> {
                             self.runs.display()
                         ),
                         format!("Small lesions: diameter below {:.2} voxels.", self.results.small_below()),
-                        format!(
-                            "iw {} (git {}), libtorch {}; command `{}`.",
-                            env!("CARGO_PKG_VERSION"),
-                            env!("IW_GIT_REVISION"),
-                            env!("IW_TORCH_VERSION"),
-                            plan.command_line()
-                        ),
+                        format!("{}; command `{}`.", self.runs_made.versions(), plan.command_line()),
                     ])
                     .collect(),
                 rules: &self.results.tables,
                 methods: &self.results.all,
-                // results/<dataset>/report.html is committed: tiles up to ~1 MB, the smallest
-                // lesions first (`iw report RUNS --html` writes every tile for local viewing).
-                gallery_max_bytes: Some(REPORT_GALLERY_BYTES),
+                // results/<dataset>/report.html is committed: at most 2 MB, the gallery keeping
+                // the tiles that fit (`iw report RUNS --html` writes every tile for local viewing).
+                max_bytes: Some(REPORT_HTML_BYTES),
             },
         )?;
         Ok(())
@@ -797,9 +822,9 @@ fn finished_records(grid: &Grid, states: &[RunState]) -> anyhow::Result<Vec<Meth
     Ok(out)
 }
 
-/// The gallery bytes of `iw reproduce`'s report.html (a page committed under results/ stays
-/// under ~2 MB).
-const REPORT_GALLERY_BYTES: usize = 1_000_000;
+/// The bytes of `iw reproduce`'s report.html, a page committed under results/ (the gallery keeps
+/// the tiles that fit).
+const REPORT_HTML_BYTES: usize = 2_000_000;
 
 /// One rule's operating points, paired comparisons and per-seed tables.
 struct Analysis {

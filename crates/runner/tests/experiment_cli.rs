@@ -98,6 +98,9 @@ fn smoke_reproduction_writes_every_output() {
     assert!(readme.contains("SYNTHETIC") && readme.contains("libtorch"), "the README says the data was synthetic");
     assert!(readme.contains("At the operating points") && readme.contains("paired bootstrap"), "{readme}");
     assert!(readme.contains("## Matching overlap") && readme.contains("## Matching iou:0.1"), "both rules: {readme}");
+    // The builds that made the runs, from their run.json (here the two runs of this binary).
+    let rev = env!("IW_GIT_REVISION");
+    assert!(readme.contains(&format!("(this report: git {rev}, runs made by git {rev} (2 run(s)))")), "{readme}");
     // report.json: under each rule, per configuration and seed, pooled, and iw - base with
     // intervals, and the paper's table.
     let report: serde_json::Value =

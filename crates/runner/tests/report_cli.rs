@@ -91,17 +91,32 @@ print(int(pb.sum()))
     assert!(rep.join("report.html").is_file());
     let full = std::fs::read_to_string(rep.join("report.html")).unwrap();
     assert_eq!(count(&full), lesions, "iw report --html: every tile by default");
-    // --gallery-max-bytes: a page to commit keeps the gallery within the budget (1 byte: no tile
-    // fits), the rest of the page written as before.
-    let small = dir.path().join("rep-small");
+    // --html-max-bytes: a page to commit stays within the budget, the gallery keeping the tiles
+    // that fit (smallest lesions first) and the rest of the page as before.
     let runs_dir = runs.parent().unwrap().to_str().unwrap();
-    ok(&iw(&["report", runs_dir, "--html", "--gallery-max-bytes", "1", "--out", small.to_str().unwrap()]));
-    let page = std::fs::read_to_string(small.join("report.html")).unwrap();
-    assert_eq!(count(&page), 0, "no tile fits one byte");
-    assert!(page.contains("id=\"fp-tiles\""), "the gallery's sections are still there");
-    assert!(page.len() < full.len(), "a smaller page: {} vs {} bytes", page.len(), full.len());
-    let e = iw(&["report", runs_dir, "--gallery-max-bytes", "1"]);
-    assert_eq!(e.status.code(), Some(2), "--gallery-max-bytes without --html is a usage error");
+    let page_with = |max: usize, name: &str| {
+        let dir = dir.path().join(name);
+        let o =
+            iw(&["report", runs_dir, "--html", "--html-max-bytes", &max.to_string(), "--out", dir.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        (std::fs::read_to_string(dir.join("report.html")).unwrap(), String::from_utf8_lossy(&o.stderr).to_string())
+    };
+    let (bare, warned) = page_with(1, "rep-1");
+    assert_eq!(count(&bare), 0, "no tile fits one byte");
+    assert!(bare.contains("id=\"fp-tiles\""), "the gallery's sections are still there");
+    assert!(warned.contains("without any lesion tile, over the budget of 1"), "{warned}");
+    // A budget between the bare page and the full one: within it, some tiles but not all.
+    let mid = bare.len() + (full.len() - bare.len()) / 2;
+    let (page, warned) = page_with(mid, "rep-mid");
+    assert!(page.len() <= mid, "{} bytes over the budget {mid}", page.len());
+    assert!(warned.is_empty(), "{warned}");
+    let kept = count(&page);
+    assert!(kept > 0 && kept < lesions, "{kept} of {lesions} tiles within {mid} bytes");
+    assert!(page.contains(&format!("({kept} of {lesions}, the smallest first")), "the page says how many it kept");
+    // A budget the full page fits: every tile, the same page as without one.
+    assert_eq!(page_with(full.len(), "rep-full").0, full);
+    let e = iw(&["report", runs_dir, "--html-max-bytes", "1"]);
+    assert_eq!(e.status.code(), Some(2), "--html-max-bytes without --html is a usage error");
 
     // In a real browser: no console error, no broken image, the tiles, report.json's numbers.
     if Command::new("chromium").arg("--version").output().is_err() {
